@@ -1,0 +1,45 @@
+# One-command set-up: every target creates or reuses .venv and installs only what changed.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+VENV ?= .venv
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+BIN := $(VENV)/bin
+REQUIREMENTS := requirements/runtime.txt requirements/ros.txt requirements/training.txt requirements/dev.txt
+STAMP := $(VENV)/.depth_ros-installed
+
+# DDS stays on this machine for tests, demo and benchmarks; nodes themselves keep ROS defaults.
+export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
+TEST_DOMAIN_ID ?= 61
+DEMO_DOMAIN_ID ?= 62
+
+.PHONY: setup demo test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): $(REQUIREMENTS) setup.py setup.cfg
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet $(addprefix -r ,$(REQUIREMENTS))
+	@# Official Depth Anything V2 code: a test-only reference; its declared deps pull a web UI.
+	$(BIN)/pip install --quiet --no-deps jkp-depth-anything-v2==0.1.1
+	@if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then \
+		$(BIN)/pip install --quiet -r requirements/gpu.txt \
+		|| echo "WARNING: GPU group not installed; get TensorRT from NVIDIA (see README)"; \
+	fi
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+demo: setup
+	ROS_DOMAIN_ID=$(DEMO_DOMAIN_ID) $(BIN)/depth-core demo --out demo_output
+
+test: setup
+	$(BIN)/ruff check .
+	ROS_DOMAIN_ID=$(TEST_DOMAIN_ID) $(BIN)/python -m pytest tests
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info demo_output

@@ -1,0 +1,5 @@
+"""Data sets, loaders and samples. Every loader returns a `DepthSample`."""
+
+from depth_core.data.sample import DepthSample
+
+__all__ = ["DepthSample"]

@@ -1,0 +1,55 @@
+"""Camera geometry shared by data loaders, the runtime and the nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole intrinsics in pixels for an image of `width` x `height`."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    def resized(self, width: int, height: int) -> Intrinsics:
+        """Intrinsics of the same camera after resizing the image to `width` x `height`.
+
+        Uses the pixel-edge convention (as OpenCV's resize and ROS image_proc do): a pixel
+        centre at u maps to (u + 0.5)·s − 0.5.
+        """
+        sx, sy = width / self.width, height / self.height
+        return replace(
+            self,
+            fx=self.fx * sx,
+            fy=self.fy * sy,
+            cx=(self.cx + 0.5) * sx - 0.5,
+            cy=(self.cy + 0.5) * sy - 0.5,
+            width=width,
+            height=height,
+        )
+
+
+def disparity_to_depth(
+    disparity: np.ndarray, focal_px: float, baseline_m: float, doffs_px: float = 0.0
+) -> np.ndarray:
+    """Metric depth from stereo disparity: depth = f·T / (d + doffs).
+
+    Non-finite or non-positive effective disparity gives NaN (no estimate, as REP-118 asks),
+    never inf or a negative depth.
+    """
+    if focal_px <= 0 or baseline_m <= 0:
+        raise ValueError(
+            f"focal length and baseline must be positive, got {focal_px}, {baseline_m}"
+        )
+    effective = np.asarray(disparity, dtype=np.float32) + np.float32(doffs_px)
+    valid = np.isfinite(effective) & (effective > 0)
+    depth = np.full(effective.shape, np.nan, dtype=np.float32)
+    depth[valid] = np.float32(focal_px * baseline_m) / effective[valid]
+    return depth

@@ -1,0 +1,1 @@
+"""depth_ros: thin rclpy nodes around the depth_core estimator."""
