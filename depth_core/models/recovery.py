@@ -1,0 +1,239 @@
+"""Real-world depth recovery (recovery paper): RGB + raw depth (+ a depth-foundation prior) in,
+cleaned, completed, RGB-aligned metric depth with uncertainty out.
+
+Parts:
+- StructureUncertainty: predicts, per raw pixel, the probability that it is misaligned with
+  the RGB structure. Trained with BCE against |raw − GT| > τ·max(GT), τ = 0.1. Raw depth is
+  masked where the probability exceeds `mask_threshold` (or down-weighted by 1 − p with
+  `soft_mask=True`).
+- A U-Net on a timm encoder that sees RGB + masked raw depth + its confidence, with
+  stochastic depth (drop_path) in the encoder's residual blocks.
+- RobustFeatureAlignment: coordinate-based local attention at 1/4 resolution, so decoder
+  features can re-align to the image where the (inaccurate) ground truth pulls them off.
+
+Choices where the paper leaves room:
+- the prior is relative (affine-invariant); it enters as (p − mean)/std per image;
+- the prior network is frozen and optional (`prior=None` gives an RGB + raw model; the
+  recovery node can then run at camera rate on a CPU);
+- without a Depth Anything V2 checkpoint, a monocular model of this package serves as the
+  prior, and the log says so.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from depth_core.models.blocks import DepthUncertaintyHead, SkipDecoder, UpBlock, conv_act
+from depth_core.models.encoders import create_encoder
+from depth_core.models.registry import register_model
+
+LOG = logging.getLogger(__name__)
+
+MISALIGNMENT_TAU = 0.1
+
+
+class RecoveryPrediction(NamedTuple):
+    depth: torch.Tensor  # Bx1xHxW metres
+    log_sigma: torch.Tensor  # Bx1xHxW
+    misalignment_logit: torch.Tensor  # Bx1xHxW, logit of P(raw pixel misaligned)
+
+
+def misalignment_target(
+    raw: torch.Tensor, gt: torch.Tensor, gt_valid: torch.Tensor, tau: float = MISALIGNMENT_TAU
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(target, where it is defined): 1 where |raw − GT| > τ·max(GT) per image; defined where
+    both raw and GT are valid."""
+    gt_clean = torch.where(gt_valid, gt, torch.zeros_like(gt))
+    max_gt = gt_clean.flatten(1).amax(1).view(-1, 1, 1, 1)
+    defined = gt_valid & (raw > 0)
+    target = ((raw - gt_clean).abs() > tau * max_gt) & defined
+    return target.float(), defined
+
+
+def _standardise(x: torch.Tensor) -> torch.Tensor:
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    std = x.std(dim=(2, 3), keepdim=True)
+    return (x - mean) / (std + 1e-6)
+
+
+def _image_gradient(x: torch.Tensor) -> torch.Tensor:
+    gx = F.pad(x[..., :, 1:] - x[..., :, :-1], (0, 1, 0, 0))
+    gy = F.pad(x[..., 1:, :] - x[..., :-1, :], (0, 0, 0, 1))
+    return torch.sqrt(gx * gx + gy * gy + 1e-12)
+
+
+class StructureUncertainty(nn.Module):
+    """Inputs: RGB, scaled raw depth, raw-valid mask, prior, and the gradient magnitudes of
+    raw and prior (misaligned raw depth shows edges where the image and prior have none).
+    A small dilated CNN at half resolution -> full-resolution logit."""
+
+    def __init__(self, width: int = 32):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(8, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+            conv_act(width, width),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.LeakyReLU(0.2),
+            conv_act(width, width),
+        )  # fmt: skip
+        self.out = nn.Conv2d(width, 1, 3, padding=1)
+
+    def forward(self, rgb, raw_scaled, raw_valid, prior) -> torch.Tensor:
+        inputs = torch.cat(
+            [rgb, raw_scaled, raw_valid, prior, _image_gradient(raw_scaled) * raw_valid,
+             _image_gradient(prior)], dim=1,
+        )  # fmt: skip
+        x = self.net(inputs)
+        x = F.interpolate(x, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+        return self.out(x)
+
+
+class RobustFeatureAlignment(nn.Module):
+    """Coordinate-based local attention. For each query pixel q and each neighbour k in its
+    f x f window, an MLP scores [feature(q) − feature(k), Δx, Δy] (hidden width C); the
+    softmax of the scores over the window weights the neighbours' features. The result is
+    added back to the input (residual).
+
+    The MLP's first layer is linear, so W·[f_q − f_k, Δ] = W_f·f_q − W_f·f_k + W_Δ·Δ: we apply
+    W_f once per pixel and gather neighbours by padded slicing (ONNX/TensorRT-friendly Slice +
+    Concat, no unfold).
+    """
+
+    def __init__(self, channels: int, window: int = 5, hidden: int = 64):
+        super().__init__()
+        if window % 2 != 1:
+            raise ValueError(f"window must be odd, got {window}")
+        self.window = window
+        self.feature_proj = nn.Conv2d(channels, hidden, 1, bias=True)
+        radius = window // 2
+        offsets = torch.stack(
+            torch.meshgrid(torch.arange(-radius, radius + 1), torch.arange(-radius, radius + 1),
+                           indexing="ij"), dim=-1,
+        ).reshape(-1, 2).float() / max(radius, 1)  # fmt: skip
+        self.register_buffer("offsets", offsets, persistent=False)  # (f², 2): (Δy, Δx)
+        self.offset_proj = nn.Linear(2, hidden, bias=False)
+        self.score = nn.Conv3d(hidden, 1, 1)  # the MLP's second layer, per neighbour
+        self.value = nn.Conv2d(channels, channels, 1)
+        self.out = nn.Conv2d(channels, channels, 1)
+
+    def _neighbours(self, x: torch.Tensor) -> torch.Tensor:
+        """BxCxHxW -> BxCxf²xHxW, replicate-padded at the borders."""
+        r, (h, w) = self.window // 2, x.shape[-2:]
+        padded = F.pad(x, (r, r, r, r), mode="replicate")
+        return torch.stack(
+            [padded[..., dy : dy + h, dx : dx + w] for dy in range(self.window)
+             for dx in range(self.window)], dim=2,
+        )  # fmt: skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        projected = self.feature_proj(x)  # W_f·f (+ bias)
+        offset_term = self.offset_proj(self.offsets).t()[None, :, :, None, None]  # 1xCxf²x1x1
+        hidden = projected.unsqueeze(2) - self._neighbours(projected) + offset_term
+        hidden = F.leaky_relu(hidden + self.feature_proj.bias[None, :, None, None, None], 0.2)
+        weights = torch.softmax(self.score(hidden), dim=2)  # Bx1xf²xHxW
+        aggregated = (weights * self._neighbours(self.value(x))).sum(dim=2)
+        return x + self.out(aggregated)
+
+
+class RecoveryNet(nn.Module):
+    def __init__(
+        self,
+        encoder: str = "tf_efficientnet_lite0",
+        pretrained: bool | str = False,
+        decoder_width: int = 128,
+        drop_path_rate: float = 0.1,
+        depth_scale: float = 10.0,
+        mask_threshold: float = 0.5,
+        soft_mask: bool = False,
+        alignment_window: int = 5,
+        alignment_hidden: int = 64,
+        prior: nn.Module | None = None,
+        min_depth: float = 1e-3,
+        init_depth: float = 2.0,
+    ):
+        super().__init__()
+        self.depth_scale = depth_scale
+        self.mask_threshold = mask_threshold
+        self.soft_mask = soft_mask
+        self.uncertainty = StructureUncertainty()
+        # RGB + masked raw depth + its confidence go through one encoder.
+        self.encoder = create_encoder(encoder, pretrained, in_chans=5,
+                                      drop_path_rate=drop_path_rate)  # fmt: skip
+        channels = self.encoder.feature_info.channels()
+        self.decoder = SkipDecoder(channels, decoder_width)
+        # Alignment after the stride-4 stage (the second-to-last decoder stage).
+        alignment_channels = decoder_width // 2 ** (len(channels) - 2)
+        self.alignment = RobustFeatureAlignment(alignment_channels, alignment_window,
+                                                alignment_hidden)  # fmt: skip
+        self.full_res = UpBlock(self.decoder.out_channels, 2, self.decoder.out_channels)
+        self.head = DepthUncertaintyHead(self.decoder.out_channels, min_depth, init_depth)
+        self.prior = prior
+        if prior is not None:
+            prior.requires_grad_(False)
+
+    @property
+    def metric_feature_module(self) -> nn.Module:
+        return self.full_res
+
+    def _prior(self, rgb: torch.Tensor) -> torch.Tensor:
+        if self.prior is None:
+            return torch.zeros_like(rgb[:, :1])
+        self.prior.eval()
+        with torch.no_grad():
+            prior = self.prior(rgb)
+            prior = prior.depth if hasattr(prior, "depth") else prior
+            prior = F.interpolate(prior, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+        return _standardise(prior)
+
+    def forward(self, rgb: torch.Tensor, raw_depth: torch.Tensor) -> RecoveryPrediction:
+        """rgb: Bx3xHxW normalised; raw_depth: Bx1xHxW metres, 0 = missing."""
+        raw_valid = (raw_depth > 0).to(rgb.dtype)
+        raw_scaled = raw_depth / self.depth_scale
+        logit = self.uncertainty(rgb, raw_scaled, raw_valid, self._prior(rgb))
+        probability = torch.sigmoid(logit)
+        if self.soft_mask:
+            confidence = raw_valid * (1.0 - probability)
+        else:
+            confidence = raw_valid * (probability <= self.mask_threshold).to(rgb.dtype)
+        masked = raw_scaled * confidence
+        features = self.encoder(torch.cat([rgb, masked, confidence], dim=1))
+        x = self.decoder.bottleneck(features[-1])
+        skips = list(reversed(features[:-1]))
+        for i, (stage, skip) in enumerate(zip(self.decoder.stages, skips, strict=True)):
+            x = stage(x, skip)
+            if i == len(skips) - 2:  # stride 4
+                x = self.alignment(x)
+        x = self.full_res(x, torch.cat([masked, confidence], dim=1))
+        depth, log_sigma = self.head(x)
+        return RecoveryPrediction(depth, log_sigma, logit)
+
+
+def build_prior(kind: str | None, checkpoint: str | None = None) -> nn.Module | None:
+    """The depth-foundation prior: "depth_anything_v2" (from `checkpoint`), "monocular",
+    or None. A missing DAv2 checkpoint falls back to the monocular model, with a log line."""
+    from depth_core.models.depth_anything import DepthAnythingV2
+    from depth_core.models.transfer import TransferDepthNet
+
+    if kind is None or kind == "none":
+        return None
+    if kind == "depth_anything_v2":
+        if checkpoint:
+            return DepthAnythingV2("vits", checkpoint=checkpoint)
+        LOG.warning("no Depth Anything V2 checkpoint given: using the monocular model as the "
+                    "recovery prior instead")  # fmt: skip
+        kind = "monocular"
+    if kind == "monocular":
+        return TransferDepthNet()
+    raise ValueError(f"unknown prior {kind!r}: depth_anything_v2, monocular or none")
+
+
+@register_model("depth_recovery")
+def build_depth_recovery(
+    prior: str | None = None, prior_checkpoint: str | None = None, **config
+) -> RecoveryNet:
+    return RecoveryNet(prior=build_prior(prior, prior_checkpoint), **config)

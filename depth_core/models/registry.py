@@ -1,0 +1,48 @@
+"""Model registry: name -> builder, so training, export and the nodes build any model by name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {}
+
+
+def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    def decorator(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        if name in _BUILDERS:
+            raise ValueError(f"model {name!r} is registered twice")
+        _BUILDERS[name] = builder
+        return builder
+
+    return decorator
+
+
+def registered_models() -> list[str]:
+    _import_all()
+    return sorted(_BUILDERS)
+
+
+def build_model(name: str, **config: Any) -> nn.Module:
+    """Build a registered model from keyword config. The model keeps `model_name` and
+    `model_config` so a checkpoint can rebuild it."""
+    _import_all()
+    if name not in _BUILDERS:
+        raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(_BUILDERS))}")
+    model = _BUILDERS[name](**config)
+    model.model_name = name
+    model.model_config = dict(config)
+    return model
+
+
+def build_model_from_config(config: dict[str, Any]) -> nn.Module:
+    """`{"name": ..., **kwargs}` -> model."""
+    config = dict(config)
+    return build_model(config.pop("name"), **config)
+
+
+def _import_all() -> None:
+    # Importing the modules runs their @register_model decorators.
+    from depth_core.models import depth_anything, latent, recovery, transfer  # noqa: F401
