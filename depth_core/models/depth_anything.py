@@ -151,7 +151,8 @@ class DepthAnythingV2(nn.Module):
         return torch.cat([pos[:, :1], patch_pos.to(pos.dtype)], dim=1)
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
-        patch_h, patch_w = rgb.shape[-2] // PATCH, rgb.shape[-1] // PATCH
+        # Plain ints: the export is for one static input size.
+        patch_h, patch_w = int(rgb.shape[-2]) // PATCH, int(rgb.shape[-1]) // PATCH
         vit = self.pretrained
         x = vit.patch_embed.proj(rgb).flatten(2).transpose(1, 2)
         x = torch.cat([vit.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
