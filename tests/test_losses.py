@@ -144,7 +144,9 @@ def test_metric_depth_loss_value_on_a_constructed_map():
 
 def test_metric_depth_sampling_counts_and_cross_batch_pairs():
     loss = MetricDepthLoss()
-    shifts = loss.partner_shifts(batch=3, height=5, width=6, generator=torch.Generator().manual_seed(0))
+    shifts = loss.partner_shifts(
+        batch=3, height=5, width=6, generator=torch.Generator().manual_seed(0)
+    )
     within, across = shifts[:10], shifts[10:]
     assert len(within) == 10 and all(b == 0 and (dy or dx) for b, dy, dx in within)
     assert across == [(1, 0, 0), (2, 0, 0)]  # n_across = 4, capped at batch − 1

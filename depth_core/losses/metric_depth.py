@@ -1,4 +1,4 @@
-"""MetricDepth: a feature-level deep-metric-learning regulariser for depth (Liu et al., 2024).
+"""MetricDepth: a feature-level deep-metric-learning regulariser for monocular depth.
 
 Features of pixels at similar depth are pulled together; features of pixels whose depths
 differ are pushed apart, by margins that grow with the depth difference. It is added to the

@@ -137,6 +137,7 @@ def colour_stage_loss(
     gradient_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Stage 2: latent L2 to the (frozen) depth latent + depth L1 + gradient loss."""
+    model.depth_encoder.eval()  # a frozen target: its BatchNorm statistics must not drift
     with torch.no_grad():
         target_latent = model.encode_depth(depth * valid)
     latent = model.encode_colour(rgb)

@@ -1,0 +1,184 @@
+"""Every registered model: forward, backward, no NaN, output shapes, ONNX export (opset ≥ 17)."""
+
+import logging
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from depth_core.export.onnx import export_onnx
+from depth_core.models import build_model, build_model_from_config, registered_models
+from depth_core.models.encoders import SUPPORTED_ENCODERS
+from depth_core.models.recovery import RobustFeatureAlignment, misalignment_target
+
+SIZES = [(64, 80), (240, 320)]
+
+
+def model_inputs(name: str, height: int, width: int, batch: int = 2) -> tuple[torch.Tensor, ...]:
+    generator = torch.Generator().manual_seed(0)
+    rgb = torch.randn(batch, 3, height, width, generator=generator)
+    if name == "depth_recovery":
+        raw = torch.rand(batch, 1, height, width, generator=generator) * 4
+        raw[..., : height // 4, :] = 0  # a block of missing raw depth
+        return rgb, raw
+    return (rgb,)
+
+
+def expected_size(name: str, height: int, width: int) -> tuple[int, int]:
+    if name == "depth_anything_v2":
+        return height // 14 * 14, width // 14 * 14
+    if name == "depth_recovery":
+        return height, width
+    return height // 2, width // 2  # the monocular models predict at half resolution
+
+
+def test_registry_lists_the_four_methods_and_rejects_unknown_names():
+    assert registered_models() == [
+        "depth_anything_v2", "depth_recovery", "latent_dual", "transfer_monocular",
+    ]  # fmt: skip
+    with pytest.raises(KeyError, match="registered: depth_anything_v2"):
+        build_model("midas")
+    model = build_model_from_config({"name": "transfer_monocular", "decoder_width": 64})
+    assert model.model_name == "transfer_monocular" and model.model_config == {"decoder_width": 64}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name", registered_models())
+def test_forward_backward_without_nan(name, size):
+    torch.manual_seed(0)
+    model = build_model(name).train()
+    outputs = model(*model_inputs(name, *size))
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    for output in outputs:
+        assert output.shape[-2:] == expected_size(name, *size)
+        assert torch.isfinite(output).all()
+    assert (outputs[0] >= 0).all()
+    sum(o.mean() for o in outputs).backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("encoder", SUPPORTED_ENCODERS)
+def test_every_selectable_encoder_trains_in_the_monocular_model(encoder):
+    model = build_model("transfer_monocular", encoder=encoder, decoder_width=64)
+    prediction = model(torch.randn(1, 3, 64, 80))
+    assert prediction.depth.shape == (1, 1, 32, 40) and (prediction.depth > 0).all()
+    (prediction.depth.mean() + prediction.log_sigma.mean()).backward()
+
+
+OUTPUTS = {
+    "transfer_monocular": ["depth", "log_sigma"],
+    "latent_dual": ["depth", "log_sigma"],
+    "depth_recovery": ["depth", "log_sigma", "misalignment_logit"],
+    "depth_anything_v2": ["disparity"],
+}
+
+
+@pytest.mark.parametrize("name", registered_models())
+def test_onnx_export_opset_17_matches_torch(name, tmp_path):
+    model = build_model(name).eval()
+    inputs = model_inputs(name, 240, 320, batch=1)
+    input_names = ["rgb", "raw_depth"][: len(inputs)]
+    proto = export_onnx(model, inputs, tmp_path / "m.onnx", input_names, OUTPUTS[name])
+    assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= 17
+    assert onnx.shape_inference.infer_shapes(proto).graph.output  # static, inferable
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    onnx_outputs = session.run(
+        None, {n: x.numpy() for n, x in zip(input_names, inputs, strict=True)}
+    )
+    with torch.no_grad():
+        torch_outputs = model(*inputs)
+    torch_outputs = torch_outputs if isinstance(torch_outputs, tuple) else (torch_outputs,)
+    for ours, reference in zip(onnx_outputs, torch_outputs, strict=True):
+        reference = reference.numpy()
+        assert np.abs(ours - reference).max() <= 1e-4 * np.abs(reference).max()
+
+
+def test_structure_uncertainty_target_by_hand():
+    gt = torch.tensor([[[[1.0, 2.0], [4.0, 0.0]]]])
+    raw = torch.tensor([[[[1.3, 2.5], [0.0, 3.0]]]])
+    target, defined = misalignment_target(raw, gt, gt > 0)
+    # τ·max(GT) = 0.4: |1.3−1| = 0.3 aligned, |2.5−2| = 0.5 misaligned; raw 0 and GT 0 undefined.
+    assert target.flatten().tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert defined.flatten().tolist() == [True, True, False, False]
+
+
+def test_recovery_masks_raw_depth_above_the_threshold():
+    model = build_model("depth_recovery").eval()
+    rgb, raw = model_inputs("depth_recovery", 64, 80, batch=1)
+    seen = {}
+    model.encoder.register_forward_pre_hook(lambda m, args: seen.update(x=args[0]))
+    with torch.no_grad():
+        prediction = model(rgb, raw)
+    masked_raw, confidence = seen["x"][:, 3:4], seen["x"][:, 4:5]
+    keep = (torch.sigmoid(prediction.misalignment_logit) <= 0.5) & (raw > 0)
+    assert torch.equal(confidence.bool(), keep)
+    assert torch.allclose(masked_raw, raw / 10.0 * keep)
+
+
+def test_feature_alignment_attends_over_the_window_with_offsets():
+    torch.manual_seed(0)
+    module = RobustFeatureAlignment(channels=8, window=5, hidden=64)
+    assert module.offsets.shape == (25, 2) and module.offsets.abs().max() == 1.0
+    x = torch.randn(1, 8, 6, 7)
+    out = module(x)
+    assert out.shape == x.shape
+    # Locality: a change at (0, 0) reaches at most two pixels away (5x5 window).
+    changed = x.clone()
+    changed[..., 0, 0] += 10
+    moved = (module(changed) - out).abs().sum(1)[0] > 1e-6
+    assert moved[:3, :3].any() and not moved[3:, :].any() and not moved[:, 3:].any()
+
+
+def test_recovery_prior_falls_back_to_monocular_with_a_log_line(caplog):
+    with caplog.at_level(logging.WARNING):
+        model = build_model("depth_recovery", prior="depth_anything_v2")
+    assert type(model.prior).__name__ == "TransferDepthNet"
+    assert "using the monocular model as the recovery prior" in caplog.text
+    assert not any(p.requires_grad for p in model.prior.parameters())
+
+
+def test_latent_model_two_stages():
+    from depth_core.models.latent import autoencoder_stage_loss, colour_stage_loss, configure_stage
+
+    torch.manual_seed(0)
+    model = build_model("latent_dual", latent_channels=64)
+    rgb = torch.randn(2, 3, 64, 80)
+    depth = torch.rand(2, 1, 64, 80) * 3 + 1
+    valid = torch.ones_like(depth, dtype=torch.bool)
+
+    configure_stage(model, 1)
+    assert not any(p.requires_grad for p in model.colour_backbone.parameters())
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-3)
+    losses = []
+    for _ in range(15):
+        loss, parts = autoencoder_stage_loss(model, depth, valid)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+    assert set(parts) == {"l1", "gradient"} and losses[-1] < losses[0]
+
+    configure_stage(model, 2, finetune_decoder=False)
+    decoder_before = [p.clone() for p in model.depth_decoder.parameters()]
+    depth_encoder_before = [p.clone() for p in model.depth_encoder.parameters()]
+    optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], 1e-3)
+    loss, parts = colour_stage_loss(model, rgb, depth, valid)
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+    assert set(parts) == {"latent", "l1", "gradient"}
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(decoder_before, model.depth_decoder.parameters(), strict=True)
+    )
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(depth_encoder_before, model.depth_encoder.parameters(), strict=True)
+    )
+    configure_stage(model, 2, finetune_decoder=True)
+    assert all(p.requires_grad for p in model.depth_decoder.parameters())
+    with pytest.raises(ValueError, match="stage must be 1 or 2"):
+        configure_stage(model, 3)
