@@ -182,3 +182,18 @@ def test_latent_model_two_stages():
     assert all(p.requires_grad for p in model.depth_decoder.parameters())
     with pytest.raises(ValueError, match="stage must be 1 or 2"):
         configure_stage(model, 3)
+
+
+def test_recovery_backbone_has_stochastic_depth_and_a_soft_mask_option():
+    from timm.layers import DropPath
+
+    model = build_model("depth_recovery", soft_mask=True).eval()
+    rates = [m.drop_prob for m in model.encoder.modules() if isinstance(m, DropPath)]
+    assert rates and 0.09 < max(rates) <= 0.1  # timm ramps the rate up to 0.1 with depth
+    rgb, raw = model_inputs("depth_recovery", 64, 80, batch=1)
+    seen = {}
+    model.encoder.register_forward_pre_hook(lambda m, args: seen.update(x=args[0]))
+    with torch.no_grad():
+        prediction = model(rgb, raw)
+    weight = (1 - torch.sigmoid(prediction.misalignment_logit)) * (raw > 0)
+    assert torch.allclose(seen["x"][:, 4:5], weight)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from depth_core.losses import gradient_loss, latent_loss, masked_mean
+from depth_core.losses import gradient_loss, latent_loss, mae_loss
 from depth_core.models.blocks import DepthPrediction, DepthUncertaintyHead, UpBlock
 from depth_core.models.encoders import create_encoder
 from depth_core.models.registry import register_model
@@ -122,7 +122,7 @@ def autoencoder_stage_loss(
     """Stage 1: depth -> latent -> depth. L1 + gradient loss at the decoder's resolution."""
     prediction = model.decode(model.encode_depth(depth * valid), _half_size(depth))
     target, target_valid = _half_resolution(depth, valid)
-    l1 = masked_mean((prediction.depth - target).abs(), target_valid)
+    l1 = mae_loss(prediction.depth, target, target_valid)
     grad = gradient_loss(prediction.depth, target, target_valid)
     return l1 + gradient_weight * grad, {"l1": l1.detach(), "gradient": grad.detach()}
 
@@ -144,7 +144,7 @@ def colour_stage_loss(
     prediction = model.decode(latent, _half_size(depth))
     target, target_valid = _half_resolution(depth, valid)
     lat = latent_loss(latent, target_latent)
-    l1 = masked_mean((prediction.depth - target).abs(), target_valid)
+    l1 = mae_loss(prediction.depth, target, target_valid)
     grad = gradient_loss(prediction.depth, target, target_valid)
     total = latent_weight * lat + depth_weight * l1 + gradient_weight * grad
     return total, {"latent": lat.detach(), "l1": l1.detach(), "gradient": grad.detach()}
