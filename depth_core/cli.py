@@ -54,10 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run the demo on the embedded Middlebury pair")
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder")
+    export = commands.add_parser("export", help="export a checkpoint to ONNX (with metadata)")
+    export.add_argument("checkpoint", type=Path)
+    export.add_argument("--onnx", type=Path, required=True, help="output .onnx path")
+    export.add_argument("--opset", type=int, default=17)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
         print(json.dumps(run_demo(args.out), indent=2))
+    elif args.command == "export":
+        from depth_core.export.onnx import export_checkpoint
+
+        proto = export_checkpoint(args.checkpoint, args.onnx, args.opset)
+        print(json.dumps({"onnx": str(args.onnx), "nodes": len(proto.graph.node)}))
     return 0
 
 

@@ -32,3 +32,20 @@ def export_onnx(
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto)
     return proto
+
+
+def export_checkpoint(checkpoint: str | Path, onnx_path: str | Path, opset: int = MIN_OPSET):
+    """Checkpoint -> ONNX at the checkpoint's input size, metadata in metadata_props."""
+    from depth_core.checkpoint import load_checkpoint
+
+    model, metadata = load_checkpoint(checkpoint)
+    height, width = metadata.input_size
+    example = [torch.zeros(1, 3, height, width)]
+    if "raw_depth" in metadata.inputs:
+        example.append(torch.ones(1, 1, height, width))
+    proto = export_onnx(model, tuple(example), onnx_path, list(metadata.inputs),
+                        list(metadata.outputs), opset)  # fmt: skip
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "depth_ros", metadata.to_json()
+    onnx.save(proto, str(onnx_path))
+    return proto

@@ -1,0 +1,71 @@
+"""Checkpoints that carry their own metadata: enough to rebuild, preprocess and interpret."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from depth_core.metadata import ModelMetadata
+from depth_core.models import build_model
+from depth_core.models.encoders import encoder_normalisation
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+MODEL_IO = {
+    "transfer_monocular": (("rgb",), ("depth", "log_sigma")),
+    "latent_dual": (("rgb",), ("depth", "log_sigma")),
+    "depth_recovery": (("rgb", "raw_depth"), ("depth", "log_sigma", "misalignment_logit")),
+}
+
+
+def state_hash(state_dict: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over parameter names and bytes: the model's identity for caches and metadata."""
+    digest = hashlib.sha256()
+    for key in sorted(state_dict):
+        digest.update(key.encode())
+        digest.update(state_dict[key].detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def describe(model: nn.Module, input_size: tuple[int, int], **extra: Any) -> ModelMetadata:
+    """Metadata for a registry-built depth model at a given input size (height, width)."""
+    name = model.model_name
+    if name not in MODEL_IO:
+        raise ValueError(f"{name} is not a metric depth model the runtime can serve")
+    encoder = model.model_config.get("encoder", "tf_efficientnet_lite0")
+    mean, std = encoder_normalisation(encoder)
+    inputs, outputs = MODEL_IO[name]
+    return ModelMetadata(
+        model_name=name, model_config=dict(model.model_config), input_size=tuple(input_size),
+        mean=mean, std=std, inputs=inputs, outputs=outputs,
+        content_hash=state_hash(model.state_dict()), **extra,
+    )  # fmt: skip
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, metadata: ModelMetadata) -> None:
+    metadata.content_hash = state_hash(model.state_dict())
+    torch.save({"metadata": metadata.to_json(), "state_dict": model.state_dict()}, path)
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, ModelMetadata]:
+    """Rebuild the model from its checkpoint; errors name the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
+        raise ValueError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
+                         f"{type(error).__name__}: {error}") from None  # fmt: skip
+    if not isinstance(payload, dict) or "metadata" not in payload or "state_dict" not in payload:
+        raise ValueError(f"{path}: not a depth_ros checkpoint (no metadata/state_dict)")
+    metadata = ModelMetadata.from_json(payload["metadata"], source=str(path))
+    if state_hash(payload["state_dict"]) != metadata.content_hash:
+        raise ValueError(f"{path}: weights do not match the content hash in its metadata")
+    model = build_model(metadata.model_name, **metadata.model_config)
+    model.load_state_dict(payload["state_dict"])
+    return model.eval(), metadata

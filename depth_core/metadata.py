@@ -1,0 +1,43 @@
+"""Model metadata that travels with every checkpoint, ONNX file and engine. No torch here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+FORMAT = "depth_ros.model/1"
+
+
+@dataclass
+class ModelMetadata:
+    model_name: str
+    model_config: dict[str, Any]
+    input_size: tuple[int, int]  # (height, width) the network runs at
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    inputs: tuple[str, ...] = ("rgb",)  # plus "raw_depth" for recovery models
+    outputs: tuple[str, ...] = ("depth", "log_sigma")
+    depth_units: str = "m"
+    uncertainty_kind: str = "laplace_log_b"
+    canonical_focal_px: float | None = None  # focal length at input_size, if trained so
+    training_data: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    content_hash: str = ""
+    format: str = FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "metadata") -> ModelMetadata:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{source}: metadata is not valid JSON ({error})") from error
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError(f"{source}: not depth_ros model metadata (format {FORMAT} expected)")
+        data["input_size"] = tuple(data["input_size"])
+        for key in ("mean", "std", "inputs", "outputs"):
+            data[key] = tuple(data[key])
+        return cls(**data)

@@ -1,0 +1,83 @@
+"""The one definition of pre- and post-processing. Every backend (torch, ONNX Runtime,
+TensorRT) calls these functions; none resizes or normalises on its own.
+
+NumPy + OpenCV only, so the ONNX Runtime path needs no torch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from depth_core.geometry import Intrinsics
+
+# How the model's log σ channel becomes a standard deviation in metres.
+UNCERTAINTY_TO_STD = {
+    "laplace_log_b": math.sqrt(2.0),  # Laplace scale b: std = √2·b
+    "gaussian_log_sigma": 1.0,
+}
+
+
+def preprocess_rgb(
+    rgb: np.ndarray, input_size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]
+) -> np.ndarray:
+    """HxWx3 uint8 RGB -> 1x3xhxw float32, resized to input_size (h, w) and normalised."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"rgb must be HxWx3 uint8, got shape {rgb.shape} dtype {rgb.dtype}")
+    height, width = input_size
+    shrinking = rgb.shape[0] > height or rgb.shape[1] > width
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    resized = cv2.resize(rgb, (width, height), interpolation=interpolation)
+    scaled = resized.astype(np.float32) * np.float32(1 / 255)
+    scaled -= np.asarray(mean, dtype=np.float32)
+    scaled /= np.asarray(std, dtype=np.float32)
+    return np.ascontiguousarray(scaled.transpose(2, 0, 1)[None])
+
+
+def preprocess_raw_depth(raw_depth: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
+    """HxW metres (0 / NaN / inf / negative = missing) -> 1x1xhxw float32, 0 = missing.
+
+    Nearest-neighbour resampling: every value is a real measurement, none is invented
+    by blending a foreground and a background depth."""
+    if raw_depth.ndim != 2:
+        raise ValueError(f"raw depth must be HxW, got shape {raw_depth.shape}")
+    clean = np.where(np.isfinite(raw_depth) & (raw_depth > 0), raw_depth, 0).astype(np.float32)
+    height, width = input_size
+    resized = cv2.resize(clean, (width, height), interpolation=cv2.INTER_NEAREST)
+    return resized[None, None]
+
+
+def focal_scale(
+    intrinsics: Intrinsics | None, input_size: tuple[int, int], canonical_focal_px: float | None
+) -> float:
+    """Factor from canonical-camera depth to this camera's depth: f_input / f_canonical,
+    where f_input is the camera's focal length at the model's input resolution (Metric3D's
+    canonical camera). 1 when the model has no canonical camera or no intrinsics are given."""
+    if canonical_focal_px is None or intrinsics is None:
+        return 1.0
+    scaled = intrinsics.resized(input_size[1], input_size[0])
+    return float(np.sqrt(scaled.fx * scaled.fy)) / canonical_focal_px
+
+
+def postprocess(
+    depth: np.ndarray,
+    log_sigma: np.ndarray,
+    output_size: tuple[int, int],
+    uncertainty_kind: str,
+    depth_scale: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model outputs (1x1xhxw) -> (depth, σ) as HxW float32 metres at output_size (H, W).
+
+    σ is a standard deviation in metres; depth and σ both scale with `depth_scale`."""
+    if uncertainty_kind not in UNCERTAINTY_TO_STD:
+        raise ValueError(f"unknown uncertainty kind {uncertainty_kind!r}")
+    height, width = output_size
+    sigma = np.exp(np.clip(log_sigma[0, 0], -20.0, 20.0)) * UNCERTAINTY_TO_STD[uncertainty_kind]
+    depth_out = cv2.resize(depth[0, 0], (width, height), interpolation=cv2.INTER_LINEAR)
+    sigma_out = cv2.resize(sigma.astype(np.float32), (width, height),
+                           interpolation=cv2.INTER_LINEAR)  # fmt: skip
+    return (depth_out * np.float32(depth_scale)).astype(np.float32, copy=False), (
+        sigma_out * np.float32(depth_scale)
+    ).astype(np.float32, copy=False)

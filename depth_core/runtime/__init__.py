@@ -1,0 +1,5 @@
+"""Inference for robots: one estimator API over torch and ONNX Runtime backends."""
+
+from depth_core.runtime.estimator import DepthEstimator, DepthResult
+
+__all__ = ["DepthEstimator", "DepthResult"]

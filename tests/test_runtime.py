@@ -1,0 +1,145 @@
+"""Checkpoint metadata, the shared pre/post-processing, and the estimator over torch and
+ONNX Runtime: parity, canonical-camera scaling and clear errors for bad files and inputs."""
+
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from depth_core.checkpoint import describe, load_checkpoint, save_checkpoint
+from depth_core.export.onnx import export_checkpoint
+from depth_core.geometry import Intrinsics
+from depth_core.models import build_model
+from depth_core.processing import focal_scale, postprocess, preprocess_raw_depth, preprocess_rgb
+from depth_core.runtime import DepthEstimator
+
+INPUT_SIZE = (240, 320)
+
+
+@pytest.fixture(scope="module")
+def real_frame():
+    pytest.importorskip("skimage", reason="scikit-image holds the Middlebury pair")
+    from depth_core.data.middlebury import load_motorcycle
+
+    return load_motorcycle()
+
+
+@pytest.fixture(scope="module", params=["transfer_monocular", "depth_recovery"])
+def exported(request, tmp_path_factory):
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp(request.param)
+    model = build_model(request.param).eval()
+    checkpoint = folder / "model.pt"
+    save_checkpoint(model, checkpoint, describe(model, INPUT_SIZE, training_data="none (test)"))
+    export_checkpoint(checkpoint, folder / "model.onnx")
+    return checkpoint, folder / "model.onnx"
+
+
+def test_export_command_writes_onnx_with_metadata(exported, tmp_path, capsys):
+    from depth_core.cli import main
+
+    checkpoint, _ = exported
+    assert main(["export", str(checkpoint), "--onnx", str(tmp_path / "cli.onnx")]) == 0
+    assert '"nodes"' in capsys.readouterr().out
+    estimator = DepthEstimator.load(tmp_path / "cli.onnx")
+    assert estimator.metadata == load_checkpoint(checkpoint)[1]
+
+
+def test_checkpoint_round_trip_keeps_weights_and_metadata(exported):
+    checkpoint, _ = exported
+    model, metadata = load_checkpoint(checkpoint)
+    assert metadata.input_size == INPUT_SIZE and metadata.training_data == "none (test)"
+    assert metadata.mean == (0.5, 0.5, 0.5)  # tf_efficientnet_lite0's own normalisation
+    assert len(metadata.content_hash) == 64
+
+
+def test_estimator_gives_the_same_result_from_checkpoint_and_onnx(exported, real_frame):
+    checkpoint, onnx_path = exported
+    from_torch = DepthEstimator.load(checkpoint)
+    from_onnx = DepthEstimator.load(onnx_path)
+    assert from_torch.backend.name == "torch-cpu"
+    assert from_onnx.backend.name == "onnxruntime-cpu"
+    assert from_onnx.metadata == from_torch.metadata
+    raw = real_frame.depth if "raw_depth" in from_torch.metadata.inputs else None
+    a = from_torch.predict(real_frame.rgb, raw)
+    b = from_onnx.predict(real_frame.rgb, raw)
+    assert a.depth.shape == real_frame.rgb.shape[:2] and a.depth.dtype == np.float32
+    assert (a.depth > 0).all() and (a.sigma > 0).all()
+    for x, y in ((a.depth, b.depth), (a.sigma, b.sigma)):
+        assert np.abs(x - y).max() <= 1e-4 * np.abs(x).max()
+
+
+def test_onnx_runtime_path_imports_neither_torch_nor_timm(exported):
+    _, onnx_path = exported
+    code = (
+        "import sys, numpy as np\n"
+        "from depth_core.runtime import DepthEstimator\n"
+        f"e = DepthEstimator.load({str(onnx_path)!r})\n"
+        "rgb = np.zeros((120, 160, 3), np.uint8)\n"
+        "raw = np.ones((120, 160), np.float32) if 'raw_depth' in e.metadata.inputs else None\n"
+        "r = e.predict(rgb, raw)\n"
+        "print(r.depth.shape, 'torch' in sys.modules, 'timm' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)  # fmt: skip
+    assert result.stdout.strip() == "(120, 160) False False"
+
+
+def test_canonical_camera_scales_depth_by_focal_length(exported, real_frame, caplog):
+    checkpoint, _ = exported
+    estimator = DepthEstimator.load(checkpoint)
+    estimator.metadata.canonical_focal_px = 250.0  # focal length at the 320x240 input
+    raw = real_frame.depth if "raw_depth" in estimator.metadata.inputs else None
+    with caplog.at_level(logging.WARNING):
+        canonical = estimator.predict(real_frame.rgb, raw)
+        estimator.predict(real_frame.rgb, raw)
+    assert caplog.text.count("assuming the canonical camera") == 1  # said once
+    height, width = real_frame.rgb.shape[:2]
+    # Square pixels, focal F chosen so that sqrt(fx·fy) at the 320x240 input is 500 px: twice
+    # the canonical focal length -> twice the depth.
+    focal = 500 / np.sqrt((320 / width) * (240 / height))
+    camera = Intrinsics(focal, focal, width / 2, height / 2, width, height)
+    scaled = estimator.predict(real_frame.rgb, raw, intrinsics=camera)
+    assert np.allclose(scaled.depth, 2 * canonical.depth, rtol=1e-3)
+    assert np.allclose(scaled.sigma, 2 * canonical.sigma, rtol=1e-3)
+
+
+def test_preprocessing_by_hand():
+    rgb = np.full((4, 6, 3), 255, np.uint8)
+    x = preprocess_rgb(rgb, (2, 3), mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    assert x.shape == (1, 3, 2, 3) and np.allclose(x, 2.0)  # (1 − 0.5)/0.25
+    raw = np.array([[1.0, np.nan], [-2.0, np.inf]], np.float32)
+    assert preprocess_raw_depth(raw, (2, 2))[0, 0].tolist() == [[1.0, 0.0], [0.0, 0.0]]
+    # Nearest resampling never invents a value between 1 m and 3 m.
+    edge = np.array([[1.0, 1.0, 3.0, 3.0]] * 2, np.float32)
+    assert set(np.unique(preprocess_raw_depth(edge, (3, 7)))) <= {1.0, 3.0}
+    depth_out, log_sigma = (
+        np.full((1, 1, 2, 2), 2.0, np.float32),
+        np.zeros((1, 1, 2, 2), np.float32),
+    )
+    depth, sigma = postprocess(depth_out, log_sigma, (4, 4), "laplace_log_b", 1.5)
+    assert depth.shape == (4, 4) and np.allclose(depth, 3.0)
+    assert np.allclose(sigma, 1.5 * np.sqrt(2))  # Laplace b = 1 -> std √2
+    assert focal_scale(None, (240, 320), 250.0) == 1.0
+
+
+def test_bad_files_and_inputs_get_clear_errors(exported, tmp_path):
+    checkpoint, onnx_path = exported
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated.pt: not a readable checkpoint"):
+        DepthEstimator.load(truncated)
+    garbage = tmp_path / "random.onnx"
+    garbage.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(ValueError, match="random.onnx: ONNX Runtime cannot load it"):
+        DepthEstimator.load(garbage)
+    with pytest.raises(FileNotFoundError, match="missing.onnx"):
+        DepthEstimator.load(tmp_path / "missing.onnx")
+    estimator = DepthEstimator.load(onnx_path)
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        estimator.predict(np.zeros((240, 320, 3), np.float32))
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        estimator.predict(np.zeros((240, 320), np.uint8))
