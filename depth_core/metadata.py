@@ -37,7 +37,10 @@ class ModelMetadata:
             raise ValueError(f"{source}: metadata is not valid JSON ({error})") from error
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise ValueError(f"{source}: not depth_ros model metadata (format {FORMAT} expected)")
-        data["input_size"] = tuple(data["input_size"])
-        for key in ("mean", "std", "inputs", "outputs"):
-            data[key] = tuple(data[key])
-        return cls(**data)
+        try:
+            data["input_size"] = tuple(data["input_size"])
+            for key in ("mean", "std", "inputs", "outputs"):
+                data[key] = tuple(data[key])
+            return cls(**data)
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"{source}: incomplete or unknown metadata fields ({error})") from None

@@ -143,3 +143,12 @@ def test_bad_files_and_inputs_get_clear_errors(exported, tmp_path):
         estimator.predict(np.zeros((240, 320, 3), np.float32))
     with pytest.raises(ValueError, match="HxWx3 uint8"):
         estimator.predict(np.zeros((240, 320), np.uint8))
+
+
+def test_metadata_from_another_program_is_refused_by_name():
+    from depth_core.metadata import ModelMetadata
+
+    with pytest.raises(ValueError, match="x.onnx: not depth_ros model metadata"):
+        ModelMetadata.from_json('{"format": "other/1"}', "x.onnx")
+    with pytest.raises(ValueError, match="x.onnx: incomplete or unknown metadata fields"):
+        ModelMetadata.from_json('{"format": "depth_ros.model/1"}', "x.onnx")
