@@ -78,6 +78,5 @@ def postprocess(
     depth_out = cv2.resize(depth[0, 0], (width, height), interpolation=cv2.INTER_LINEAR)
     sigma_out = cv2.resize(sigma.astype(np.float32), (width, height),
                            interpolation=cv2.INTER_LINEAR)  # fmt: skip
-    return (depth_out * np.float32(depth_scale)).astype(np.float32, copy=False), (
-        sigma_out * np.float32(depth_scale)
-    ).astype(np.float32, copy=False)
+    scale = np.float32(depth_scale)
+    return depth_out * scale, sigma_out * scale

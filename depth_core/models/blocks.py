@@ -40,22 +40,31 @@ class UpBlock(nn.Module):
 
 class SkipDecoder(nn.Module):
     """1x1 bottleneck on the deepest feature, then one UpBlock per shallower skip, halving
-    the width each stage. Output: features at the shallowest skip's stride."""
+    the width each stage. Output: features at the shallowest skip's stride.
+
+    `refine` optionally maps a stage index to a module applied to that stage's output
+    (channels: `stage_channels[index]`), e.g. the recovery model's feature alignment."""
 
     def __init__(self, skip_channels: list[int], width: int):
         super().__init__()
         self.bottleneck = nn.Conv2d(skip_channels[-1], width, 1)
-        stages, channels = [], width
+        stages, channels, self.stage_channels = [], width, []
         for skip in reversed(skip_channels[:-1]):
             stages.append(UpBlock(channels, skip, channels // 2))
             channels //= 2
+            self.stage_channels.append(channels)
         self.stages = nn.ModuleList(stages)
+        self.refine = nn.ModuleDict()
         self.out_channels = channels
 
     def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
         x = self.bottleneck(features[-1])
-        for stage, skip in zip(self.stages, reversed(features[:-1]), strict=True):
+        for index, (stage, skip) in enumerate(
+            zip(self.stages, reversed(features[:-1]), strict=True)
+        ):
             x = stage(x, skip)
+            if str(index) in self.refine:
+                x = self.refine[str(index)](x)
         return x
 
 

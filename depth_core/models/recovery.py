@@ -167,9 +167,10 @@ class RecoveryNet(nn.Module):
         channels = self.encoder.feature_info.channels()
         self.decoder = SkipDecoder(channels, decoder_width)
         # Alignment after the stride-4 stage (the second-to-last decoder stage).
-        alignment_channels = decoder_width // 2 ** (len(channels) - 2)
-        self.alignment = RobustFeatureAlignment(alignment_channels, alignment_window,
-                                                alignment_hidden)  # fmt: skip
+        stride4 = len(self.decoder.stages) - 2
+        self.decoder.refine[str(stride4)] = RobustFeatureAlignment(
+            self.decoder.stage_channels[stride4], alignment_window, alignment_hidden
+        )
         self.full_res = UpBlock(self.decoder.out_channels, 2, self.decoder.out_channels)
         self.head = DepthUncertaintyHead(self.decoder.out_channels, min_depth, init_depth)
         self.prior = prior
@@ -180,10 +181,15 @@ class RecoveryNet(nn.Module):
     def metric_feature_module(self) -> nn.Module:
         return self.full_res
 
+    def train(self, mode: bool = True) -> RecoveryNet:
+        super().train(mode)
+        if self.prior is not None:
+            self.prior.eval()  # a frozen prior: no dropout, no BatchNorm statistics updates
+        return self
+
     def _prior(self, rgb: torch.Tensor) -> torch.Tensor:
         if self.prior is None:
             return torch.zeros_like(rgb[:, :1])
-        self.prior.eval()
         with torch.no_grad():
             prior = self.prior(rgb)
             prior = prior.depth if hasattr(prior, "depth") else prior
@@ -202,13 +208,7 @@ class RecoveryNet(nn.Module):
             confidence = raw_valid * (probability <= self.mask_threshold).to(rgb.dtype)
         masked = raw_scaled * confidence
         features = self.encoder(torch.cat([rgb, masked, confidence], dim=1))
-        x = self.decoder.bottleneck(features[-1])
-        skips = list(reversed(features[:-1]))
-        for i, (stage, skip) in enumerate(zip(self.decoder.stages, skips, strict=True)):
-            x = stage(x, skip)
-            if i == len(skips) - 2:  # stride 4
-                x = self.alignment(x)
-        x = self.full_res(x, torch.cat([masked, confidence], dim=1))
+        x = self.full_res(self.decoder(features), torch.cat([masked, confidence], dim=1))
         depth, log_sigma = self.head(x)
         return RecoveryPrediction(depth, log_sigma, logit)
 
