@@ -51,8 +51,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, metadata: ModelMetadata)
     torch.save({"metadata": metadata.to_json(), "state_dict": model.state_dict()}, path)
 
 
-def load_checkpoint(path: str | Path) -> tuple[nn.Module, ModelMetadata]:
-    """Rebuild the model from its checkpoint; errors name the file and the problem."""
+def _read_payload(path: str | Path) -> tuple[dict, ModelMetadata]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
@@ -63,7 +62,17 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, ModelMetadata]:
                          f"{type(error).__name__}: {error}") from None  # fmt: skip
     if not isinstance(payload, dict) or "metadata" not in payload or "state_dict" not in payload:
         raise ValueError(f"{path}: not a depth_ros checkpoint (no metadata/state_dict)")
-    metadata = ModelMetadata.from_json(payload["metadata"], source=str(path))
+    return payload, ModelMetadata.from_json(payload["metadata"], source=str(path))
+
+
+def read_metadata(path: str | Path) -> ModelMetadata:
+    """A checkpoint's metadata, without building its model."""
+    return _read_payload(path)[1]
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, ModelMetadata]:
+    """Rebuild the model from its checkpoint; errors name the file and the problem."""
+    payload, metadata = _read_payload(path)
     if state_hash(payload["state_dict"]) != metadata.content_hash:
         raise ValueError(f"{path}: weights do not match the content hash in its metadata")
     model = build_model(metadata.model_name, **metadata.model_config)

@@ -1,4 +1,4 @@
-"""`depth-core`: the command-line front of depth_core (demo now; export and bench join it)."""
+"""`depth-core`: the command-line front of depth_core: demo, export and bench."""
 
 from __future__ import annotations
 
@@ -58,6 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("checkpoint", type=Path)
     export.add_argument("--onnx", type=Path, required=True, help="output .onnx path")
     export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--tensorrt", type=Path, help="also build a TensorRT engine here")
+    precision = export.add_mutually_exclusive_group()
+    precision.add_argument("--fp16", action="store_const", dest="precision", const="fp16",
+                           help="FP16 engine (the default)")  # fmt: skip
+    precision.add_argument("--int8", action="store_const", dest="precision", const="int8",
+                           help="INT8 engine, entropy-calibrated on --calib")  # fmt: skip
+    precision.add_argument("--fp32", action="store_const", dest="precision", const="fp32")
+    export.add_argument("--calib", type=Path, help="folder of calibration images for --int8")
+    bench = commands.add_parser("bench", help="latency / fps / memory per backend and size")
+    from depth_core.bench import add_arguments
+
+    add_arguments(bench)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -66,7 +78,17 @@ def main(argv: list[str] | None = None) -> int:
         from depth_core.export.onnx import export_checkpoint
 
         proto = export_checkpoint(args.checkpoint, args.onnx, args.opset)
-        print(json.dumps({"onnx": str(args.onnx), "nodes": len(proto.graph.node)}))
+        report = {"onnx": str(args.onnx), "nodes": len(proto.graph.node)}
+        if args.tensorrt:
+            from depth_core.export.tensorrt import build_engine
+
+            key = build_engine(args.onnx, args.tensorrt, args.precision or "fp16", args.calib)
+            report["tensorrt"] = {"engine": str(args.tensorrt), **key.__dict__}
+        print(json.dumps(report))
+    elif args.command == "bench":
+        from depth_core.bench import main as bench_main
+
+        return bench_main(args)
     return 0
 
 

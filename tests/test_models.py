@@ -7,6 +7,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
+import torch.nn.functional as F
 
 from depth_core.export.onnx import export_onnx
 from depth_core.models import build_model, build_model_from_config, registered_models
@@ -197,3 +198,15 @@ def test_recovery_backbone_has_stochastic_depth_and_a_soft_mask_option():
         prediction = model(rgb, raw)
     weight = (1 - torch.sigmoid(prediction.misalignment_logit)) * (raw > 0)
     assert torch.allclose(seen["x"][:, 4:5], weight)
+
+
+def test_position_embedding_resampling_is_pytorch_bicubic():
+    from depth_core.models.depth_anything import bicubic_matrix
+
+    grid = torch.randn(1, 4, 37, 37, dtype=torch.float64)
+    for patches in ((17, 22), (34, 45)):  # 240x320 and 476x630 inputs
+        scale = tuple((p + 0.1) / 37 for p in patches)
+        reference = F.interpolate(grid, scale_factor=scale, mode="bicubic", antialias=False)
+        rows, cols = (torch.from_numpy(bicubic_matrix(p, 37, s)).double()
+                      for p, s in zip(patches, scale, strict=True))  # fmt: skip
+        assert torch.allclose(rows @ grid @ cols.T, reference, atol=1e-6)

@@ -1,15 +1,18 @@
 """Checkpoint metadata, the shared pre/post-processing, and the estimator over torch and
 ONNX Runtime: parity, canonical-camera scaling and clear errors for bad files and inputs."""
 
+import json
 import logging
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from depth_core.checkpoint import describe, load_checkpoint, save_checkpoint
+from depth_core.checkpoint import MODEL_IO, describe, load_checkpoint, save_checkpoint
 from depth_core.export.onnx import export_checkpoint
 from depth_core.geometry import Intrinsics
 from depth_core.models import build_model
@@ -27,7 +30,7 @@ def real_frame():
     return load_motorcycle()
 
 
-@pytest.fixture(scope="module", params=["transfer_monocular", "depth_recovery"])
+@pytest.fixture(scope="module", params=sorted(MODEL_IO))
 def exported(request, tmp_path_factory):
     torch.manual_seed(0)
     folder = tmp_path_factory.mktemp(request.param)
@@ -58,7 +61,7 @@ def test_checkpoint_round_trip_keeps_weights_and_metadata(exported):
 
 def test_estimator_gives_the_same_result_from_checkpoint_and_onnx(exported, real_frame):
     checkpoint, onnx_path = exported
-    from_torch = DepthEstimator.load(checkpoint)
+    from_torch = DepthEstimator.load(checkpoint, backend="torch")
     from_onnx = DepthEstimator.load(onnx_path)
     assert from_torch.backend.name == "torch-cpu"
     assert from_onnx.backend.name == "onnxruntime-cpu"
@@ -90,7 +93,7 @@ def test_onnx_runtime_path_imports_neither_torch_nor_timm(exported):
 
 def test_canonical_camera_scales_depth_by_focal_length(exported, real_frame, caplog):
     checkpoint, _ = exported
-    estimator = DepthEstimator.load(checkpoint)
+    estimator = DepthEstimator.load(checkpoint, backend="torch")
     estimator.metadata.canonical_focal_px = 250.0  # focal length at the 320x240 input
     raw = real_frame.depth if "raw_depth" in estimator.metadata.inputs else None
     with caplog.at_level(logging.WARNING):
@@ -139,10 +142,32 @@ def test_bad_files_and_inputs_get_clear_errors(exported, tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.onnx"):
         DepthEstimator.load(tmp_path / "missing.onnx")
     estimator = DepthEstimator.load(onnx_path)
-    with pytest.raises(ValueError, match="HxWx3 uint8"):
+    with pytest.raises(ValueError, match="model.onnx: rgb must be HxWx3 uint8"):
         estimator.predict(np.zeros((240, 320, 3), np.float32))
-    with pytest.raises(ValueError, match="HxWx3 uint8"):
+    with pytest.raises(ValueError, match="model.onnx: rgb must be HxWx3 uint8"):
         estimator.predict(np.zeros((240, 320), np.uint8))
+    with pytest.raises(ValueError, match="unknown model file type .bin"):
+        DepthEstimator.load(garbage.rename(tmp_path / "random.bin"))
+    with pytest.raises(ValueError, match="backend 'torch' cannot run a onnx file"):
+        DepthEstimator.load(onnx_path, backend="torch")
+
+
+def test_auto_backend_on_cpu_runs_a_checkpoint_through_cached_onnx(exported, real_frame, caplog):
+    checkpoint, _ = exported
+    with caplog.at_level(logging.INFO, logger="depth_core.runtime.estimator"):
+        first = DepthEstimator.load(checkpoint)
+    assert first.backend.name == "onnxruntime-cpu"
+    assert f"{checkpoint.name}: running on onnxruntime-cpu (fp32)" in caplog.text
+    cache = Path(os.environ["DEPTH_ROS_CACHE"])  # set for the test run by conftest.py
+    exports = list(cache.glob(f"{first.metadata.content_hash[:16]}-240x320.onnx"))
+    assert len(exports) == 1
+    stamps = {p: p.stat().st_mtime_ns for p in exports}
+    second = DepthEstimator.load(checkpoint)  # reuses the cached export
+    assert {p: p.stat().st_mtime_ns for p in exports} == stamps
+    reference = DepthEstimator.load(checkpoint, backend="torch")
+    raw = real_frame.depth if "raw_depth" in reference.metadata.inputs else None
+    a, b = reference.predict(real_frame.rgb, raw), second.predict(real_frame.rgb, raw)
+    assert np.abs(a.depth - b.depth).max() <= 1e-4 * np.abs(a.depth).max()
 
 
 def test_metadata_from_another_program_is_refused_by_name():
@@ -152,3 +177,18 @@ def test_metadata_from_another_program_is_refused_by_name():
         ModelMetadata.from_json('{"format": "other/1"}', "x.onnx")
     with pytest.raises(ValueError, match="x.onnx: incomplete or unknown metadata fields"):
         ModelMetadata.from_json('{"format": "depth_ros.model/1"}', "x.onnx")
+
+
+def test_bench_command_reports_every_configuration(tmp_path, capsys):
+    from depth_core.cli import main
+
+    out = tmp_path / "bench.json"
+    code = main(["bench", "--models", "transfer_monocular", "--sizes", "64x64", "--runs", "3",
+                 "--warmup", "1", "--threads", "1", "--json", str(out)])  # fmt: skip
+    assert code == 0
+    rows = json.loads(out.read_text())["results"]
+    assert [r["backend_name"] for r in rows] == ["torch-cpu", "onnxruntime-cpu"]
+    for row in rows:
+        assert 0 < row["p50_ms"] <= row["p99_ms"] and row["fps"] > 0 and row["peak_rss_mb"] > 0
+    assert rows[0]["speedup_vs_torch_eager"] == 1.0
+    assert "| transfer_monocular | onnxruntime-cpu | 64x64 | fp32 |" in capsys.readouterr().out

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import onnx
 import torch
 from torch import nn
 
+LOG = logging.getLogger(__name__)
 MIN_OPSET = 17
 
 
@@ -18,8 +20,12 @@ def export_onnx(
     input_names: list[str],
     output_names: list[str],
     opset: int = MIN_OPSET,
+    simplify: bool = True,
 ) -> onnx.ModelProto:
-    """Export `model` in eval mode with the shapes of `example_inputs`; check the result."""
+    """Export `model` in eval mode with the shapes of `example_inputs`; check the result.
+
+    `simplify` folds what is constant at this input size (timm's TF "same" padding computes
+    its pads from Shape ops) with onnxslim, kept only when it checks and is smaller."""
     if opset < MIN_OPSET:
         raise ValueError(f"opset must be ≥ {MIN_OPSET}, got {opset}")
     model = model.eval()
@@ -31,7 +37,22 @@ def export_onnx(
         )  # fmt: skip
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto)
+    if simplify:
+        proto = _simplified(proto)
+        onnx.save(proto, str(path))
     return proto
+
+
+def _simplified(proto: onnx.ModelProto) -> onnx.ModelProto:
+    import onnxslim
+
+    slim = onnxslim.slim(proto)
+    onnx.checker.check_model(slim)
+    before, after = len(proto.graph.node), len(slim.graph.node)
+    if after >= before:
+        return proto
+    LOG.info("onnxslim: %d -> %d nodes", before, after)
+    return slim
 
 
 def export_checkpoint(checkpoint: str | Path, onnx_path: str | Path, opset: int = MIN_OPSET):

@@ -22,6 +22,12 @@ def conv_act(in_ch: int, out_ch: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.LeakyReLU(0.2))
 
 
+def spatial_size(x: torch.Tensor) -> tuple[int, int]:
+    """Height and width as plain ints, so an export holds constants instead of Shape ops:
+    static graphs, as TensorRT engines are built for one input size."""
+    return int(x.shape[-2]), int(x.shape[-1])
+
+
 class UpBlock(nn.Module):
     """DenseDepth's decoder stage: bilinear x2 upsampling, concat the skip, two 3x3 conv +
     LeakyReLU(0.2)."""
@@ -31,7 +37,8 @@ class UpBlock(nn.Module):
         self.convs = nn.Sequential(conv_act(in_ch + skip_ch, out_ch), conv_act(out_ch, out_ch))
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        size = skip.shape[-2:] if skip is not None else (x.shape[-2] * 2, x.shape[-1] * 2)
+        height, width = spatial_size(x)
+        size = spatial_size(skip) if skip is not None else (height * 2, width * 2)
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
         if skip is not None:
             x = torch.cat([x, skip], dim=1)

@@ -15,6 +15,7 @@ import logging
 import math
 from pathlib import Path
 
+import numpy as np
 import timm
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,27 @@ CONFIGS = {
 }  # fmt: skip
 UNUSED_OFFICIAL_KEYS = ("pretrained.mask_token",)
 
+
+def bicubic_matrix(out_size: int, in_size: int, scale: float) -> np.ndarray:
+    """(out_size, in_size) weights of PyTorch's bicubic resampling along one axis: Keys kernel
+    with A = -0.75, align_corners=False, source = (i + 0.5) / scale - 0.5, edges clamped."""
+    a = -0.75
+
+    def near(x: float) -> float:  # |x| <= 1
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+
+    def far(x: float) -> float:  # 1 < |x| < 2
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+
+    weights = np.zeros((out_size, in_size), np.float32)
+    for i in range(out_size):
+        source = (i + 0.5) / scale - 0.5
+        left = math.floor(source)
+        t = source - left
+        for offset, weight in zip((-1, 0, 1, 2), (far(t + 1), near(t), near(1 - t), far(2 - t)),
+                                  strict=True):  # fmt: skip
+            weights[i, min(max(left + offset, 0), in_size - 1)] += weight
+    return weights
 
 class ResidualConvUnit(nn.Module):
     def __init__(self, features: int):
@@ -136,19 +158,20 @@ class DepthAnythingV2(nn.Module):
 
     def _position_embedding(self, patch_h: int, patch_w: int) -> torch.Tensor:
         """DINOv2's bicubic resampling of the 37x37 grid (with its 0.1 offset), so outputs
-        match the official model at every input size."""
+        match the official model at every input size. Written as two matrix products with
+        constant weights: the same numbers as F.interpolate(mode="bicubic"), and operators
+        TensorRT parses (its Resize has no cubic mode)."""
         pos = self.pretrained.pos_embed
         grid = pos.shape[1] - 1
         if patch_h * patch_w == grid and patch_h == patch_w:
             return pos
-        side = math.sqrt(grid)
-        patch_pos = pos[:, 1:].float().reshape(1, int(side), int(side), -1).permute(0, 3, 1, 2)
-        patch_pos = F.interpolate(
-            patch_pos, scale_factor=((patch_h + 0.1) / side, (patch_w + 0.1) / side),
-            mode="bicubic", antialias=False,
-        )  # fmt: skip
+        side = int(math.sqrt(grid))
+        rows = pos.new_tensor(bicubic_matrix(patch_h, side, (patch_h + 0.1) / side))
+        cols = pos.new_tensor(bicubic_matrix(patch_w, side, (patch_w + 0.1) / side))
+        patch_pos = pos[:, 1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)
+        patch_pos = rows @ patch_pos @ cols.T
         patch_pos = patch_pos.permute(0, 2, 3, 1).reshape(1, patch_h * patch_w, -1)
-        return torch.cat([pos[:, :1], patch_pos.to(pos.dtype)], dim=1)
+        return torch.cat([pos[:, :1], patch_pos], dim=1)
 
     def forward(self, rgb: torch.Tensor) -> torch.Tensor:
         # Plain ints: the export is for one static input size.

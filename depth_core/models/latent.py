@@ -19,7 +19,12 @@ import torch
 from torch import nn
 
 from depth_core.losses import gradient_loss, latent_loss, mae_loss
-from depth_core.models.blocks import DepthPrediction, DepthUncertaintyHead, UpBlock
+from depth_core.models.blocks import (
+    DepthPrediction,
+    DepthUncertaintyHead,
+    UpBlock,
+    spatial_size,
+)
 from depth_core.models.encoders import create_encoder
 from depth_core.models.registry import register_model
 
@@ -80,7 +85,7 @@ class LatentDualNet(nn.Module):
         x = latent
         for stage in self.depth_decoder:
             x = stage(x)
-        if tuple(x.shape[-2:]) != tuple(size):
+        if spatial_size(x) != tuple(size):
             x = nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
         return self.head(x)
 
@@ -90,7 +95,8 @@ class LatentDualNet(nn.Module):
 
 
 def _half_size(x: torch.Tensor) -> tuple[int, int]:
-    return x.shape[-2] // 2, x.shape[-1] // 2
+    height, width = spatial_size(x)
+    return height // 2, width // 2
 
 
 def _half_resolution(depth: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,7 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from depth_core.models.blocks import DepthUncertaintyHead, SkipDecoder, UpBlock, conv_act
+from depth_core.models.blocks import (
+    DepthUncertaintyHead,
+    SkipDecoder,
+    UpBlock,
+    conv_act,
+    spatial_size,
+)
 from depth_core.models.encoders import create_encoder
 from depth_core.models.registry import register_model
 
@@ -89,7 +95,7 @@ class StructureUncertainty(nn.Module):
              _image_gradient(prior)], dim=1,
         )  # fmt: skip
         x = self.net(inputs)
-        x = F.interpolate(x, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+        x = F.interpolate(x, size=spatial_size(rgb), mode="bilinear", align_corners=False)
         return self.out(x)
 
 
@@ -123,7 +129,7 @@ class RobustFeatureAlignment(nn.Module):
 
     def _neighbours(self, x: torch.Tensor) -> torch.Tensor:
         """BxCxHxW -> BxCxf²xHxW, replicate-padded at the borders."""
-        r, (h, w) = self.window // 2, x.shape[-2:]
+        r, (h, w) = self.window // 2, spatial_size(x)
         padded = F.pad(x, (r, r, r, r), mode="replicate")
         return torch.stack(
             [padded[..., dy : dy + h, dx : dx + w] for dy in range(self.window)
@@ -193,7 +199,8 @@ class RecoveryNet(nn.Module):
         with torch.no_grad():
             prior = self.prior(rgb)
             prior = prior.depth if hasattr(prior, "depth") else prior
-            prior = F.interpolate(prior, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+            prior = F.interpolate(prior, size=spatial_size(rgb), mode="bilinear",
+                                  align_corners=False)  # fmt: skip
         return _standardise(prior)
 
     def forward(self, rgb: torch.Tensor, raw_depth: torch.Tensor) -> RecoveryPrediction:

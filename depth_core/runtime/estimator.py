@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +13,56 @@ import numpy as np
 from depth_core.geometry import Intrinsics
 from depth_core.metadata import ModelMetadata
 from depth_core.processing import focal_scale, postprocess, preprocess_raw_depth, preprocess_rgb
-from depth_core.runtime.backends import Backend, OnnxRuntimeBackend, TorchBackend
+from depth_core.runtime.backends import (
+    Backend,
+    OnnxRuntimeBackend,
+    TensorRTBackend,
+    TorchBackend,
+)
 
 LOG = logging.getLogger(__name__)
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+BACKEND_FILES = {  # which files each backend runs; checkpoints are exported on the way
+    "torch": ("checkpoint",),
+    "onnxruntime": ("checkpoint", "onnx"),
+    "tensorrt": ("checkpoint", "onnx", "engine"),
+}
+
+
+def choose_backend(kind: str, device: str) -> str:
+    """The fastest backend available for this file on this device. The order is measured
+    (README, benchmarks): TensorRT > torch CUDA FP16 with CUDA graphs on a GPU; ONNX Runtime
+    > torch eager on a CPU."""
+    if kind == "engine":
+        return "tensorrt"
+    if device.startswith("cuda"):
+        from depth_core.export.tensorrt import engine_environment
+
+        here = engine_environment()
+        if here.tensorrt and here.gpu:
+            return "tensorrt"
+        return "torch" if kind == "checkpoint" else "onnxruntime"
+    if importlib.util.find_spec("onnxruntime") is not None:
+        return "onnxruntime"
+    return "torch"
+
+
+def _cached_onnx(checkpoint: Path, cache_dir: Path) -> Path:
+    """The checkpoint's ONNX export, made once per content hash."""
+    from depth_core.checkpoint import read_metadata
+    from depth_core.export.onnx import export_checkpoint
+
+    metadata = read_metadata(checkpoint)
+    height, width = metadata.input_size
+    onnx_path = cache_dir / f"{metadata.content_hash[:16]}-{height}x{width}.onnx"
+    if not onnx_path.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = onnx_path.with_suffix(".partial")
+        export_checkpoint(checkpoint, partial)
+        partial.replace(onnx_path)  # atomic: a crash never leaves half a file in the cache
+        LOG.info("%s: exported to %s", checkpoint.name, onnx_path)
+    return onnx_path
 
 
 @dataclass
@@ -34,23 +81,45 @@ class DepthEstimator:
     @classmethod
     def load(
         cls, path: str | Path, backend: str = "auto", device: str = "cpu",
-        threads: int | None = None,
+        threads: int | None = None, precision: str = "auto", cuda_graphs: bool | None = None,
+        compile_mode: str | None = None, cache_dir: str | Path | None = None,
     ) -> DepthEstimator:  # fmt: skip
-        """A checkpoint (.pt/.pth/.ckpt) runs on torch; an .onnx file on ONNX Runtime."""
+        """Load a checkpoint (.pt/.pth/.ckpt), an .onnx file or a TensorRT .engine.
+
+        backend: auto | torch | onnxruntime | tensorrt. `auto` picks the fastest one this
+        machine has (see `choose_backend`) and logs its choice; checkpoints are exported to
+        ONNX or built into engines in `cache_dir` when that is what it picks."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no such model file")
         suffix = path.suffix.lower()
-        if suffix == ".onnx" and backend in ("auto", "onnxruntime"):
-            chosen = OnnxRuntimeBackend(path, device, threads)
-        elif suffix in CHECKPOINT_SUFFIXES and backend in ("auto", "torch"):
-            chosen = TorchBackend(path, device)
-        elif suffix == ".engine":
-            raise ValueError(f"{path}: TensorRT engines need the TensorRT backend, which is "
-                             f"not part of this build")  # fmt: skip
+        kind = {".onnx": "onnx", ".engine": "engine"}.get(suffix)
+        kind = "checkpoint" if suffix in CHECKPOINT_SUFFIXES else kind
+        if kind is None:
+            raise ValueError(f"{path}: unknown model file type {suffix or '(no suffix)'}; expected "
+                             f"{', '.join(CHECKPOINT_SUFFIXES)}, .onnx or .engine")  # fmt: skip
+        if backend == "auto":
+            backend = choose_backend(kind, device)
+        if backend not in BACKEND_FILES:
+            raise ValueError(f"unknown backend {backend!r}; choose from {sorted(BACKEND_FILES)}")
+        if kind not in BACKEND_FILES[backend]:
+            raise ValueError(f"{path}: backend {backend!r} cannot run a {kind} file")
+        on_gpu = device.startswith("cuda")
+        precision = ("fp16" if on_gpu else "fp32") if precision == "auto" else precision
+        cache = Path(cache_dir or os.environ.get("DEPTH_ROS_CACHE", "~/.cache/depth_ros"))
+        cache = cache.expanduser()
+        if backend == "torch":
+            graphs = on_gpu and compile_mode is None if cuda_graphs is None else cuda_graphs
+            chosen: Backend = TorchBackend(path, device, precision, graphs, compile_mode)
         else:
-            raise ValueError(f"{path}: backend {backend!r} cannot run a {suffix or 'suffix-less'} "
-                             f"file")  # fmt: skip
+            onnx_path = _cached_onnx(path, cache) if kind == "checkpoint" else path
+            if backend == "onnxruntime":
+                chosen = OnnxRuntimeBackend(onnx_path, device, threads)
+            else:
+                from depth_core.export.tensorrt import cached_engine
+
+                engine = path if kind == "engine" else cached_engine(onnx_path, cache, precision)
+                chosen = TensorRTBackend(engine)
         LOG.info("%s: running on %s (%s)", path.name, chosen.name, chosen.precision)
         return cls(chosen, str(path))
 
@@ -59,15 +128,20 @@ class DepthEstimator:
         rgb: np.ndarray,
         raw_depth: np.ndarray | None = None,
         intrinsics: Intrinsics | None = None,
+        output_size: tuple[int, int] | None = None,
     ) -> DepthResult:
         """rgb: HxWx3 uint8 RGB. raw_depth: metres (0/NaN = missing), required by recovery
-        models, same field of view as rgb. Returns depth and σ at the RGB's resolution."""
+        models, same field of view as rgb (any resolution). Returns depth and σ at
+        `output_size` (height, width), by default the RGB's resolution."""
         meta = self.metadata
-        inputs = {"rgb": preprocess_rgb(rgb, meta.input_size, meta.mean, meta.std)}
-        if "raw_depth" in meta.inputs:
-            if raw_depth is None:
-                raise ValueError(f"{self.source}: {meta.model_name} needs raw_depth")
-            inputs["raw_depth"] = preprocess_raw_depth(raw_depth, meta.input_size)
+        try:
+            inputs = {"rgb": preprocess_rgb(rgb, meta.input_size, meta.mean, meta.std)}
+            if "raw_depth" in meta.inputs:
+                if raw_depth is None:
+                    raise ValueError(f"{meta.model_name} needs raw_depth")
+                inputs["raw_depth"] = preprocess_raw_depth(raw_depth, meta.input_size)
+        except ValueError as error:
+            raise ValueError(f"{self.source}: {error}") from None
         if (
             meta.canonical_focal_px is not None
             and intrinsics is None
@@ -78,6 +152,6 @@ class DepthEstimator:
             self._warned_canonical = True
         scale = focal_scale(intrinsics, meta.input_size, meta.canonical_focal_px)
         outputs = self.backend.run(inputs)
-        depth, sigma = postprocess(outputs[0], outputs[1], rgb.shape[:2], meta.uncertainty_kind,
-                                   scale)  # fmt: skip
+        depth, sigma = postprocess(outputs[0], outputs[1], output_size or rgb.shape[:2],
+                                   meta.uncertainty_kind, scale)  # fmt: skip
         return DepthResult(depth, sigma)

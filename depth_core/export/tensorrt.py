@@ -1,0 +1,300 @@
+"""TensorRT engines from our ONNX files: operator check, build (FP16 / INT8), cache and sidecar.
+
+Written to TensorRT 10's documented Python API (Builder, OnnxParser, build_serialized_network,
+IInt8EntropyCalibrator2, Runtime). `tensorrt` is imported only inside the functions that need it,
+so this module, the operator check and the sidecar checks work on machines without TensorRT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import subprocess
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from depth_core.metadata import ModelMetadata
+
+LOG = logging.getLogger(__name__)
+OPERATOR_LIST = Path(__file__).with_name("tensorrt_onnx_ops.txt")
+PRECISIONS = ("fp32", "fp16", "int8")
+SIDECAR_FORMAT = "depth_ros.engine/1"
+TENSORRT_RESIZE_MODES = {"nearest", "linear"}
+
+
+class EngineMismatchError(ValueError):
+    """An engine built for another GPU, TensorRT version, model or precision."""
+
+
+@dataclass(frozen=True)
+class TensorRTOperatorSupport:
+    tensorrt_version: str
+    operators: frozenset[str]
+
+
+@cache
+def tensorrt_operator_support() -> TensorRTOperatorSupport:
+    """The ONNX operators TensorRT's parser supports, from the list kept in the repository."""
+    version, operators = "unknown", set()
+    for line in OPERATOR_LIST.read_text().splitlines():
+        if line.startswith("# tensorrt_version:"):
+            version = line.split(":", 1)[1].strip()
+        elif line and not line.startswith("#"):
+            operators.add(line.strip())
+    return TensorRTOperatorSupport(version, frozenset(operators))
+
+
+def tensorrt_graph_problems(proto: Any) -> list[str]:
+    """Why TensorRT's ONNX parser would reject this graph (an empty list when it would not)."""
+    support = tensorrt_operator_support()
+    problems = []
+    for node in proto.graph.node:
+        if node.domain not in ("", "ai.onnx"):
+            problems.append(f"{node.name}: custom-domain operator {node.domain}::{node.op_type}")
+        elif node.op_type not in support.operators:
+            problems.append(f"{node.name}: {node.op_type} is not supported by TensorRT "
+                            f"{support.tensorrt_version}")  # fmt: skip
+        elif node.op_type == "Resize":
+            attributes = {a.name: a for a in node.attribute}
+            mode = attributes["mode"].s.decode() if "mode" in attributes else "nearest"
+            if mode not in TENSORRT_RESIZE_MODES:
+                problems.append(f"{node.name}: Resize mode {mode!r} (TensorRT: nearest, linear)")
+            if "antialias" in attributes and attributes["antialias"].i:
+                problems.append(f"{node.name}: antialiased Resize")
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        if any(not d.HasField("dim_value") for d in dims):
+            problems.append(f"{value.name}: dynamic shape (engines are built for static shapes)")
+    return problems
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """What an engine is valid for. Any difference means rebuild."""
+
+    gpu: str
+    tensorrt: str
+    model_hash: str
+    precision: str
+
+    def file_stem(self) -> str:
+        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
+        return f"{self.model_hash[:12]}-{self.precision}-{digest[:12]}"
+
+
+@dataclass(frozen=True)
+class EngineEnvironment:
+    gpu: str | None  # None: no NVIDIA GPU visible
+    tensorrt: str | None  # None: TensorRT not importable
+
+
+def engine_environment() -> EngineEnvironment:
+    """The GPU name and TensorRT version an engine built here would be keyed by."""
+    try:
+        import tensorrt as trt
+
+        version = trt.__version__
+    except ImportError:
+        version = None
+    return EngineEnvironment(_gpu_name(), version)
+
+
+def _gpu_name() -> str | None:
+    if shutil.which("nvidia-smi"):
+        result = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader",
+                                 "--id=0"], capture_output=True, text=True)  # fmt: skip
+        if result.returncode == 0 and result.stdout.strip():
+            return result.stdout.strip().splitlines()[0]
+    return None
+
+
+def sidecar_path(engine_path: str | Path) -> Path:
+    engine_path = Path(engine_path)
+    return engine_path.with_name(engine_path.name + ".json")
+
+
+def write_sidecar(engine_path: Path, key: EngineKey, metadata: ModelMetadata) -> None:
+    payload = {"format": SIDECAR_FORMAT, "key": asdict(key), "metadata": metadata.to_json()}
+    sidecar_path(engine_path).write_text(json.dumps(payload, indent=2, sort_keys=True))
+
+
+def read_sidecar(engine_path: str | Path) -> tuple[EngineKey, ModelMetadata]:
+    """The key and model metadata an engine was built with; errors name the file."""
+    path = sidecar_path(engine_path)
+    if not path.is_file():
+        raise ValueError(f"{engine_path}: no sidecar {path.name}; an engine is only usable "
+                         f"with the JSON `depth-core export --tensorrt` writes")  # fmt: skip
+    try:
+        payload = json.loads(path.read_text())
+        if payload.get("format") != SIDECAR_FORMAT:
+            raise ValueError(f"format {SIDECAR_FORMAT} expected")
+        key = EngineKey(**payload["key"])
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"{path}: not a depth_ros engine sidecar ({error})") from None
+    return key, ModelMetadata.from_json(payload["metadata"], source=str(path))
+
+
+def check_engine_key(engine_path: str | Path, key: EngineKey, here: EngineEnvironment) -> None:
+    """Refuse, by name, an engine built for another GPU or TensorRT version than this machine's."""
+    differences = []
+    if key.gpu != here.gpu:
+        differences.append(f"GPU {key.gpu!r}, this machine has {here.gpu or 'no NVIDIA GPU'!r}")
+    if key.tensorrt != here.tensorrt:
+        differences.append(f"TensorRT {key.tensorrt}, this machine has "
+                           f"{here.tensorrt or 'no TensorRT'}")  # fmt: skip
+    if differences:
+        raise EngineMismatchError(
+            f"{engine_path}: built for {'; '.join(differences)}. Engines are not portable: "
+            f"rebuild it here with `depth-core export CKPT --tensorrt {engine_path}`"
+        )
+
+
+def build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path,
+    precision: str = "fp16",
+    calibration_dir: str | Path | None = None,
+    workspace_gib: float = 2.0,
+) -> EngineKey:
+    """Parse our ONNX file, build a serialized engine, write it and its sidecar."""
+    import onnx
+    import tensorrt as trt
+
+    onnx_path, engine_path = Path(onnx_path), Path(engine_path)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "int8" and calibration_dir is None:
+        raise ValueError("INT8 needs --calib DIR: a folder of representative RGB images")
+    proto = onnx.load(str(onnx_path))
+    props = {p.key: p.value for p in proto.metadata_props}
+    if "depth_ros" not in props:
+        raise ValueError(f"{onnx_path}: ONNX file has no depth_ros metadata")
+    metadata = ModelMetadata.from_json(props["depth_ros"], source=str(onnx_path))
+    problems = tensorrt_graph_problems(proto)
+    if problems:
+        raise ValueError(f"{onnx_path}: TensorRT cannot parse it: " + "; ".join(problems))
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # TensorRT 10: explicit batch is the only mode
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errors = [str(parser.get_error(i)) for i in range(parser.num_errors)]
+        raise ValueError(f"{onnx_path}: TensorRT's ONNX parser failed: {'; '.join(errors)}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
+    if precision in ("fp16", "int8"):
+        config.set_flag(trt.BuilderFlag.FP16)  # INT8 layers fall back to FP16, not FP32
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+        config.int8_calibrator = _entropy_calibrator(
+            metadata, calibration_dir, engine_path.with_suffix(".calib")
+        )
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError(f"{onnx_path}: TensorRT could not build an engine (see its log)")
+    engine_path.write_bytes(bytes(serialized))
+    key = EngineKey(_gpu_name() or "unknown", trt.__version__, metadata.content_hash, precision)
+    write_sidecar(engine_path, key, metadata)
+    LOG.info("%s: built %s engine for %s, TensorRT %s", engine_path, precision, key.gpu,
+             key.tensorrt)  # fmt: skip
+    return key
+
+
+def cached_engine(
+    onnx_path: str | Path,
+    cache_dir: str | Path,
+    precision: str = "fp16",
+    calibration_dir: str | Path | None = None,
+) -> Path:
+    """The engine for this ONNX file on this GPU, built on first use and rebuilt when stale."""
+    import onnx
+
+    proto = onnx.load(str(onnx_path), load_external_data=False)
+    props = {p.key: p.value for p in proto.metadata_props}
+    metadata = ModelMetadata.from_json(props.get("depth_ros", "{}"), source=str(onnx_path))
+    here = engine_environment()
+    if here.tensorrt is None or here.gpu is None:
+        raise RuntimeError("TensorRT engines need TensorRT and an NVIDIA GPU; this machine has "
+                           f"TensorRT {here.tensorrt}, GPU {here.gpu}")  # fmt: skip
+    key = EngineKey(here.gpu, here.tensorrt, metadata.content_hash, precision)
+    engine_path = Path(cache_dir) / f"{key.file_stem()}.engine"
+    if engine_path.is_file():
+        try:
+            cached_key, _ = read_sidecar(engine_path)
+            if cached_key == key:
+                return engine_path
+            LOG.info("%s: stale (built for %s); rebuilding", engine_path, cached_key)
+        except ValueError as error:
+            LOG.warning("%s; rebuilding", error)
+    engine_path.parent.mkdir(parents=True, exist_ok=True)
+    build_engine(onnx_path, engine_path, precision, calibration_dir)
+    return engine_path
+
+
+def calibration_batches(metadata: ModelMetadata, folder: str | Path) -> list[dict[str, np.ndarray]]:
+    """Preprocessed inputs for INT8 calibration: each RGB image, plus `<stem>.depth.png` (16-bit
+    millimetres) beside it for models that take raw depth."""
+    import cv2
+
+    from depth_core.processing import preprocess_raw_depth, preprocess_rgb
+
+    folder = Path(folder)
+    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
+                    and not p.name.endswith(".depth.png"))  # fmt: skip
+    if not images:
+        raise ValueError(f"{folder}: no calibration images (.png/.jpg)")
+    batches = []
+    for image in images:
+        bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise ValueError(f"{image}: not a readable image")
+        inputs = {"rgb": preprocess_rgb(bgr[..., ::-1].copy(), metadata.input_size, metadata.mean,
+                                        metadata.std)}  # fmt: skip
+        if "raw_depth" in metadata.inputs:
+            depth_file = image.with_name(image.stem + ".depth.png")
+            millimetres = cv2.imread(str(depth_file), cv2.IMREAD_UNCHANGED)
+            if millimetres is None or millimetres.dtype != np.uint16:
+                raise ValueError(f"{depth_file}: 16-bit depth in millimetres needed for "
+                                 f"{metadata.model_name} calibration")  # fmt: skip
+            inputs["raw_depth"] = preprocess_raw_depth(millimetres / 1000.0, metadata.input_size)
+        batches.append(inputs)
+    return batches
+
+
+def _entropy_calibrator(metadata: ModelMetadata, folder: str | Path, cache_file: Path):
+    import tensorrt as trt
+    import torch  # device buffers; every machine that builds engines here has torch
+
+    batches = calibration_batches(metadata, folder)
+
+    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self):
+            super().__init__()
+            self.index = 0
+            self.device_inputs: dict[str, torch.Tensor] = {}
+
+        def get_batch_size(self) -> int:
+            return 1
+
+        def get_batch(self, names: list[str]):
+            if self.index >= len(batches):
+                return None
+            batch = batches[self.index]
+            self.index += 1
+            self.device_inputs = {n: torch.from_numpy(batch[n]).cuda() for n in names}
+            return [int(self.device_inputs[n].data_ptr()) for n in names]
+
+        def read_calibration_cache(self):
+            return cache_file.read_bytes() if cache_file.is_file() else None
+
+        def write_calibration_cache(self, cache: bytes) -> None:
+            cache_file.write_bytes(bytes(cache))
+
+    return EntropyCalibrator()
