@@ -38,6 +38,11 @@ setup(
     entry_points={
         "console_scripts": [
             "depth-core = depth_core.cli:main",
+            "depth-ros = depth_ros.cli:main",
+            "depth-ros-pipeline = depth_ros.pipeline:main",
+            "monocular_depth = depth_ros.depth_nodes:monocular_main",
+            "depth_recovery = depth_ros.depth_nodes:recovery_main",
+            "replay = depth_ros.replay:main",
         ],
     },
 )

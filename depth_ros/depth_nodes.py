@@ -1,0 +1,422 @@
+"""`monocular_depth` and `depth_recovery`: thin rclpy nodes around `DepthEstimator`.
+
+Callbacks only convert and queue: each frame goes into a one-slot buffer and inference runs on
+a worker thread, so a slow model drops frames instead of building latency. Every output copies
+the RGB frame's header.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from stereo_msgs.msg import DisparityImage
+
+from depth_core.runtime import DepthEstimator
+from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats, StampPairer
+from depth_core.visualize import colourise_depth
+from depth_ros.conversions import (
+    ImageFormatError,
+    array_to_image,
+    camera_info_to_intrinsics,
+    disparity_message_to_depth,
+    image_to_array,
+    scaled_camera_info,
+    to_depth_metres,
+    to_rgb8,
+)
+from depth_ros.parameters import NODE_PARAMETERS, Param
+
+OUTPUT_QOS = QoSProfile(depth=5)  # reliable: heard by reliable and best-effort subscribers
+ASPECT_TOLERANCE = 0.01
+
+
+class ParameterError(ValueError):
+    """An invalid parameter at start-up; the message names it."""
+
+
+def stamp_seconds(msg) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def declare_parameters(node: Node, params: tuple[Param, ...]) -> dict:
+    """Declare with descriptors (description, range, read-only) and validate every value."""
+    values = {}
+    for param in params:
+        descriptor = ParameterDescriptor(description=param.description, read_only=param.read_only)
+        if param.choices:
+            descriptor.additional_constraints = f"one of: {', '.join(param.choices)}"
+        if param.low is not None and isinstance(param.default, int):
+            descriptor.integer_range = [IntegerRange(from_value=int(param.low),
+                                                     to_value=int(param.high), step=1)]  # fmt: skip
+        elif param.low is not None:
+            descriptor.floating_point_range = [FloatingPointRange(
+                from_value=float(param.low), to_value=float(param.high), step=0.0)]  # fmt: skip
+        try:
+            value = node.declare_parameter(param.name, param.default, descriptor).value
+        except Exception as error:  # rclpy raises several types for out-of-range / wrong type
+            raise ParameterError(f"{node.get_name()}: invalid parameter {param.name}: "
+                                 f"{error}") from None  # fmt: skip
+        problem = param.check(value)
+        if problem:
+            raise ParameterError(f"{node.get_name()}: invalid parameter {problem}")
+        values[param.name] = value
+    by_name = {p.name: p for p in params}
+
+    def on_change(changes) -> SetParametersResult:
+        for change in changes:
+            param = by_name.get(change.name)
+            problem = param.check(change.value) if param else None
+            if problem:
+                return SetParametersResult(successful=False, reason=problem)
+        for change in changes:  # run-time parameters take effect with the next frame
+            if change.name in values:
+                values[change.name] = change.value
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(on_change)
+    return values
+
+
+def input_qos(reliability: str, depth: int) -> QoSProfile:
+    qos = QoSProfile(depth=depth, reliability=qos_profile_sensor_data.reliability,
+                     durability=qos_profile_sensor_data.durability)  # fmt: skip
+    if reliability == "reliable":
+        qos.reliability = ReliabilityPolicy.RELIABLE
+    return qos
+
+
+@dataclass
+class Frame:
+    rgb_msg: Image
+    rgb: np.ndarray
+    info: CameraInfo
+    received: float  # monotonic seconds at arrival
+    raw: np.ndarray | None = None
+
+
+class DepthNode(Node):
+    """What both depth nodes share: parameters, estimator, inputs, outputs, worker, diagnostics."""
+
+    output_prefix = "depth/estimated"
+
+    def __init__(self, name: str, **kwargs):
+        super().__init__(name, **kwargs)
+        self.params = declare_parameters(self, NODE_PARAMETERS[name])
+        if not self.params["model_path"]:
+            raise ParameterError(f"{name}: parameter model_path is empty; give a checkpoint, "
+                                 f".onnx or .engine")  # fmt: skip
+        try:
+            self.estimator = DepthEstimator.load(
+                self.params["model_path"], backend=self.params["backend"],
+                device=self.params["device"], threads=self.params["threads"] or None,
+                precision=self.params["precision"],
+            )  # fmt: skip
+        except (OSError, ValueError, RuntimeError, ImportError) as error:
+            raise ParameterError(f"{name}: cannot load model_path: {error}") from None
+        self.rejected = ReasonCounter()
+        self.dropped = ReasonCounter()
+        self.input_stats, self.output_stats = RollingStats(), RollingStats()
+        self.estimator_stats = RollingStats()
+        self._camera_info: CameraInfo | None = None
+        self._last_stamp = -math.inf
+        self._logged: set[str] = set()
+        self._slot: LatestSlot[Frame] = LatestSlot()
+
+        qos = input_qos(self.params["rgb_reliability"], self.params["rgb_queue_depth"])
+        self.create_subscription(Image, "camera/color/image_raw", self._on_image, qos)
+        self.create_subscription(CameraInfo, "camera/color/camera_info", self._on_camera_info,
+                                 qos)  # fmt: skip
+        prefix = self.output_prefix
+        self.depth_pub = self.create_publisher(Image, prefix, OUTPUT_QOS)
+        self.sigma_pub = self.create_publisher(Image, f"{prefix}/uncertainty", OUTPUT_QOS)
+        self.info_pub = self.create_publisher(CameraInfo, f"{prefix}/camera_info", OUTPUT_QOS)
+        self.preview_pub = self.create_publisher(Image, f"{prefix}/preview", OUTPUT_QOS)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
+        self._running = True
+        self._worker = threading.Thread(target=self._work, name=f"{name}-inference", daemon=True)
+        self._worker.start()
+        backend = self.estimator.backend
+        self.get_logger().info(f"{self.params['model_path']} on {backend.name} "
+                               f"({backend.precision}); publishing {prefix}")  # fmt: skip
+
+    # --- inputs (executor thread: convert, check, queue; never infer) -------------------------
+    def _log_once(self, reason: str, message: str) -> None:
+        """First occurrence of each reason logged; every occurrence counted in diagnostics."""
+        if reason not in self._logged:
+            self._logged.add(reason)
+            self.get_logger().warning(f"{message} (further '{reason}' cases only counted in "
+                                      f"/diagnostics)")  # fmt: skip
+
+    def reject(self, reason: str, message: str) -> None:
+        self.rejected.add(reason)
+        self._log_once(reason, message)
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        try:
+            camera_info_to_intrinsics(msg)
+        except ImageFormatError as error:
+            self.reject(error.reason, f"camera_info rejected: {error}")
+            return
+        self._camera_info = msg
+
+    def _on_image(self, msg: Image) -> None:
+        self.input_stats.add()
+        received = time.monotonic()
+        if not self.params["always_run"] and not self._has_subscribers():
+            return  # lazy: nobody listens, nothing to compute
+        try:
+            rgb = to_rgb8(msg)
+        except ImageFormatError as error:
+            self.reject(error.reason, f"RGB frame rejected: {error}")
+            return
+        stamp = stamp_seconds(msg)
+        if stamp < self._last_stamp:
+            self.reject("out_of_order", f"RGB stamp {stamp:.3f} older than the last "
+                        f"{self._last_stamp:.3f}; frame dropped")  # fmt: skip
+            return
+        info = self._camera_info
+        if info is None:
+            self.reject("no_camera_info", "no camera_info received yet; frame dropped")
+            return
+        if (info.width, info.height) != (msg.width, msg.height):
+            self.reject("camera_info_mismatch", f"camera_info is {info.width}x{info.height}, "
+                        f"image {msg.width}x{msg.height}; frame dropped")  # fmt: skip
+            return
+        self._last_stamp = stamp
+        self.submit(Frame(msg, rgb, info, received))
+
+    def submit(self, frame: Frame) -> None:
+        """Hand a frame to the worker; one waiting frame at most, the newest wins."""
+        if self._slot.put(frame):
+            self.dropped.add("replaced_by_newer")
+
+    def _has_subscribers(self) -> bool:
+        return any(p.get_subscription_count() for p in
+                   (self.depth_pub, self.sigma_pub, self.info_pub, self.preview_pub))  # fmt: skip
+
+    # --- inference (worker thread) -------------------------------------------------------------
+    def _work(self) -> None:
+        while self._running:
+            frame = self._slot.take(timeout=0.1)
+            if frame is None:
+                continue
+            try:
+                self._infer_and_publish(frame)
+            except Exception as error:  # keep serving: one bad frame must not stop the node
+                self.reject("inference_error", f"inference failed: {error}")
+
+    def predict(self, frame: Frame, output_size: tuple[int, int]):
+        intrinsics = camera_info_to_intrinsics(frame.info)
+        return self.estimator.predict(frame.rgb, frame.raw, intrinsics, output_size)
+
+    def _infer_and_publish(self, frame: Frame) -> None:
+        scale = self.params["output_scale"]
+        height, width = frame.rgb.shape[:2]
+        out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
+        start = time.monotonic()
+        result = self.predict(frame, (out_h, out_w))
+        self.estimator_stats.add(time.monotonic() - start)
+        header = frame.rgb_msg.header
+        self.depth_pub.publish(array_to_image(result.depth, "32FC1", header))
+        self.sigma_pub.publish(array_to_image(result.sigma, "32FC1", header))
+        self.info_pub.publish(scaled_camera_info(frame.info, out_w, out_h, header))
+        if self.preview_pub.get_subscription_count():
+            self.preview_pub.publish(array_to_image(colourise_depth(result.depth), "bgr8", header))
+        self.output_stats.add(time.monotonic() - frame.received)
+
+    # --- diagnostics ----------------------------------------------------------------------------
+    def mode(self) -> str:
+        return "normal"
+
+    def _publish_diagnostics(self) -> None:
+        p50, p99 = self.output_stats.latency_percentiles()
+        e50, _ = self.estimator_stats.latency_percentiles()
+        backend = self.estimator.backend
+        values = {
+            "input_rate_hz": f"{self.input_stats.rate():.2f}",
+            "output_rate_hz": f"{self.output_stats.rate():.2f}",
+            "latency_p50_ms": f"{p50 * 1000:.1f}",
+            "latency_p99_ms": f"{p99 * 1000:.1f}",
+            "estimator_p50_ms": f"{e50 * 1000:.1f}",
+            "mode": self.mode(),
+            "backend": backend.name,
+            "precision": backend.precision,
+            "model": self.estimator.metadata.model_name,
+            "model_path": self.params["model_path"],
+        }
+        values.update({f"dropped.{k}": str(v) for k, v in self.dropped.snapshot().items()})
+        values.update({f"rejected.{k}": str(v) for k, v in self.rejected.snapshot().items()})
+        degraded = self.mode() != "normal"
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.WARN if degraded else DiagnosticStatus.OK,
+            name=f"{self.get_fully_qualified_name()}: depth",
+            message=f"{self.mode()} mode" if degraded else "ok",
+            hardware_id=backend.name,
+            values=[KeyValue(key=k, value=v) for k, v in values.items()],
+        )  # fmt: skip
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics_pub.publish(array)
+
+    def destroy_node(self) -> None:
+        self._running = False
+        self._slot.close()
+        self._worker.join(timeout=5)
+        super().destroy_node()
+
+
+class MonocularDepthNode(DepthNode):
+    def __init__(self, **kwargs):
+        super().__init__("monocular_depth", **kwargs)
+
+
+class DepthRecoveryNode(DepthNode):
+    """RGB + ToF depth or stereo disparity -> recovered depth. Without raw depth for
+    `raw_timeout` seconds it keeps publishing from RGB alone (degraded mode), scaled to the last
+    paired output and with σ raised, and says so in /diagnostics."""
+
+    output_prefix = "depth/recovered"
+
+    def __init__(self, **kwargs):
+        super().__init__("depth_recovery", **kwargs)
+        if "raw_depth" not in self.estimator.metadata.inputs:
+            raise ParameterError(f"depth_recovery: {self.params['model_path']} is a "
+                                 f"{self.estimator.metadata.model_name} model without raw "
+                                 f"depth input")  # fmt: skip
+        self.pairer: StampPairer[np.ndarray] = StampPairer(self.params["sync_slop"])
+        self._last_raw_arrival = -math.inf
+        self._degraded_scale: float | None = None  # set on the first degraded frame
+        self._last_paired_depth: np.ndarray | None = None
+        qos = input_qos(self.params["raw_reliability"], self.params["raw_queue_depth"])
+        if self.params["raw_source"] == "tof":
+            self.create_subscription(Image, "tof/depth/image_raw", self._on_raw_depth, qos)
+        else:
+            self.create_subscription(DisparityImage, "stereo/disparity", self._on_disparity,
+                                     qos)  # fmt: skip
+
+    def _on_raw_depth(self, msg: Image) -> None:
+        try:
+            depth = to_depth_metres(msg)
+        except ImageFormatError as error:
+            self.reject(error.reason, f"raw depth rejected: {error}")
+            return
+        self._store_raw(msg, depth, msg.encoding == "32FC1" and _has_inf_or_negative(msg))
+
+    def _on_disparity(self, msg: DisparityImage) -> None:
+        try:
+            depth = disparity_message_to_depth(msg)
+        except ImageFormatError as error:
+            self.reject(error.reason, f"disparity rejected: {error}")
+            return
+        self._store_raw(msg, depth, False)
+
+    def _store_raw(self, msg, depth: np.ndarray, had_invalid_values: bool) -> None:
+        if had_invalid_values:
+            self.reject("raw_invalid_values", "raw depth holds inf or negative values; they "
+                        "are treated as missing")  # fmt: skip
+        self._last_raw_arrival = time.monotonic()
+        self.pairer.slop = self.params["sync_slop"]
+        pair, dropped = self.pairer.add_secondary(stamp_seconds(msg), depth)
+        self._submit_pair(pair, dropped)
+
+    def raw_timed_out(self) -> bool:
+        return time.monotonic() - self._last_raw_arrival > self.params["raw_timeout"]
+
+    def mode(self) -> str:
+        return "degraded" if self.raw_timed_out() else "normal"
+
+    def submit(self, frame: Frame) -> None:
+        if self.raw_timed_out():  # degraded mode: RGB alone, nothing to wait for
+            for _ in self.pairer.take_unpaired():
+                self.dropped.add("unpaired")
+            super().submit(frame)
+            return
+        self.pairer.slop = self.params["sync_slop"]
+        pair, dropped = self.pairer.add_primary(stamp_seconds(frame.rgb_msg), frame)
+        self._submit_pair(pair, dropped)
+
+    def _submit_pair(self, pair: tuple[Frame, np.ndarray] | None, dropped: int) -> None:
+        for _ in range(dropped):
+            self.dropped.add("unpaired")
+        if pair is None:
+            return
+        frame, raw = pair
+        rgb_h, rgb_w = frame.rgb.shape[:2]
+        if abs(raw.shape[1] / raw.shape[0] - rgb_w / rgb_h) > ASPECT_TOLERANCE * rgb_w / rgb_h:
+            self.reject("raw_aspect_mismatch", f"raw depth {raw.shape[1]}x{raw.shape[0]} does "
+                        f"not cover the RGB {rgb_w}x{rgb_h} field of view (aspect ratio "
+                        f"differs); frame dropped")  # fmt: skip
+            return
+        frame.raw = raw
+        super().submit(frame)
+
+    def predict(self, frame: Frame, output_size: tuple[int, int]):
+        if frame.raw is not None:
+            result = super().predict(frame, output_size)
+            self._last_paired_depth, self._degraded_scale = result.depth, None
+            return result
+        frame.raw = np.zeros(frame.rgb.shape[:2], np.float32)  # no measurement anywhere
+        result = super().predict(frame, output_size)
+        if self._degraded_scale is None:
+            # Scale carried over: the last paired output against this first RGB-only one.
+            self._degraded_scale = _median_ratio(self._last_paired_depth, result.depth)
+        factor = np.float32(self._degraded_scale)
+        result.depth *= factor
+        result.sigma *= factor * np.float32(self.params["degraded_sigma_scale"])
+        return result
+
+
+def _has_inf_or_negative(msg: Image) -> bool:
+    """32FC1 depth may hold NaN for "no return" (REP-118); inf or negative is bad input."""
+    values = image_to_array(msg)
+    return bool(np.any(np.isinf(values) | (values < 0)))
+
+
+def _median_ratio(reference: np.ndarray | None, estimate: np.ndarray) -> float:
+    if reference is None or reference.shape != estimate.shape:
+        return 1.0
+    valid = np.isfinite(reference) & np.isfinite(estimate) & (estimate > 0) & (reference > 0)
+    return float(np.median(reference[valid] / estimate[valid])) if valid.any() else 1.0
+
+
+def run_node(node_class) -> None:
+    """Console entry point body: one node, its own executor, clean shutdown on Ctrl-C."""
+    rclpy.init()
+    try:
+        node = node_class()
+    except ParameterError as error:
+        rclpy.logging.get_logger("depth_ros").fatal(str(error))
+        rclpy.try_shutdown()
+        raise SystemExit(2) from None
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+def monocular_main() -> None:
+    run_node(MonocularDepthNode)
+
+
+def recovery_main() -> None:
+    run_node(DepthRecoveryNode)

@@ -1,0 +1,90 @@
+"""Every node parameter, declared once: name, default, description, range or choices, and
+whether it may change at run time. The nodes declare from here; `config/depth_ros.yaml` holds
+the same defaults (a test checks); the README tables are generated from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+RELIABILITY = ("best_effort", "reliable")
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    default: Any
+    description: str
+    low: float | None = None  # inclusive range for numbers
+    high: float | None = None
+    choices: tuple[str, ...] | None = None
+    read_only: bool = False  # cannot apply at run time: a change is rejected with a reason
+
+    def check(self, value: Any) -> str | None:
+        """Why `value` is invalid for this parameter, or None."""
+        if type(value) is not type(self.default) and not (
+            isinstance(self.default, float) and isinstance(value, int)
+        ):
+            return f"{self.name} must be {type(self.default).__name__}, got {value!r}"
+        if self.choices is not None and value not in self.choices:
+            return f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}"
+        if self.low is not None and not (self.low <= value <= self.high):
+            return f"{self.name} must be in [{self.low}, {self.high}], got {value!r}"
+        return None
+
+
+ESTIMATOR = (
+    Param("model_path", "", "depth model: checkpoint (.pt), .onnx or TensorRT .engine",
+          read_only=True),
+    Param("backend", "auto", "inference backend; auto picks the fastest available",
+          choices=("auto", "torch", "onnxruntime", "tensorrt"), read_only=True),
+    Param("device", "cpu", "cpu or cuda", choices=("cpu", "cuda"), read_only=True),
+    Param("precision", "auto", "auto (fp16 on cuda, fp32 on cpu), fp32 or fp16",
+          choices=("auto", "fp32", "fp16"), read_only=True),
+    Param("threads", 0, "CPU inference threads; 0 = the backend's default", 0, 256,
+          read_only=True),
+    Param("output_scale", 1.0, "output size as a fraction of the camera resolution", 0.1, 1.0),
+    Param("always_run", False, "infer even while no output has a subscriber"),
+    Param("rgb_reliability", "best_effort", "QoS reliability of the RGB and camera_info inputs",
+          choices=RELIABILITY, read_only=True),
+    Param("rgb_queue_depth", 5, "QoS history depth of the RGB and camera_info inputs", 1, 100,
+          read_only=True),
+    Param("diagnostics_period", 1.0, "seconds between /diagnostics messages", 0.1, 60.0,
+          read_only=True),
+)  # fmt: skip
+
+RECOVERY = (
+    Param("raw_source", "tof", "tof: a depth Image (16UC1 mm or 32FC1 m); stereo: a "
+          "stereo_msgs/DisparityImage", choices=("tof", "stereo"), read_only=True),
+    Param("sync_slop", 0.02, "largest |RGB stamp - raw stamp| that still pairs, seconds",
+          0.0, 1.0),
+    Param("raw_timeout", 0.5, "seconds without raw depth before degraded (RGB-only) mode",
+          0.05, 60.0),
+    Param("degraded_sigma_scale", 2.0, "σ multiplier while in degraded mode", 1.0, 100.0),
+    Param("raw_reliability", "best_effort", "QoS reliability of the raw depth input",
+          choices=RELIABILITY, read_only=True),
+    Param("raw_queue_depth", 5, "QoS history depth of the raw depth input", 1, 100,
+          read_only=True),
+)  # fmt: skip
+
+REPLAY = (
+    Param("source", "middlebury", "middlebury (the scikit-image pair with simulated ToF) or "
+          "a folder of frames (rgb/ + depth/ PNGs)", read_only=True),
+    Param("rate", 30.0, "frames per second", 0.1, 240.0),
+    Param("width", 640, "published RGB width (height keeps the aspect ratio)", 16, 4096,
+          read_only=True),
+    Param("depth_scale", 1000.0, "folder source: depth PNG units per metre (TUM: 5000)",
+          1.0, 100000.0, read_only=True),
+    Param("intrinsics", [0.0, 0.0, 0.0, 0.0], "folder source: fx fy cx cy of the RGB images",
+          read_only=True),
+    Param("frame_id", "camera_color_optical_frame", "frame_id of every published header",
+          read_only=True),
+    Param("publish_stereo", False, "also publish the raw depth as a DisparityImage",
+          read_only=True),
+)  # fmt: skip
+
+NODE_PARAMETERS: dict[str, tuple[Param, ...]] = {
+    "monocular_depth": ESTIMATOR,
+    "depth_recovery": ESTIMATOR + RECOVERY,
+    "replay": REPLAY,
+}

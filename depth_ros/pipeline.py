@@ -1,0 +1,188 @@
+"""The pipeline, described once: which nodes, executables, launch arguments, remappings and
+parameter overrides. `launch/pipeline.launch.py` builds its launch description from this, and
+`depth-ros-pipeline` (for machines without `ros2 launch`) runs the same node classes with the
+same YAML and the same `name:=value` arguments in one process on a multi-threaded executor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGE = "depth_ros"
+SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "depth_ros.yaml"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    executable: str  # console script in lib/depth_ros
+    node_class: str  # "module:Class", what the executable runs
+    condition: str | None = None  # launch argument that must be true to start it
+
+
+@dataclass(frozen=True)
+class LaunchArgument:
+    name: str
+    default: str
+    description: str
+    remaps: str | None = None  # the node-relative topic this argument remaps
+    parameter: str | None = None  # the node parameter this argument overrides (when not "")
+
+
+NODES = (
+    NodeSpec("monocular_depth", "monocular_depth", "depth_ros.depth_nodes:MonocularDepthNode"),
+    NodeSpec("depth_recovery", "depth_recovery", "depth_ros.depth_nodes:DepthRecoveryNode"),
+    NodeSpec("replay", "replay", "depth_ros.replay:ReplayNode", condition="replay"),
+)
+
+LAUNCH_ARGUMENTS = (
+    LaunchArgument("namespace", "", "namespace of every node"),
+    LaunchArgument("params_file", "", "parameter YAML (empty: the package's "
+                   "config/depth_ros.yaml)"),
+    LaunchArgument("camera_image", "camera/color/image_raw", "RGB image topic",
+                   remaps="camera/color/image_raw"),
+    LaunchArgument("camera_info", "camera/color/camera_info", "RGB camera_info topic",
+                   remaps="camera/color/camera_info"),
+    LaunchArgument("tof_depth", "tof/depth/image_raw", "raw ToF depth topic (16UC1 or 32FC1)",
+                   remaps="tof/depth/image_raw"),
+    LaunchArgument("stereo_disparity", "stereo/disparity", "stereo_msgs/DisparityImage topic",
+                   remaps="stereo/disparity"),
+    LaunchArgument("monocular_model", "", "model_path of monocular_depth (empty: from the "
+                   "params file)", parameter="monocular_depth.model_path"),
+    LaunchArgument("recovery_model", "", "model_path of depth_recovery (empty: from the "
+                   "params file)", parameter="depth_recovery.model_path"),
+    LaunchArgument("backend", "", "backend of both depth nodes (empty: from the params file)",
+                   parameter="*.backend"),
+    LaunchArgument("raw_source", "", "tof or stereo (empty: from the params file)",
+                   parameter="depth_recovery.raw_source"),
+    LaunchArgument("replay", "false", "also start the replay source"),
+    LaunchArgument("replay_source", "", "replay source: middlebury or a folder (empty: from the "
+                   "params file)", parameter="replay.source"),
+)  # fmt: skip
+
+
+def parameter_overrides(arguments: dict[str, str], node: str) -> dict[str, Any]:
+    """The node's parameters set by non-empty launch arguments (YAML-typed, as launch does)."""
+    overrides = {}
+    for argument in LAUNCH_ARGUMENTS:
+        value = arguments.get(argument.name, argument.default)
+        if argument.parameter is None or value == "":
+            continue
+        target_node, parameter = argument.parameter.split(".")
+        if target_node in (node, "*") and (target_node != "*" or node != "replay"):
+            overrides[parameter] = yaml.safe_load(value)
+    return overrides
+
+
+def remappings(arguments: dict[str, str]) -> list[tuple[str, str]]:
+    return [(a.remaps, arguments.get(a.name, a.default)) for a in LAUNCH_ARGUMENTS if a.remaps]
+
+
+def is_true(value: str) -> bool:
+    return value.strip().lower() in ("true", "1", "yes", "on")
+
+
+def enabled_nodes(arguments: dict[str, str]) -> list[NodeSpec]:
+    defaults = {a.name: a.default for a in LAUNCH_ARGUMENTS}
+    return [n for n in NODES if n.condition is None
+            or is_true(arguments.get(n.condition, defaults[n.condition]))]  # fmt: skip
+
+
+def installed_config() -> Path:
+    """config/depth_ros.yaml: from the ament index when installed, else from the source tree."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        return Path(get_package_share_directory(PACKAGE)) / "config" / "depth_ros.yaml"
+    except Exception:  # no ament index: a pip install (data files under the prefix) or a checkout
+        installed = Path(sys.prefix) / "share" / PACKAGE / "config" / "depth_ros.yaml"
+        return installed if installed.is_file() else SOURCE_CONFIG
+
+
+def load_params_file(path: str | Path) -> dict[str, dict[str, Any]]:
+    """{node name: parameters} from a ROS 2 parameter YAML (`node: ros__parameters: {...}`)."""
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"{path}: cannot read the parameter file: {error}") from None
+    # Keys are "/**/node" (any namespace), "/node" or "node": the node name is the last part.
+    return {name.rsplit("/", 1)[-1]: (body or {}).get("ros__parameters", {})
+            for name, body in document.items()}  # fmt: skip
+
+
+def parse_arguments(tokens: list[str]) -> dict[str, str]:
+    """`name:=value` tokens, as `ros2 launch` takes them; unknown names are an error."""
+    known = {a.name for a in LAUNCH_ARGUMENTS}
+    arguments = {}
+    for token in tokens:
+        name, separator, value = token.partition(":=")
+        if not separator or name not in known:
+            raise ValueError(f"unknown argument {token!r}; arguments are name:=value with name "
+                             f"in {', '.join(sorted(known))}")  # fmt: skip
+        arguments[name] = value
+    return arguments
+
+
+def build_nodes(arguments: dict[str, str]) -> list:
+    """Instantiate the enabled nodes (rclpy must be initialised) with YAML + overrides."""
+    from rclpy.parameter import Parameter
+
+    params_file = arguments.get("params_file") or installed_config()
+    from_yaml = load_params_file(params_file)
+    remap_args = [item for source, target in remappings(arguments)
+                  for item in ("-r", f"{source}:={target}")]  # fmt: skip
+    nodes = []
+    for spec in enabled_nodes(arguments):
+        values = {**from_yaml.get(spec.name, {}), **parameter_overrides(arguments, spec.name)}
+        module, class_name = spec.node_class.split(":")
+        node_class = getattr(import_module(module), class_name)
+        nodes.append(node_class(
+            namespace=arguments.get("namespace", ""),
+            cli_args=["--ros-args", *remap_args],
+            parameter_overrides=[Parameter(k, value=v) for k, v in values.items()],
+        ))  # fmt: skip
+    return nodes
+
+
+def main(argv: list[str] | None = None) -> int:
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+
+    from depth_ros.depth_nodes import ParameterError
+
+    parser = argparse.ArgumentParser(
+        prog="depth-ros-pipeline", description=__doc__,
+        epilog="arguments: " + "; ".join(f"{a.name} (default {a.default!r}): {a.description}"
+                                         for a in LAUNCH_ARGUMENTS),
+    )  # fmt: skip
+    parser.add_argument("arguments", nargs="*", help="name:=value, as for ros2 launch")
+    try:
+        arguments = parse_arguments(parser.parse_args(argv).arguments)
+    except ValueError as error:
+        parser.error(str(error))
+    rclpy.init()
+    nodes = []
+    try:
+        nodes = build_nodes(arguments)
+        executor = MultiThreadedExecutor()
+        for node in nodes:
+            executor.add_node(node)
+        executor.spin()
+    except (ParameterError, ValueError) as error:
+        print(f"depth-ros-pipeline: {error}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

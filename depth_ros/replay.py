@@ -1,0 +1,134 @@
+"""`replay`: publishes RGB, raw depth and camera_info at a set rate, as a camera would.
+
+Sources: the Middlebury pair from scikit-image with ToF-like raw depth simulated from its
+stereo ground truth, or a folder of frames (`rgb/*.png` + `depth/*.png`, the TUM layout of
+../shared/data, with `depth_scale` units per metre)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Header
+from stereo_msgs.msg import DisparityImage
+
+from depth_core.geometry import Intrinsics
+from depth_ros.conversions import array_to_image
+from depth_ros.depth_nodes import ParameterError, declare_parameters, run_node
+from depth_ros.parameters import NODE_PARAMETERS
+
+STEREO_BASELINE_M = 0.05  # the baseline a simulated stereo camera would have
+
+
+@dataclass
+class ReplayFrame:
+    rgb: np.ndarray  # HxWx3 uint8 RGB
+    raw_depth: np.ndarray  # hxw float32 metres, 0 = missing (same field of view)
+    intrinsics: Intrinsics
+
+
+def middlebury_frames(width: int) -> list[ReplayFrame]:
+    from depth_core.data.middlebury import load_motorcycle
+    from depth_core.data.simulation import simulate_tof
+
+    sample = load_motorcycle()
+    height = round(sample.rgb.shape[0] * width / sample.rgb.shape[1])
+    rgb = cv2.resize(sample.rgb, (width, height), interpolation=cv2.INTER_AREA)
+    depth = cv2.resize(sample.depth, (width, height), interpolation=cv2.INTER_NEAREST)
+    intrinsics = sample.intrinsics.resized(width, height)
+    rng = np.random.default_rng(0)
+    return [ReplayFrame(rgb, simulate_tof(depth, rng), intrinsics) for _ in range(8)]
+
+
+def folder_frames(folder: Path, width: int, depth_scale: float,
+                  fx_fy_cx_cy: list[float]) -> list[ReplayFrame]:  # fmt: skip
+    rgb_files = sorted((folder / "rgb").glob("*.png"))
+    depth_files = sorted((folder / "depth").glob("*.png"))
+    if not rgb_files or len(rgb_files) != len(depth_files):
+        raise ParameterError(f"replay: {folder} needs rgb/*.png and as many depth/*.png "
+                             f"(found {len(rgb_files)} and {len(depth_files)})")  # fmt: skip
+    if min(fx_fy_cx_cy[:2]) <= 0:
+        raise ParameterError("replay: parameter intrinsics (fx fy cx cy) is needed for a folder")
+    frames = []
+    for rgb_file, depth_file in zip(rgb_files, depth_files, strict=True):
+        bgr = cv2.imread(str(rgb_file), cv2.IMREAD_COLOR)
+        raw = cv2.imread(str(depth_file), cv2.IMREAD_UNCHANGED)
+        if bgr is None or raw is None or raw.dtype != np.uint16:
+            raise ParameterError(f"replay: {rgb_file} / {depth_file} unreadable or depth not "
+                                 f"16-bit")  # fmt: skip
+        fx, fy, cx, cy = fx_fy_cx_cy
+        native = Intrinsics(fx, abs(fy), cx, cy, bgr.shape[1], bgr.shape[0])
+        height = round(bgr.shape[0] * width / bgr.shape[1])
+        rgb = cv2.resize(bgr[..., ::-1], (width, height), interpolation=cv2.INTER_AREA)
+        frames.append(ReplayFrame(rgb, raw.astype(np.float32) / depth_scale,
+                                  native.resized(width, height)))  # fmt: skip
+    return frames
+
+
+def camera_info_message(intrinsics: Intrinsics, header: Header) -> CameraInfo:
+    k = intrinsics
+    return CameraInfo(
+        header=header, width=k.width, height=k.height, distortion_model="plumb_bob",
+        d=[0.0] * 5, k=[k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0],
+        r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        p=[k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0],
+    )  # fmt: skip
+
+
+class ReplayNode(Node):
+    def __init__(self, **kwargs):
+        super().__init__("replay", **kwargs)
+        self.params = declare_parameters(self, NODE_PARAMETERS["replay"])
+        source = self.params["source"]
+        if source == "middlebury":
+            self.frames = middlebury_frames(self.params["width"])
+        else:
+            self.frames = folder_frames(Path(source).expanduser(), self.params["width"],
+                                        self.params["depth_scale"],
+                                        list(self.params["intrinsics"]))  # fmt: skip
+        qos = qos_profile_sensor_data
+        self.rgb_pub = self.create_publisher(Image, "camera/color/image_raw", qos)
+        self.info_pub = self.create_publisher(CameraInfo, "camera/color/camera_info", qos)
+        self.raw_pub = self.create_publisher(Image, "tof/depth/image_raw", qos)
+        self.disparity_pub = (self.create_publisher(DisparityImage, "stereo/disparity", qos)
+                              if self.params["publish_stereo"] else None)  # fmt: skip
+        self.index = 0
+        self.published = 0
+        self.create_timer(1.0 / self.params["rate"], self.publish_next)
+        self.get_logger().info(f"replaying {len(self.frames)} frames from {source} at "
+                               f"{self.params['rate']} Hz")  # fmt: skip
+
+    def publish_next(self) -> None:
+        frame = self.frames[self.index % len(self.frames)]
+        self.index += 1
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.params["frame_id"])
+        self.rgb_pub.publish(array_to_image(frame.rgb, "rgb8", header))
+        self.info_pub.publish(camera_info_message(frame.intrinsics, header))
+        millimetres = np.clip(np.round(frame.raw_depth * 1000), 0, 65535).astype(np.uint16)
+        self.raw_pub.publish(array_to_image(millimetres, "16UC1", header))
+        if self.disparity_pub is not None:
+            self.disparity_pub.publish(disparity_message(frame, header))
+        self.published += 1
+
+
+def disparity_message(frame: ReplayFrame, header: Header) -> DisparityImage:
+    """The raw depth as a rectified stereo camera would report it: d = f·T/z at the raw
+    resolution (f scaled to it)."""
+    height, width = frame.raw_depth.shape
+    focal = frame.intrinsics.resized(width, height).fx
+    with np.errstate(divide="ignore"):
+        disparity = np.where(frame.raw_depth > 0, focal * STEREO_BASELINE_M / frame.raw_depth,
+                             0).astype(np.float32)  # fmt: skip
+    return DisparityImage(header=header, image=array_to_image(disparity, "32FC1", header),
+                          f=float(focal), t=STEREO_BASELINE_M, min_disparity=0.0,
+                          max_disparity=float(disparity.max()) + 1.0, delta_d=0.0)  # fmt: skip
+
+
+def main() -> None:
+    run_node(ReplayNode)
+

@@ -1,0 +1,291 @@
+"""The depth nodes over real rclpy + Fast DDS (loopback, the test run's own domain): outputs,
+headers, CameraInfo, stereo, recovery accuracy on clean raw depth, bad input, degraded mode,
+lazy inference and parameters."""
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage", reason="scikit-image holds the Middlebury pair")
+rclpy = pytest.importorskip("rclpy", reason="ROS 2 rclpy is needed for node tests")
+
+from rclpy.parameter import Parameter  # noqa: E402
+from ros_harness import (  # noqa: E402
+    Probe,
+    Spinner,
+    camera_frame,
+    make_models,
+    wait_until,
+)
+from sensor_msgs.msg import Image  # noqa: E402
+from stereo_msgs.msg import DisparityImage  # noqa: E402
+
+from depth_core.data.simulation import simulate_tof  # noqa: E402
+from depth_ros.conversions import array_to_image, image_to_array  # noqa: E402
+from depth_ros.depth_nodes import DepthRecoveryNode, MonocularDepthNode, ParameterError  # noqa: E402
+
+ESTIMATED = ("depth/estimated", "depth/estimated/uncertainty", "depth/estimated/camera_info",
+             "depth/estimated/preview")  # fmt: skip
+RECOVERED = tuple(t.replace("estimated", "recovered") for t in ESTIMATED)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return make_models(tmp_path_factory.mktemp("node_models"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ros_context():
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+
+
+@pytest.fixture(scope="module")
+def scene():
+    rgb, depth, intrinsics = camera_frame()
+    raw = simulate_tof(depth, np.random.default_rng(1))  # 160x108: registered, lower resolution
+    return rgb, depth, intrinsics, raw
+
+
+def overrides(**values):
+    return [Parameter(name, value=value) for name, value in values.items()]
+
+
+def stamps_of(messages):
+    return [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in messages]
+
+
+def test_outputs_carry_the_input_header_encoding_size_and_camera_info(models, scene):
+    rgb, _, intrinsics, raw = scene
+    mono = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"])))
+    recovery = DepthRecoveryNode(parameter_overrides=overrides(
+        model_path=str(models["recovery"]), output_scale=0.5))  # fmt: skip
+    probe = Probe(outputs=ESTIMATED + RECOVERED)
+    spinner = Spinner(mono, recovery, probe)
+    try:
+        assert wait_until(lambda: mono.depth_pub.get_subscription_count() > 0)
+        sent = []
+        for i in range(6):
+            sent.append(probe.publish_frame(rgb, intrinsics, 100.0 + i * 0.1, raw,
+                                            frame_id="cam_optical"))  # fmt: skip
+            time.sleep(0.4)
+        assert wait_until(lambda: all(probe.received[t] for t in ESTIMATED + RECOVERED))
+    finally:
+        spinner.close()
+    sent_stamps = {h.stamp.sec + h.stamp.nanosec * 1e-9 for h in sent}
+    height, width = rgb.shape[:2]
+    for topic in ESTIMATED + RECOVERED:
+        for msg in probe.received[topic]:
+            assert msg.header.frame_id == "cam_optical"
+            assert stamps_of([msg])[0] in sent_stamps  # the RGB frame's own stamp
+    for prefix, (w, h) in (("depth/estimated", (width, height)),
+                           ("depth/recovered", (width // 2, height // 2))):  # fmt: skip
+        depth = probe.received[prefix][-1]
+        sigma = probe.received[f"{prefix}/uncertainty"][-1]
+        info = probe.received[f"{prefix}/camera_info"][-1]
+        preview = probe.received[f"{prefix}/preview"][-1]
+        assert (depth.encoding, sigma.encoding, preview.encoding) == ("32FC1", "32FC1", "bgr8")
+        assert (depth.width, depth.height) == (sigma.width, sigma.height) == (w, h)
+        assert (info.width, info.height) == (w, h)
+        scale = w / width
+        assert info.k[0] == pytest.approx(intrinsics.fx * scale)
+        assert info.k[2] == pytest.approx((intrinsics.cx + 0.5) * scale - 0.5)
+        assert (image_to_array(sigma) > 0).all()
+
+
+def _recovered_follows_raw(probe, raw_metres):
+    """Median |recovered − raw| / raw over pixels where the raw depth is valid."""
+    import cv2
+
+    recovered = image_to_array(probe.received["depth/recovered"][-1])
+    reference = cv2.resize(raw_metres, recovered.shape[::-1], interpolation=cv2.INTER_NEAREST)
+    valid = reference > 0
+    return float(np.median(np.abs(recovered[valid] - reference[valid]) / reference[valid]))
+
+
+@pytest.mark.parametrize("raw_source", ["tof", "stereo"])
+def test_recovered_depth_follows_clean_raw_depth_from_tof_and_stereo(models, scene, raw_source):
+    rgb, _, intrinsics, raw = scene
+    node = DepthRecoveryNode(parameter_overrides=overrides(
+        model_path=str(models["recovery"]), raw_source=raw_source))  # fmt: skip
+    probe = Probe(outputs=("depth/recovered",))
+    spinner = Spinner(node, probe)
+    focal, baseline = intrinsics.resized(*raw.shape[::-1]).fx, 0.05
+    try:
+        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        for i in range(4):
+            header = probe.publish_frame(rgb, intrinsics, 200.0 + i * 0.1,
+                                         raw if raw_source == "tof" else None)  # fmt: skip
+            if raw_source == "stereo":
+                with np.errstate(divide="ignore"):
+                    disparity = np.where(raw > 0, focal * baseline / raw, 0).astype(np.float32)
+                probe.disparity_pub.publish(DisparityImage(
+                    header=header, image=array_to_image(disparity, "32FC1", header), f=focal,
+                    t=baseline, min_disparity=0.5, max_disparity=1000.0))  # fmt: skip
+            time.sleep(0.5)
+        assert wait_until(lambda: len(probe.received["depth/recovered"]) >= 2)
+    finally:
+        spinner.close()
+    # depth = f·T/d recovers the ToF depth, and the fitted model follows it: median error
+    # under 10% on every pixel with a raw measurement.
+    assert _recovered_follows_raw(probe, raw) < 0.10
+
+
+def _bad_then_good(probe, node, rgb, intrinsics, raw, send_bad, reason, capfd, stamp):
+    """Send the bad input twice, then good frames; the node must count the reason, log it
+    once, and publish a good output afterwards."""
+    before = len(probe.received[f"{node.output_prefix}"])
+    send_bad(stamp)
+    send_bad(stamp + 0.05)
+    for i in range(3):
+        probe.publish_frame(rgb, intrinsics, stamp + 1 + i * 0.1, raw)
+        time.sleep(0.3)
+    assert wait_until(lambda: len(probe.received[node.output_prefix]) > before), reason
+    assert wait_until(lambda: node.rejected.snapshot().get(reason, 0) >= 1), reason
+    assert wait_until(lambda: any(d.get(f"rejected.{reason}") for d in probe.diagnostics(
+        node.get_name())), timeout=5), reason  # fmt: skip
+    logged = capfd.readouterr().err
+    assert logged.count(f"further '{reason}' cases") == 1, (reason, logged[-2000:])
+
+
+def test_bad_input_is_counted_logged_once_and_the_node_keeps_serving(models, scene, capfd):
+    rgb, _, intrinsics, raw = scene
+    node = DepthRecoveryNode(parameter_overrides=overrides(
+        model_path=str(models["recovery"]), diagnostics_period=0.2))  # fmt: skip
+    probe = Probe(outputs=("depth/recovered",))
+    spinner = Spinner(node, probe)
+    try:
+        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        # Missing camera_info: an image before any camera_info.
+        probe.rgb_pub.publish(array_to_image(rgb, "rgb8", probe.header(290.0)))
+
+        def image_with(stamp, **change):
+            msg = array_to_image(rgb, "rgb8", probe.header(stamp))
+            for key, value in change.items():
+                setattr(msg, key, value)
+            probe.info_pub.publish(_info(intrinsics, probe.header(stamp)))
+            probe.rgb_pub.publish(msg)
+
+        def bad_raw(stamp, values):
+            header = probe.header(stamp)
+            probe.info_pub.publish(_info(intrinsics, header))
+            probe.rgb_pub.publish(array_to_image(rgb, "rgb8", header))
+            probe.raw_pub.publish(array_to_image(values, "32FC1", header))
+
+        poisoned = np.where(raw > 0, raw, np.nan).astype(np.float32)
+        poisoned[:10, :10], poisoned[10:20, :10] = np.inf, -1.0
+        cases = [
+            (lambda s: None, "no_camera_info"),
+            (lambda s: image_with(s, encoding="yuv422"), "unknown_encoding"),
+            (lambda s: image_with(s, data=b"\x00" * 100), "short_data"),
+            (lambda s: image_with(s, width=0), "empty_image"),
+            (lambda s: bad_raw(s, poisoned), "raw_invalid_values"),
+            (lambda s: bad_raw(s, np.ones((100, 100), np.float32)), "raw_aspect_mismatch"),
+            (lambda s: image_with(s - 250), "out_of_order"),
+        ]
+        stamp = 300.0
+        for send_bad, reason in cases:
+            _bad_then_good(probe, node, rgb, intrinsics, raw, send_bad, reason, capfd, stamp)
+            stamp += 10
+        # A publisher that disappears and comes back: frames flow again afterwards.
+        count = len(probe.received["depth/recovered"])
+        probe.destroy_publisher(probe.rgb_pub)
+        time.sleep(0.5)
+        probe.rgb_pub = probe.create_publisher(Image, "camera/color/image_raw",
+                                               rclpy.qos.qos_profile_sensor_data)  # fmt: skip
+        assert wait_until(lambda: probe.rgb_pub.get_subscription_count() > 0)
+        for i in range(3):
+            probe.publish_frame(rgb, intrinsics, stamp + i * 0.1, raw)
+            time.sleep(0.3)
+        assert wait_until(lambda: len(probe.received["depth/recovered"]) > count)
+    finally:
+        spinner.close()
+
+
+def _info(intrinsics, header):
+    from depth_ros.replay import camera_info_message
+
+    return camera_info_message(intrinsics, header)
+
+
+def test_degraded_mode_when_tof_stops_and_back_when_it_returns(models, scene):
+    rgb, _, intrinsics, raw = scene
+    node = DepthRecoveryNode(parameter_overrides=overrides(
+        model_path=str(models["recovery"]), raw_timeout=0.5, diagnostics_period=0.1))  # fmt: skip
+    probe = Probe(outputs=("depth/recovered", "depth/recovered/uncertainty"))
+    spinner = Spinner(node, probe)
+
+    def stream(seconds, with_raw, start):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            probe.publish_frame(rgb, intrinsics, start + time.monotonic() - t0,
+                                raw if with_raw else None)  # fmt: skip
+            time.sleep(0.1)
+
+    def modes():
+        return [d["mode"] for d in probe.diagnostics("depth_recovery")]
+
+    try:
+        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        stream(2.0, True, 400.0)
+        assert wait_until(lambda: modes() and modes()[-1] == "normal")
+        outputs_before = len(probe.received["depth/recovered"])
+        stream(2.5, False, 410.0)  # ToF stopped: RGB alone
+        assert wait_until(lambda: "degraded" in modes())
+        degraded = [d for d in probe.diagnostics("depth_recovery") if d["mode"] == "degraded"]
+        assert degraded[-1]["level"] == 1 and degraded[-1]["message"] == "degraded mode"  # WARN
+        assert len(probe.received["depth/recovered"]) > outputs_before  # still publishing
+        stream(2.0, True, 420.0)  # ToF back
+        assert wait_until(lambda: modes()[-1] == "normal")
+    finally:
+        spinner.close()
+    sequence = [m for i, m in enumerate(modes()) if i == 0 or modes()[i - 1] != m]
+    assert sequence[-3:] == ["normal", "degraded", "normal"]
+
+
+def test_no_inference_without_subscribers_unless_forced(models, scene):
+    rgb, _, intrinsics, _ = scene
+    lazy = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"])))
+    probe = Probe()  # watches /diagnostics only
+    spinner = Spinner(lazy, probe)
+    try:
+        assert wait_until(lambda: probe.rgb_pub.get_subscription_count() > 0)
+        for i in range(5):
+            probe.publish_frame(rgb, intrinsics, 500.0 + i * 0.1)
+            time.sleep(0.1)
+        assert wait_until(lambda: float(lazy.input_stats.rate()) > 0)
+        time.sleep(0.5)
+        assert math.isnan(lazy.estimator_stats.latency_percentiles()[0])  # never ran
+        lazy.set_parameters([Parameter("always_run", value=True)])
+        for i in range(5):
+            probe.publish_frame(rgb, intrinsics, 501.0 + i * 0.1)
+            time.sleep(0.2)
+        assert wait_until(lambda: not math.isnan(lazy.estimator_stats.latency_percentiles()[0]))
+    finally:
+        spinner.close()
+
+
+def test_parameters_are_validated_and_read_only_ones_refuse_changes(models):
+    with pytest.raises(ParameterError, match="output_scale"):
+        MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
+                                                         output_scale=5.0))  # fmt: skip
+    with pytest.raises(ParameterError, match="backend must be one of"):
+        MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
+                                                         backend="magic"))  # fmt: skip
+    with pytest.raises(ParameterError, match="model_path is empty"):
+        MonocularDepthNode()
+    with pytest.raises(ParameterError, match="without raw depth input"):
+        DepthRecoveryNode(parameter_overrides=overrides(model_path=str(models["mono"])))
+    node = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"])))
+    try:
+        result = node.set_parameters([Parameter("backend", value="torch")])[0]
+        assert not result.successful and "read-only" in result.reason
+        result = node.set_parameters([Parameter("output_scale", value=0.5)])[0]
+        assert result.successful and node.get_parameter("output_scale").value == 0.5
+        descriptor = node.describe_parameter("output_scale")
+        assert descriptor.description and descriptor.floating_point_range[0].to_value == 1.0
+    finally:
+        node.destroy_node()
