@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -72,11 +73,18 @@ def make_models(folder: Path, fit_steps: int = 120) -> dict[str, Path]:
     return paths
 
 
+@dataclass
+class HeaderOnly:
+    header: Header
+
+
 class Probe(Node):
     """Publishes camera-like inputs; records every message on the outputs it watches."""
 
-    def __init__(self, name: str = "probe", outputs: tuple[str, ...] = ()):
+    def __init__(self, name: str = "probe", outputs: tuple[str, ...] = (), keep: bool = True):
+        """keep=False records only each output's header (long runs: bounded memory)."""
         super().__init__(name)
+        self.keep = keep
         qos = qos_profile_sensor_data
         self.rgb_pub = self.create_publisher(Image, "camera/color/image_raw", qos)
         self.info_pub = self.create_publisher(CameraInfo, "camera/color/camera_info", qos)
@@ -93,7 +101,8 @@ class Probe(Node):
     def _recorder(self, topic: str):
         def record(msg) -> None:
             with self._lock:
-                self.received[topic].append(msg)
+                keep = self.keep or topic == "diag"
+                self.received[topic].append(msg if keep else HeaderOnly(msg.header))
                 self.arrivals[topic].append(time.monotonic())
 
         return record

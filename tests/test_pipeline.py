@@ -1,0 +1,179 @@
+"""One pipeline description: the launch file and `depth-ros-pipeline` start the same nodes,
+executables and parameters; the YAML holds the declared defaults; and the pipeline runs in
+its own process, talking to this one over DDS."""
+
+import ast
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage", reason="scikit-image holds the Middlebury pair")
+rclpy = pytest.importorskip("rclpy", reason="ROS 2 rclpy is needed for pipeline tests")
+
+from ros_harness import Probe, Spinner, camera_frame, make_models, wait_until  # noqa: E402
+
+from depth_core.data.simulation import simulate_tof  # noqa: E402
+from depth_ros.parameters import NODE_PARAMETERS  # noqa: E402
+from depth_ros.pipeline import (  # noqa: E402
+    LAUNCH_ARGUMENTS,
+    NODES,
+    enabled_nodes,
+    load_params_file,
+    parameter_overrides,
+    parse_arguments,
+    remappings,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+LAUNCH_FILE = ROOT / "launch" / "pipeline.launch.py"
+
+
+def test_yaml_holds_every_declared_default():
+    from_yaml = load_params_file(ROOT / "config" / "depth_ros.yaml")
+    assert set(from_yaml) == set(NODE_PARAMETERS)
+    for node, params in NODE_PARAMETERS.items():
+        assert from_yaml[node] == {p.name: p.default for p in params}, node
+        for param in params:
+            assert param.description and param.check(param.default) is None
+
+
+def test_launch_file_builds_its_nodes_from_the_shared_description():
+    tree = ast.parse(LAUNCH_FILE.read_text())
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                and node.module == "depth_ros.pipeline" for alias in node.names}  # fmt: skip
+    assert {"LAUNCH_ARGUMENTS", "enabled_nodes", "parameter_overrides", "remappings"} <= imported
+    calls = {ast.unparse(c.func): {k.arg: ast.unparse(k.value) for k in c.keywords}
+             for c in ast.walk(tree) if isinstance(c, ast.Call)}  # fmt: skip
+    node_call = calls["Node"]
+    assert node_call["executable"] == "spec.executable" and node_call["name"] == "spec.name"
+    assert node_call["package"] == "PACKAGE"
+    assert node_call["parameters"] == "[params_file, parameter_overrides(arguments, spec.name)]"
+    assert node_call["remappings"] == "remappings(arguments)"
+    assert node_call["namespace"] == "arguments['namespace']"
+    assert calls["DeclareLaunchArgument"]["default_value"] == "a.default"
+    # No topic, executable or parameter is written into the launch file itself.
+    literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+    assert not literals & {s.executable for s in NODES} - {None}
+    assert not literals & {a.remaps for a in LAUNCH_ARGUMENTS if a.remaps}
+
+
+def test_every_node_executable_is_a_console_script_running_its_class():
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    scripts = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and " = " in node.value:
+            name, target = node.value.split(" = ")
+            scripts[name] = target
+    for spec in NODES:
+        module, function = scripts[spec.executable].split(":")
+        source = (ROOT / (module.replace(".", "/") + ".py")).read_text()
+        class_name = spec.node_class.split(":")[1]
+        body = ast.get_source_segment(source, next(
+            n for n in ast.parse(source).body
+            if isinstance(n, ast.FunctionDef) and n.name == function))  # fmt: skip
+        assert class_name in body, (spec.executable, body)
+    assert scripts["depth-ros-pipeline"] == "depth_ros.pipeline:main"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("launch_ros") is None,
+                    reason="launch and launch_ros are not installable here (no ROS 2 install)")
+def test_launch_file_loads_under_a_real_ros_install():
+    spec = importlib.util.spec_from_file_location("pipeline_launch", LAUNCH_FILE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    description = module.generate_launch_description()
+    names = [getattr(e, "name", None) for e in description.entities]
+    assert [a.name for a in LAUNCH_ARGUMENTS] == names[: len(LAUNCH_ARGUMENTS)]
+
+
+def test_arguments_map_to_the_same_nodes_parameters_and_remappings():
+    arguments = parse_arguments(["replay:=true", "backend:=onnxruntime",
+                                 "camera_image:=/front/image", "recovery_model:=r.onnx"])
+    assert [n.name for n in enabled_nodes(arguments)] == ["monocular_depth", "depth_recovery",
+                                                          "replay"]  # fmt: skip
+    assert [n.name for n in enabled_nodes({})] == ["monocular_depth", "depth_recovery"]
+    assert parameter_overrides(arguments, "monocular_depth") == {"backend": "onnxruntime"}
+    assert parameter_overrides(arguments, "depth_recovery") == {"backend": "onnxruntime",
+                                                                "model_path": "r.onnx"}  # fmt: skip
+    assert parameter_overrides(arguments, "replay") == {}
+    assert ("camera/color/image_raw", "/front/image") in remappings(arguments)
+    with pytest.raises(ValueError, match="unknown argument 'model:=x'"):
+        parse_arguments(["model:=x"])
+
+
+def test_entry_point_builds_the_nodes_with_yaml_overrides_and_remaps(tmp_path):
+    from depth_ros.pipeline import build_nodes
+
+    models = make_models(tmp_path, fit_steps=0)
+    rclpy.init()
+    nodes = []
+    try:
+        nodes = build_nodes({"monocular_model": str(models["mono"]),
+                             "recovery_model": str(models["recovery"]),
+                             "namespace": "robot", "camera_image": "/front/image",
+                             "raw_source": "stereo"})  # fmt: skip
+        by_name = {n.get_name(): n for n in nodes}
+        assert set(by_name) == {"monocular_depth", "depth_recovery"}
+        mono, recovery = by_name["monocular_depth"], by_name["depth_recovery"]
+        assert mono.get_namespace() == "/robot"
+        assert mono.get_parameter("model_path").value == str(models["mono"])
+        assert recovery.get_parameter("raw_source").value == "stereo"
+        assert recovery.get_parameter("sync_slop").value == 0.02  # from the YAML
+        assert mono.resolve_topic_name("camera/color/image_raw") == "/front/image"
+        info_topic = mono.resolve_topic_name("camera/color/camera_info")
+        assert info_topic == "/robot/camera/color/camera_info"
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.shutdown()
+
+
+def test_pipeline_in_another_process_serves_this_one(tmp_path):
+    models = make_models(tmp_path, fit_steps=0)
+    rgb, depth, intrinsics = camera_frame()
+    raw = simulate_tof(depth, np.random.default_rng(0))
+    executable = Path(sys.executable).parent / "depth-ros-pipeline"
+    process = subprocess.Popen(
+        [str(executable), f"monocular_model:={models['mono']}",
+         f"recovery_model:={models['recovery']}"],
+        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    rclpy.init()
+    probe = Probe("probe_cross_process", outputs=("depth/estimated", "depth/recovered"))
+    spinner = Spinner(probe)
+    try:
+        assert wait_until(lambda: probe.rgb_pub.get_subscription_count() >= 2, timeout=60)
+        assert wait_until(lambda: probe.count_publishers("depth/recovered") >= 1, timeout=30)
+        sent = set()
+        deadline = time.monotonic() + 40
+        topics = ("depth/estimated", "depth/recovered")
+        while time.monotonic() < deadline and not all(probe.received[t] for t in topics):
+            header = probe.publish_frame(rgb, intrinsics, 600.0 + len(sent) * 0.1, raw)
+            sent.add((header.stamp.sec, header.stamp.nanosec))
+            time.sleep(0.3)
+        for topic in topics:
+            assert probe.received[topic], topic
+            msg = probe.received[topic][-1]
+            assert (msg.header.stamp.sec, msg.header.stamp.nanosec) in sent
+            assert (msg.encoding, msg.width, msg.height) == ("32FC1", *rgb.shape[1::-1])
+    finally:
+        spinner.close()
+        rclpy.shutdown()
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=30)[0]
+    assert process.returncode == 0, output[-3000:]
+
+
+def test_pipeline_refuses_bad_arguments_and_missing_models():
+    executable = Path(sys.executable).parent / "depth-ros-pipeline"
+    bad = subprocess.run([str(executable), "model:=x"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown argument 'model:=x'" in bad.stderr
+    missing = subprocess.run([str(executable)], capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "model_path is empty" in missing.stderr
