@@ -31,7 +31,7 @@ $(STAMP): $(REQUIREMENTS) setup.py setup.cfg
 	@touch $@
 
 demo: setup
-	ROS_DOMAIN_ID=$(DEMO_DOMAIN_ID) $(BIN)/depth-core demo --out demo_output
+	ROS_DOMAIN_ID=$(DEMO_DOMAIN_ID) $(BIN)/depth-ros demo --out demo_output
 
 test: setup
 	$(BIN)/ruff check .

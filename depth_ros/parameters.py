@@ -71,7 +71,8 @@ REPLAY = (
     Param("source", "middlebury", "middlebury (the scikit-image pair with simulated ToF) or "
           "a folder of frames (rgb/ + depth/ PNGs)", read_only=True),
     Param("rate", 30.0, "frames per second", 0.1, 240.0),
-    Param("width", 640, "published RGB width (height keeps the aspect ratio)", 16, 4096,
+    Param("width", 640, "published RGB width", 16, 4096, read_only=True),
+    Param("height", 0, "published RGB height; 0 keeps the source's aspect ratio", 0, 4096,
           read_only=True),
     Param("depth_scale", 1000.0, "folder source: depth PNG units per metre (TUM: 5000)",
           1.0, 100000.0, read_only=True),
@@ -88,3 +89,15 @@ NODE_PARAMETERS: dict[str, tuple[Param, ...]] = {
     "depth_recovery": ESTIMATOR + RECOVERY,
     "replay": REPLAY,
 }
+
+
+def markdown_table(node: str) -> str:
+    """The README's parameter table for `node` (a test keeps the README in step)."""
+    rows = ["| parameter | default | range / choices | run-time change | description |",
+            "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    for p in NODE_PARAMETERS[node]:
+        limits = ", ".join(p.choices) if p.choices else (
+            f"[{p.low}, {p.high}]" if p.low is not None else "")  # fmt: skip
+        change = "no (read-only)" if p.read_only else "yes"
+        rows.append(f"| `{p.name}` | `{p.default!r}` | {limits} | {change} | {p.description} |")
+    return "\n".join(rows)

@@ -37,8 +37,10 @@ class LaunchArgument:
 
 
 NODES = (
-    NodeSpec("monocular_depth", "monocular_depth", "depth_ros.depth_nodes:MonocularDepthNode"),
-    NodeSpec("depth_recovery", "depth_recovery", "depth_ros.depth_nodes:DepthRecoveryNode"),
+    NodeSpec("monocular_depth", "monocular_depth", "depth_ros.depth_nodes:MonocularDepthNode",
+             condition="monocular"),
+    NodeSpec("depth_recovery", "depth_recovery", "depth_ros.depth_nodes:DepthRecoveryNode",
+             condition="recovery"),
     NodeSpec("replay", "replay", "depth_ros.replay:ReplayNode", condition="replay"),
 )
 
@@ -62,6 +64,10 @@ LAUNCH_ARGUMENTS = (
                    parameter="*.backend"),
     LaunchArgument("raw_source", "", "tof or stereo (empty: from the params file)",
                    parameter="depth_recovery.raw_source"),
+    LaunchArgument("monocular", "true", "start monocular_depth"),
+    LaunchArgument("recovery", "true", "start depth_recovery"),
+    LaunchArgument("threads", "", "CPU inference threads of both depth nodes (empty: from the "
+                   "params file)", parameter="*.threads"),
     LaunchArgument("replay", "false", "also start the replay source"),
     LaunchArgument("replay_source", "", "replay source: middlebury or a folder (empty: from the "
                    "params file)", parameter="replay.source"),

@@ -32,12 +32,12 @@ class ReplayFrame:
     intrinsics: Intrinsics
 
 
-def middlebury_frames(width: int) -> list[ReplayFrame]:
+def middlebury_frames(width: int, height: int = 0) -> list[ReplayFrame]:
     from depth_core.data.middlebury import load_motorcycle
     from depth_core.data.simulation import simulate_tof
 
     sample = load_motorcycle()
-    height = round(sample.rgb.shape[0] * width / sample.rgb.shape[1])
+    height = height or round(sample.rgb.shape[0] * width / sample.rgb.shape[1])
     rgb = cv2.resize(sample.rgb, (width, height), interpolation=cv2.INTER_AREA)
     depth = cv2.resize(sample.depth, (width, height), interpolation=cv2.INTER_NEAREST)
     intrinsics = sample.intrinsics.resized(width, height)
@@ -45,7 +45,7 @@ def middlebury_frames(width: int) -> list[ReplayFrame]:
     return [ReplayFrame(rgb, simulate_tof(depth, rng), intrinsics) for _ in range(8)]
 
 
-def folder_frames(folder: Path, width: int, depth_scale: float,
+def folder_frames(folder: Path, width: int, height: int, depth_scale: float,
                   fx_fy_cx_cy: list[float]) -> list[ReplayFrame]:  # fmt: skip
     rgb_files = sorted((folder / "rgb").glob("*.png"))
     depth_files = sorted((folder / "depth").glob("*.png"))
@@ -63,10 +63,10 @@ def folder_frames(folder: Path, width: int, depth_scale: float,
                                  f"16-bit")  # fmt: skip
         fx, fy, cx, cy = fx_fy_cx_cy
         native = Intrinsics(fx, abs(fy), cx, cy, bgr.shape[1], bgr.shape[0])
-        height = round(bgr.shape[0] * width / bgr.shape[1])
-        rgb = cv2.resize(bgr[..., ::-1], (width, height), interpolation=cv2.INTER_AREA)
+        size = (width, height or round(bgr.shape[0] * width / bgr.shape[1]))
+        rgb = cv2.resize(bgr[..., ::-1], size, interpolation=cv2.INTER_AREA)
         frames.append(ReplayFrame(rgb, raw.astype(np.float32) / depth_scale,
-                                  native.resized(width, height)))  # fmt: skip
+                                  native.resized(*size)))  # fmt: skip
     return frames
 
 
@@ -86,10 +86,10 @@ class ReplayNode(Node):
         self.params = declare_parameters(self, NODE_PARAMETERS["replay"])
         source = self.params["source"]
         if source == "middlebury":
-            self.frames = middlebury_frames(self.params["width"])
+            self.frames = middlebury_frames(self.params["width"], self.params["height"])
         else:
             self.frames = folder_frames(Path(source).expanduser(), self.params["width"],
-                                        self.params["depth_scale"],
+                                        self.params["height"], self.params["depth_scale"],
                                         list(self.params["intrinsics"]))  # fmt: skip
         qos = qos_profile_sensor_data
         self.rgb_pub = self.create_publisher(Image, "camera/color/image_raw", qos)

@@ -4,6 +4,7 @@ its own process, talking to this one over DDS."""
 
 import ast
 import importlib.util
+import json
 import os
 import signal
 import subprocess
@@ -177,3 +178,26 @@ def test_pipeline_refuses_bad_arguments_and_missing_models():
     assert bad.returncode == 2 and "unknown argument 'model:=x'" in bad.stderr
     missing = subprocess.run([str(executable)], capture_output=True, text=True, timeout=60)
     assert missing.returncode == 2 and "model_path is empty" in missing.stderr
+
+
+def test_readme_demo_runs_the_pipeline_and_writes_the_mosaic(tmp_path):
+    import cv2
+
+    executable = Path(sys.executable).parent / "depth-ros"
+    result = subprocess.run([str(executable), "demo", "--seconds", "6", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    summary = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
+    for topic, row in summary["topics"].items():
+        assert row["messages"] > 0 and row["rate_hz"] > 0, topic
+    assert "untrained" in summary["models"]  # says what it ran
+    picture = cv2.imread(str(tmp_path / "pipeline_mosaic.png"))
+    assert picture.shape[0] == 240 and picture.shape[1] > 4 * 240  # five panels side by side
+
+
+def test_readme_parameter_tables_match_the_declarations():
+    from depth_ros.parameters import markdown_table
+
+    readme = (ROOT / "README.md").read_text()
+    for node in NODE_PARAMETERS:
+        assert markdown_table(node) in readme, f"README table of {node} is out of date"

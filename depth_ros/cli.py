@@ -1,0 +1,291 @@
+"""`depth-ros demo` and `depth-ros bench`: the pipeline running, measured.
+
+demo: replay -> both depth nodes -> a listener, in one process, for a fixed time; prints each
+output topic's rate and latency and writes a PNG mosaic.
+bench: a camera (replay) process, the pipeline process and this listener process; per output
+topic: rate, latency p50/p99, drops, node overhead against the estimator, CPU% and RSS.
+
+No trained model ships yet (issue 6): unless model paths are given, both commands export
+randomly initialised models, and say so in everything they print. Their rates and latencies
+are real; their depth values are not estimates of anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+MODEL_INPUT = (240, 320)
+OUTPUTS = ("depth/estimated", "depth/estimated/uncertainty", "depth/recovered",
+           "depth/recovered/uncertainty")  # fmt: skip
+
+
+def placeholder_models(folder: Path) -> dict[str, str]:
+    """Randomly initialised monocular and recovery models, exported to ONNX."""
+    import torch
+
+    from depth_core.checkpoint import describe, save_checkpoint
+    from depth_core.export.onnx import export_checkpoint
+    from depth_core.models import build_model
+
+    paths = {}
+    for key, name in (("monocular", "transfer_monocular"), ("recovery", "depth_recovery")):
+        torch.manual_seed(0)
+        model = build_model(name).eval()
+        checkpoint = folder / f"{name}.pt"
+        metadata = describe(model, MODEL_INPUT, training_data="untrained placeholder")
+        save_checkpoint(model, checkpoint, metadata)
+        export_checkpoint(checkpoint, folder / f"{name}.onnx")
+        paths[key] = str(folder / f"{name}.onnx")
+    return paths
+
+
+class Listener:
+    """Subscribes to the outputs; records arrival time, stamp latency and the last message."""
+
+    def __init__(self, node, topics=OUTPUTS):
+        from diagnostic_msgs.msg import DiagnosticArray
+        from sensor_msgs.msg import Image
+
+        self.node = node
+        self.samples: dict[str, list[tuple[float, float]]] = {t: [] for t in topics}
+        self.last: dict[str, object] = {}
+        self.diagnostics: dict[str, dict[str, str]] = {}
+        for topic in topics:
+            node.create_subscription(Image, topic, self._recorder(topic), 10)
+        node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
+
+    def _recorder(self, topic):
+        def record(msg):
+            now = time.time()  # stamps come from the camera's (replay's) wall clock
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            self.samples[topic].append((now, now - stamp))
+            self.last[topic] = msg
+
+        return record
+
+    def _on_diagnostics(self, array):
+        for status in array.status:
+            self.diagnostics[status.name.split(":")[0]] = {kv.key: kv.value for kv in status.values}
+
+    def report(self, since: float) -> dict[str, dict]:
+        report = {}
+        for topic, samples in self.samples.items():
+            recent = [s for s in samples if s[0] >= since]
+            latencies = np.array([s[1] for s in recent]) * 1000
+            span = recent[-1][0] - recent[0][0] if len(recent) > 1 else 0.0
+            report[topic] = {
+                "messages": len(recent),
+                "rate_hz": round((len(recent) - 1) / span, 2) if span else 0.0,
+                "latency_p50_ms": round(float(np.percentile(latencies, 50)), 1) if recent else None,
+                "latency_p99_ms": round(float(np.percentile(latencies, 99)), 1) if recent else None,
+            }
+        return report
+
+
+def print_table(report: dict[str, dict], extra_columns: tuple[str, ...] = ()) -> None:
+    columns = ("messages", "rate_hz", "latency_p50_ms", "latency_p99_ms", *extra_columns)
+    print("| topic | " + " | ".join(columns) + " |")
+    print("|" + " --- |" * (len(columns) + 1))
+    for topic, row in report.items():
+        print(f"| {topic} | " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    import cv2
+    import rclpy
+    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.node import Node
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from depth_core.visualize import colourise_depth, mosaic
+    from depth_ros.conversions import image_to_array
+    from depth_ros.pipeline import build_nodes
+
+    with tempfile.TemporaryDirectory(prefix="depth_ros_demo_") as folder:
+        models = ({"monocular": args.monocular_model, "recovery": args.recovery_model}
+                  if args.monocular_model else placeholder_models(Path(folder)))  # fmt: skip
+        rclpy.init()
+        nodes = build_nodes({"replay": "true", "monocular_model": models["monocular"],
+                             "recovery_model": models["recovery"], "threads": "1"})  # fmt: skip
+        listener_node = Node("demo_listener")
+        listener = Listener(listener_node)
+        raw_topic: dict[str, object] = {}
+        camera_qos = qos_profile_sensor_data  # the replay camera publishes best-effort
+        for key, topic in (("raw", "tof/depth/image_raw"), ("rgb", "camera/color/image_raw")):
+            listener_node.create_subscription(
+                Image, topic, lambda m, key=key: raw_topic.update({key: m}), camera_qos)
+        executor = MultiThreadedExecutor()
+        for node in [*nodes, listener_node]:
+            executor.add_node(node)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        spinner.start()
+        start = time.time()
+        time.sleep(args.seconds)
+        executor.shutdown(timeout_sec=5)
+        spinner.join(timeout=5)
+        for node in [*nodes, listener_node]:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    report = listener.report(since=start + min(2.0, args.seconds / 3))  # skip start-up
+    missing = [t for t in OUTPUTS if t not in listener.last] + \
+        [t for t in ("rgb", "raw") if t not in raw_topic]  # fmt: skip
+    if missing:
+        print(json.dumps({"error": f"no message on {missing}", "topics": report}, indent=2))
+        return 1
+    rgb = image_to_array(raw_topic["rgb"])
+    size = (rgb.shape[1], rgb.shape[0])
+    raw = image_to_array(raw_topic["raw"]).astype(np.float32) / 1000
+
+    def coloured(topic, depth=None):
+        depth = image_to_array(listener.last[topic]) if depth is None else depth
+        return cv2.resize(colourise_depth(depth), size, interpolation=cv2.INTER_NEAREST)
+
+    label = "" if args.monocular_model else " (untrained)"
+    picture = mosaic([
+        ("RGB", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)),
+        ("raw ToF (simulated)", coloured(None, raw)),
+        (f"estimated{label}", coloured("depth/estimated")),
+        (f"recovered{label}", coloured("depth/recovered")),
+        (f"recovered sigma{label}", coloured("depth/recovered/uncertainty")),
+    ])  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    mosaic_path = args.out / "pipeline_mosaic.png"
+    if not cv2.imwrite(str(mosaic_path), picture):
+        raise OSError(f"could not write {mosaic_path}")
+    summary = {
+        "models": models if args.monocular_model else "untrained placeholders (no shipped model "
+                                                      "yet): rates are real, depth values are not",
+        "seconds": args.seconds,
+        "topics": report,
+        "nodes": listener.diagnostics,
+        "mosaic": str(mosaic_path),
+    }  # fmt: skip
+    print(json.dumps(summary, indent=2))
+    print_table(report)
+    return 0
+
+
+def _process_usage(pid: int) -> tuple[float, float]:
+    """(CPU seconds, RSS MB) of a process and its threads, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    rss = next(int(line.split()[1]) / 1024 for line in
+               Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS:"))
+    return cpu, rss
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.node import Node
+
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="depth_ros_bench_") as folder:
+        models = ({"monocular": args.monocular_model, "recovery": args.recovery_model}
+                  if args.monocular_model else placeholder_models(Path(folder)))  # fmt: skip
+        bin_dir = Path(sys.executable).parent
+        camera = subprocess.Popen(
+            [str(bin_dir / "replay"), "--ros-args", "-p", f"rate:={args.rate}",
+             "-p", f"width:={args.width}", "-p", f"height:={args.height}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            for setup, nodes in (("monocular alone", ("true", "false")),
+                                 ("both nodes", ("true", "true"))):  # fmt: skip
+                results[setup] = _bench_pipeline(args, bin_dir, models, nodes, rclpy, Node,
+                                                 SingleThreadedExecutor)  # fmt: skip
+        finally:
+            camera.terminate()
+            camera.wait(timeout=10)
+    payload = {
+        "camera": f"{args.width}x{args.height} at {args.rate} Hz (replay process)",
+        "model_input": f"{MODEL_INPUT[1]}x{MODEL_INPUT[0]}",
+        "models": "untrained placeholders" if not args.monocular_model else models,
+        "cores": os.cpu_count(),
+        "results": results,
+    }
+    print(json.dumps(payload, indent=2))
+    for setup, result in results.items():
+        print(f"\n{setup}: pipeline CPU {result['pipeline_cpu_percent']}%, RSS "
+              f"{result['pipeline_rss_mb']} MB")  # fmt: skip
+        print_table(result["topics"], ("node_input_hz", "drops", "estimator_p50_ms",
+                                       "node_overhead"))  # fmt: skip
+    return 0
+
+
+def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_class) -> dict:
+    monocular, recovery = nodes
+    pipeline = subprocess.Popen(
+        [str(bin_dir / "depth-ros-pipeline"), f"monocular_model:={models['monocular']}",
+         f"recovery_model:={models['recovery']}", f"monocular:={monocular}",
+         f"recovery:={recovery}", f"threads:={args.threads}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    rclpy.init()
+    node = node_class("bench_listener")
+    topics = [t for t in OUTPUTS if (recovery == "true" or "recovered" not in t)]
+    listener = Listener(node, tuple(topics))
+    executor = executor_class()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        time.sleep(args.warmup)
+        cpu_start, _ = _process_usage(pipeline.pid)
+        start = time.time()
+        time.sleep(args.seconds)
+        cpu_end, rss = _process_usage(pipeline.pid)
+        elapsed = time.time() - start
+    finally:
+        executor.shutdown(timeout_sec=5)
+        spinner.join(timeout=5)
+        node.destroy_node()
+        rclpy.try_shutdown()
+        pipeline.terminate()
+        pipeline.wait(timeout=20)
+    report = listener.report(since=start)
+    expected = args.rate * elapsed
+    for topic, row in report.items():
+        name = "/depth_recovery" if "recovered" in topic else "/monocular_depth"
+        diagnostics = listener.diagnostics.get(name, {})
+        estimator = float(diagnostics.get("estimator_p50_ms", "nan"))
+        row["node_input_hz"] = float(diagnostics.get("input_rate_hz", "nan"))  # camera as heard
+        row["drops"] = max(0, round(expected - row["messages"]))
+        row["estimator_p50_ms"] = estimator
+        if row["latency_p50_ms"] and estimator == estimator:
+            row["node_overhead"] = round((row["latency_p50_ms"] - estimator) / estimator, 3)
+    return {"topics": report, "pipeline_cpu_percent": round(100 * (cpu_end - cpu_start) / elapsed),
+            "pipeline_rss_mb": round(rss)}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="depth-ros", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("demo", "bench"):
+        sub = commands.add_parser(name)
+        sub.add_argument("--monocular-model", help="model for monocular_depth (default: "
+                         "untrained placeholder)")  # fmt: skip
+        sub.add_argument("--recovery-model", help="model for depth_recovery")
+        sub.add_argument("--seconds", type=float, default=10.0 if name == "demo" else 20.0)
+    commands.choices["demo"].add_argument("--out", type=Path, default=Path("demo_output"))
+    bench = commands.choices["bench"]
+    bench.add_argument("--rate", type=float, default=30.0, help="camera rate, Hz")
+    bench.add_argument("--width", type=int, default=640)
+    bench.add_argument("--height", type=int, default=480)
+    bench.add_argument("--threads", type=int, default=1, help="inference threads per node")
+    bench.add_argument("--warmup", type=float, default=8.0, help="seconds before measuring")
+    args = parser.parse_args(argv)
+    if bool(args.monocular_model) != bool(args.recovery_model):
+        parser.error("give both --monocular-model and --recovery-model, or neither")
+    return run_demo(args) if args.command == "demo" else run_bench(args)
