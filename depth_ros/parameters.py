@@ -68,8 +68,12 @@ RECOVERY = (
 )  # fmt: skip
 
 REPLAY = (
-    Param("source", "middlebury", "middlebury (the scikit-image pair with simulated ToF) or "
-          "a folder of frames (rgb/ + depth/ PNGs)", read_only=True),
+    Param("source", "middlebury", "middlebury (the scikit-image pair with simulated ToF), a "
+          "folder of frames (rgb/ + depth/ PNGs) or a rosbag2 folder (MCAP or sqlite3)",
+          read_only=True),
+    Param("bag_topics", ["/camera/color/image_raw", "/camera/color/camera_info",
+                         "/tof/depth/image_raw"], "rosbag2 source: RGB, camera_info and depth "
+          "topics in the recording", read_only=True),
     Param("rate", 30.0, "frames per second", 0.1, 240.0),
     Param("width", 640, "published RGB width", 16, 4096, read_only=True),
     Param("height", 0, "published RGB height; 0 keeps the source's aspect ratio", 0, 4096,

@@ -1,8 +1,10 @@
 """`replay`: publishes RGB, raw depth and camera_info at a set rate, as a camera would.
 
 Sources: the Middlebury pair from scikit-image with ToF-like raw depth simulated from its
-stereo ground truth, or a folder of frames (`rgb/*.png` + `depth/*.png`, the TUM layout of
-../shared/data, with `depth_scale` units per metre)."""
+stereo ground truth; a folder of frames (`rgb/*.png` + `depth/*.png`, the TUM layout of
+../shared/data, with `depth_scale` units per metre); or a rosbag2 recording (MCAP or sqlite3,
+read with `rosbags`, no ROS install needed). Frames are restamped on publication, so a loop
+never goes back in time."""
 
 from __future__ import annotations
 
@@ -70,6 +72,50 @@ def folder_frames(folder: Path, width: int, height: int, depth_scale: float,
     return frames
 
 
+def bag_frames(bag: Path, width: int, height: int, topics: list[str],
+               max_frames: int = 300) -> list[ReplayFrame]:  # fmt: skip
+    """RGB frames of a rosbag2 recording with the nearest raw depth and the latest camera_info
+    (topics: RGB, camera_info, depth)."""
+    from rclpy.serialization import deserialize_message
+    from rosbags.rosbag2 import Reader
+
+    from depth_ros.conversions import ImageFormatError, camera_info_to_intrinsics
+    from depth_ros.conversions import to_depth_metres as depth_of
+    from depth_ros.conversions import to_rgb8 as rgb_of
+
+    rgb_topic, info_topic, depth_topic = topics
+    rgbs, depths, info = [], [], None
+    try:
+        with Reader(bag) as reader:
+            wanted = [c for c in reader.connections if c.topic in topics]
+            missing = set(topics) - {c.topic for c in wanted}
+            if missing:
+                raise ParameterError(f"replay: {bag} has no topic {sorted(missing)}; it has "
+                                     f"{sorted(c.topic for c in reader.connections)}")  # fmt: skip
+            for connection, stamp, data in reader.messages(connections=wanted):
+                if connection.topic == info_topic:
+                    info = camera_info_to_intrinsics(deserialize_message(data, CameraInfo))
+                elif connection.topic == depth_topic:
+                    depths.append((stamp, depth_of(deserialize_message(data, Image))))
+                elif info is not None and len(rgbs) < max_frames:
+                    rgbs.append((stamp, rgb_of(deserialize_message(data, Image)), info))
+    except (ImageFormatError, OSError) as error:
+        raise ParameterError(f"replay: cannot read {bag}: {error}") from None
+    except Exception as error:  # rosbags raises its own types for damaged or foreign files
+        raise ParameterError(f"replay: {bag} is not a readable rosbag2 recording: "
+                             f"{type(error).__name__}: {error}") from None  # fmt: skip
+    if not rgbs or not depths:
+        raise ParameterError(f"replay: {bag} holds {len(rgbs)} RGB frames after a camera_info "
+                             f"and {len(depths)} depth frames")  # fmt: skip
+    frames = []
+    for stamp, rgb, intrinsics in rgbs:
+        depth = min(depths, key=lambda d, stamp=stamp: abs(d[0] - stamp))[1]
+        size = (width, height or round(rgb.shape[0] * width / rgb.shape[1]))
+        resized = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        frames.append(ReplayFrame(resized, np.nan_to_num(depth), intrinsics.resized(*size)))
+    return frames
+
+
 def camera_info_message(intrinsics: Intrinsics, header: Header) -> CameraInfo:
     k = intrinsics
     return CameraInfo(
@@ -87,6 +133,10 @@ class ReplayNode(Node):
         source = self.params["source"]
         if source == "middlebury":
             self.frames = middlebury_frames(self.params["width"], self.params["height"])
+        elif Path(source, "metadata.yaml").is_file() or source.endswith((".mcap", ".db3")):
+            bag = Path(source) if Path(source).is_dir() else Path(source).parent
+            self.frames = bag_frames(bag, self.params["width"], self.params["height"],
+                                     list(self.params["bag_topics"]))  # fmt: skip
         else:
             self.frames = folder_frames(Path(source).expanduser(), self.params["width"],
                                         self.params["height"], self.params["depth_scale"],
