@@ -117,18 +117,12 @@ class DepthNode(Node):
 
     def __init__(self, name: str, **kwargs):
         super().__init__(name, **kwargs)
-        self.params = declare_parameters(self, NODE_PARAMETERS[name])
-        if not self.params["model_path"]:
-            raise ParameterError(f"{name}: parameter model_path is empty; give a checkpoint, "
-                                 f".onnx or .engine")  # fmt: skip
         try:
-            self.estimator = DepthEstimator.load(
-                self.params["model_path"], backend=self.params["backend"],
-                device=self.params["device"], threads=self.params["threads"] or None,
-                precision=self.params["precision"],
-            )  # fmt: skip
-        except (OSError, ValueError, RuntimeError, ImportError) as error:
-            raise ParameterError(f"{name}: cannot load model_path: {error}") from None
+            self.params = declare_parameters(self, NODE_PARAMETERS[name])
+            self.estimator = self._load_estimator(name)
+        except ParameterError:
+            Node.destroy_node(self)  # nothing else was started yet
+            raise
         self.rejected = ReasonCounter()
         self.dropped = ReasonCounter()
         self.input_stats, self.output_stats = RollingStats(), RollingStats()
@@ -150,11 +144,31 @@ class DepthNode(Node):
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
         self._running = True
-        self._worker = threading.Thread(target=self._work, name=f"{name}-inference", daemon=True)
-        self._worker.start()
+        # Inference and publication overlap: while one frame is serialised into DDS the next
+        # is already being inferred (ONNX Runtime and torch release the GIL).
+        self._outbox: LatestSlot[tuple] = LatestSlot()
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-inference",
+                                          daemon=True),
+                         threading.Thread(target=self._publish_results, name=f"{name}-publish",
+                                          daemon=True)]  # fmt: skip
+        for thread in self._threads:
+            thread.start()
         backend = self.estimator.backend
         self.get_logger().info(f"{self.params['model_path']} on {backend.name} "
                                f"({backend.precision}); publishing {prefix}")  # fmt: skip
+
+    def _load_estimator(self, name: str) -> DepthEstimator:
+        if not self.params["model_path"]:
+            raise ParameterError(f"{name}: parameter model_path is empty; give a checkpoint, "
+                                 f".onnx or .engine")  # fmt: skip
+        try:
+            return DepthEstimator.load(
+                self.params["model_path"], backend=self.params["backend"],
+                device=self.params["device"], threads=self.params["threads"] or None,
+                precision=self.params["precision"],
+            )  # fmt: skip
+        except (OSError, ValueError, RuntimeError, ImportError) as error:
+            raise ParameterError(f"{name}: cannot load model_path: {error}") from None
 
     # --- inputs (executor thread: convert, check, queue; never infer) -------------------------
     def _log_once(self, reason: str, message: str) -> None:
@@ -233,13 +247,27 @@ class DepthNode(Node):
         start = time.monotonic()
         result = self.predict(frame, (out_h, out_w))
         self.estimator_stats.add(time.monotonic() - start)
-        header = frame.rgb_msg.header
-        self.depth_pub.publish(array_to_image(result.depth, "32FC1", header))
-        self.sigma_pub.publish(array_to_image(result.sigma, "32FC1", header))
-        self.info_pub.publish(scaled_camera_info(frame.info, out_w, out_h, header))
-        if self.preview_pub.get_subscription_count():
-            self.preview_pub.publish(array_to_image(colourise_depth(result.depth), "bgr8", header))
-        self.output_stats.add(time.monotonic() - frame.received)
+        if self._outbox.put((frame, result, out_w, out_h)):
+            self.dropped.add("publish_backlog")
+
+    def _publish_results(self) -> None:
+        while self._running:
+            item = self._outbox.take(timeout=0.1)
+            if item is None:
+                continue
+            frame, result, out_w, out_h = item
+            header = frame.rgb_msg.header
+            try:
+                self.depth_pub.publish(array_to_image(result.depth, "32FC1", header))
+                self.sigma_pub.publish(array_to_image(result.sigma, "32FC1", header))
+                self.info_pub.publish(scaled_camera_info(frame.info, out_w, out_h, header))
+                if self.preview_pub.get_subscription_count():
+                    preview = colourise_depth(result.depth)
+                    self.preview_pub.publish(array_to_image(preview, "bgr8", header))
+            except Exception as error:  # e.g. publishing while the node shuts down
+                self.reject("publish_error", f"publishing failed: {error}")
+                continue
+            self.output_stats.add(time.monotonic() - frame.received)
 
     # --- diagnostics ----------------------------------------------------------------------------
     def mode(self) -> str:
@@ -278,7 +306,9 @@ class DepthNode(Node):
     def destroy_node(self) -> None:
         self._running = False
         self._slot.close()
-        self._worker.join(timeout=5)
+        self._outbox.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
         super().destroy_node()
 
 
@@ -297,6 +327,7 @@ class DepthRecoveryNode(DepthNode):
     def __init__(self, **kwargs):
         super().__init__("depth_recovery", **kwargs)
         if "raw_depth" not in self.estimator.metadata.inputs:
+            self.destroy_node()
             raise ParameterError(f"depth_recovery: {self.params['model_path']} is a "
                                  f"{self.estimator.metadata.model_name} model without raw "
                                  f"depth input")  # fmt: skip

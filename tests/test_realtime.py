@@ -49,6 +49,7 @@ def test_rolling_stats_by_hand():
     p50, p99 = stats.latency_percentiles(now=11.0)
     assert p50 == pytest.approx(0.06) and p99 == pytest.approx(0.109)
     assert stats.rate(now=30.0) == 0.0  # the window has passed
+    assert stats.mean_latency() == pytest.approx(0.06)  # the whole run, window or not
 
 
 def test_reason_counter():

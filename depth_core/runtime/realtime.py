@@ -123,10 +123,18 @@ class RollingStats:
         self.window = window
         self._samples: deque[tuple[float, float]] = deque(maxlen=max_samples)
         self._lock = threading.Lock()
+        self.count, self.total_latency = 0, 0.0  # since the start: for means over a whole run
 
     def add(self, latency: float = 0.0, now: float | None = None) -> None:
         with self._lock:
             self._samples.append((time.monotonic() if now is None else now, latency))
+            self.count += 1
+            self.total_latency += latency
+
+    def mean_latency(self) -> float:
+        """Mean latency since the start (seconds); nan before the first sample."""
+        with self._lock:
+            return self.total_latency / self.count if self.count else float("nan")
 
     def _recent(self, now: float) -> list[tuple[float, float]]:
         return [s for s in self._samples if now - s[0] <= self.window]
