@@ -61,7 +61,10 @@ def test_checkpoint_round_trip_keeps_weights_and_metadata(exported):
 
 def test_estimator_gives_the_same_result_from_checkpoint_and_onnx(exported, real_frame):
     checkpoint, onnx_path = exported
-    from_torch = DepthEstimator.load(checkpoint, backend="torch")
+    previous = torch.get_num_threads()
+    from_torch = DepthEstimator.load(checkpoint, backend="torch", threads=1)
+    assert torch.get_num_threads() == 1  # the node's `threads` parameter reaches torch too
+    torch.set_num_threads(previous)
     from_onnx = DepthEstimator.load(onnx_path)
     assert from_torch.backend.name == "torch-cpu"
     assert from_onnx.backend.name == "onnxruntime-cpu"

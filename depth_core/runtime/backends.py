@@ -27,9 +27,12 @@ class TorchBackend:
 
     def __init__(
         self, path: Path, device: str = "cpu", precision: str = "fp32",
-        cuda_graphs: bool = False, compile_mode: str | None = None,
+        cuda_graphs: bool = False, compile_mode: str | None = None, threads: int | None = None,
     ):  # fmt: skip
         import torch
+
+        if threads:
+            torch.set_num_threads(threads)  # process-wide in torch, as intra_op threads in ORT
 
         from depth_core.checkpoint import load_checkpoint
 
