@@ -47,15 +47,11 @@ class BenchConfig:
 
 def _frame(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """The real Middlebury pair resized to the camera size, with its stereo depth as raw."""
-    import cv2
-
     try:
         from depth_core.data.middlebury import load_motorcycle
 
-        sample = load_motorcycle()
-        rgb = cv2.resize(sample.rgb, (width, height), interpolation=cv2.INTER_AREA)
-        raw = cv2.resize(sample.depth, (width, height), interpolation=cv2.INTER_NEAREST)
-        return rgb, raw
+        sample = load_motorcycle().resized(width, height)
+        return sample.rgb, sample.depth
     except ImportError:  # scikit-image absent: a textured synthetic frame does as well
         rng = np.random.default_rng(0)
         return rng.integers(0, 255, (height, width, 3), np.uint8), np.full((height, width), 2.0)
@@ -100,12 +96,19 @@ def measure(config: BenchConfig) -> dict:
     }
 
 
+def process_memory_mb(field: str = "VmRSS", pid: int | str = "self") -> float:
+    """A memory figure of a process from /proc (Linux): VmRSS now, VmHWM its peak."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"/proc/{pid}/status has no {field}")
+
+
 def peak_rss_mb() -> float:
     """This process's RSS high-water mark. VmHWM, not getrusage: ru_maxrss survives exec, so a
     spawned child would report its parent's peak."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+    if Path("/proc/self/status").is_file():
+        return process_memory_mb("VmHWM")
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # non-Linux
 
 
@@ -113,8 +116,8 @@ def _prepare(model: str, width: int, height: int, folder: Path, checkpoint: str 
     """Checkpoint + ONNX export for one model at one input size."""
     import torch
 
-    from depth_core.checkpoint import describe, load_checkpoint, save_checkpoint
-    from depth_core.export.onnx import export_checkpoint
+    from depth_core.checkpoint import describe, load_checkpoint
+    from depth_core.export.onnx import save_and_export
     from depth_core.models import build_model
 
     path = folder / f"{model}-{width}x{height}.pt"
@@ -125,10 +128,7 @@ def _prepare(model: str, width: int, height: int, folder: Path, checkpoint: str 
         torch.manual_seed(0)
         built = build_model(model).eval()
         metadata = describe(built, (height, width), training_data="none (benchmark)")
-    save_checkpoint(built, path, metadata)
-    onnx_path = path.with_suffix(".onnx")
-    export_checkpoint(path, onnx_path)
-    return str(path), str(onnx_path)
+    return str(path), str(save_and_export(built, path, metadata))
 
 
 def run_benchmark(args: argparse.Namespace) -> list[dict]:

@@ -29,11 +29,16 @@ class Intrinsics:
             self,
             fx=self.fx * sx,
             fy=self.fy * sy,
-            cx=(self.cx + 0.5) * sx - 0.5,
-            cy=(self.cy + 0.5) * sy - 0.5,
+            cx=resized_coordinate(self.cx, sx),
+            cy=resized_coordinate(self.cy, sy),
             width=width,
             height=height,
         )
+
+
+def resized_coordinate(coordinate: float, scale: float) -> float:
+    """A pixel coordinate after resizing by `scale`, pixel-edge convention (OpenCV, ROS)."""
+    return (coordinate + 0.5) * scale - 0.5
 
 
 def disparity_to_depth(

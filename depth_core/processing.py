@@ -20,6 +20,15 @@ UNCERTAINTY_TO_STD = {
 }
 
 
+def resize_colour(rgb: np.ndarray, width: int, height: int = 0) -> np.ndarray:
+    """A colour image at width x height (height 0 keeps the aspect ratio): area averaging when
+    shrinking (no aliasing), bilinear when enlarging."""
+    height = height or round(rgb.shape[0] * width / rgb.shape[1])
+    shrinking = rgb.shape[0] > height or rgb.shape[1] > width
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    return cv2.resize(rgb, (width, height), interpolation=interpolation)
+
+
 def preprocess_rgb(
     rgb: np.ndarray, input_size: tuple[int, int], mean: tuple[float, ...], std: tuple[float, ...]
 ) -> np.ndarray:
@@ -27,10 +36,7 @@ def preprocess_rgb(
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"rgb must be HxWx3 uint8, got shape {rgb.shape} dtype {rgb.dtype}")
     height, width = input_size
-    shrinking = rgb.shape[0] > height or rgb.shape[1] > width
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    resized = cv2.resize(rgb, (width, height), interpolation=interpolation)
-    scaled = resized.astype(np.float32) * np.float32(1 / 255)
+    scaled = resize_colour(rgb, width, height).astype(np.float32) * np.float32(1 / 255)
     scaled -= np.asarray(mean, dtype=np.float32)
     scaled /= np.asarray(std, dtype=np.float32)
     return np.ascontiguousarray(scaled.transpose(2, 0, 1)[None])

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from depth_core.bench import process_memory_mb
+
 MODEL_INPUT = (240, 320)
 OUTPUTS = ("depth/estimated", "depth/estimated/uncertainty", "depth/recovered",
            "depth/recovered/uncertainty")  # fmt: skip
@@ -33,19 +35,16 @@ def placeholder_models(folder: Path) -> dict[str, str]:
     """Randomly initialised monocular and recovery models, exported to ONNX."""
     import torch
 
-    from depth_core.checkpoint import describe, save_checkpoint
-    from depth_core.export.onnx import export_checkpoint
+    from depth_core.checkpoint import describe
+    from depth_core.export.onnx import save_and_export
     from depth_core.models import build_model
 
     paths = {}
     for key, name in (("monocular", "transfer_monocular"), ("recovery", "depth_recovery")):
         torch.manual_seed(0)
         model = build_model(name).eval()
-        checkpoint = folder / f"{name}.pt"
         metadata = describe(model, MODEL_INPUT, training_data="untrained placeholder")
-        save_checkpoint(model, checkpoint, metadata)
-        export_checkpoint(checkpoint, folder / f"{name}.onnx")
-        paths[key] = str(folder / f"{name}.onnx")
+        paths[key] = str(save_and_export(model, folder / f"{name}.pt", metadata))
     return paths
 
 
@@ -56,6 +55,7 @@ class Listener:
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
 
+
         self.node = node
         self.samples: dict[str, list[tuple[float, float]]] = {t: [] for t in topics}
         self.last: dict[str, object] = {}
@@ -65,10 +65,11 @@ class Listener:
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
 
     def _recorder(self, topic):
+        from depth_ros.depth_nodes import stamp_seconds
+
         def record(msg):
             now = time.time()  # stamps come from the camera's (replay's) wall clock
-            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-            self.samples[topic].append((now, now - stamp))
+            self.samples[topic].append((now, now - stamp_seconds(msg)))
             self.last[topic] = msg
 
         return record
@@ -181,9 +182,7 @@ def _process_usage(pid: int) -> tuple[float, float]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-    rss = next(int(line.split()[1]) / 1024 for line in
-               Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS:"))
-    return cpu, rss
+    return cpu, process_memory_mb("VmRSS", pid)
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from depth_core.geometry import Intrinsics, disparity_to_depth
+from depth_core.geometry import Intrinsics, disparity_to_depth, resized_coordinate
 
 # encoding -> (numpy dtype, channels)
 ENCODINGS: dict[str, tuple[np.dtype, int]] = {
@@ -130,6 +130,17 @@ def camera_info_to_intrinsics(msg: CameraInfo) -> Intrinsics:
     return Intrinsics(k[0], k[4], k[2], k[5], msg.width, msg.height)
 
 
+def intrinsics_to_camera_info(intrinsics: Intrinsics, header: Header) -> CameraInfo:
+    """A distortion-free CameraInfo (K, P, identity R) for the given intrinsics."""
+    k = intrinsics
+    return CameraInfo(
+        header=header, width=k.width, height=k.height, distortion_model="plumb_bob",
+        d=[0.0] * 5, k=[k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0],
+        r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
+        p=[k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0],
+    )  # fmt: skip
+
+
 def scaled_camera_info(msg: CameraInfo, width: int, height: int, header: Header) -> CameraInfo:
     """CameraInfo for an output image resized to width x height: K and P scaled with the
     pixel-edge convention of `Intrinsics.resized`, D and R unchanged."""
@@ -139,9 +150,9 @@ def scaled_camera_info(msg: CameraInfo, width: int, height: int, header: Header)
     k, p = list(msg.k), list(msg.p)
     for matrix, row_length in ((k, 3), (p, 4)):
         matrix[0] *= sx  # fx
-        matrix[2] = (matrix[2] + 0.5) * sx - 0.5  # cx
+        matrix[2] = resized_coordinate(matrix[2], sx)  # cx
         matrix[row_length + 1] *= sy  # fy
-        matrix[row_length + 2] = (matrix[row_length + 2] + 0.5) * sy - 0.5  # cy
+        matrix[row_length + 2] = resized_coordinate(matrix[row_length + 2], sy)  # cy
     p[3] *= sx  # Tx = -fx·B scales with fx
     out.k, out.p = k, p
     out.binning_x, out.binning_y, out.roi = msg.binning_x, msg.binning_y, msg.roi

@@ -33,7 +33,7 @@ class LaunchArgument:
     default: str
     description: str
     remaps: str | None = None  # the node-relative topic this argument remaps
-    parameter: str | None = None  # the node parameter this argument overrides (when not "")
+    parameter: str | None = None  # "node.parameter" it overrides when not "" (* = depth nodes)
 
 
 NODES = (
@@ -43,6 +43,8 @@ NODES = (
              condition="recovery"),
     NodeSpec("replay", "replay", "depth_ros.replay:ReplayNode", condition="replay"),
 )
+
+DEPTH_NODES = ("monocular_depth", "depth_recovery")  # what a "*.parameter" argument sets
 
 LAUNCH_ARGUMENTS = (
     LaunchArgument("namespace", "", "namespace of every node"),
@@ -81,8 +83,8 @@ def parameter_overrides(arguments: dict[str, str], node: str) -> dict[str, Any]:
         value = arguments.get(argument.name, argument.default)
         if argument.parameter is None or value == "":
             continue
-        target_node, parameter = argument.parameter.split(".")
-        if target_node in (node, "*") and (target_node != "*" or node != "replay"):
+        target, parameter = argument.parameter.split(".")
+        if node in (DEPTH_NODES if target == "*" else (target,)):
             overrides[parameter] = yaml.safe_load(value)
     return overrides
 

@@ -20,7 +20,8 @@ from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
 
 from depth_core.geometry import Intrinsics
-from depth_ros.conversions import array_to_image
+from depth_core.processing import resize_colour
+from depth_ros.conversions import array_to_image, intrinsics_to_camera_info
 from depth_ros.depth_nodes import ParameterError, declare_parameters, run_node
 from depth_ros.parameters import NODE_PARAMETERS
 
@@ -33,18 +34,21 @@ class ReplayFrame:
     raw_depth: np.ndarray  # hxw float32 metres, 0 = missing (same field of view)
     intrinsics: Intrinsics
 
+    def resized(self, width: int, height: int = 0) -> ReplayFrame:
+        """The RGB at the published size; raw depth keeps its own (registered) resolution."""
+        rgb = resize_colour(self.rgb, width, height)
+        intrinsics = self.intrinsics.resized(rgb.shape[1], rgb.shape[0])
+        return ReplayFrame(rgb, self.raw_depth, intrinsics)
+
 
 def middlebury_frames(width: int, height: int = 0) -> list[ReplayFrame]:
     from depth_core.data.middlebury import load_motorcycle
     from depth_core.data.simulation import simulate_tof
 
-    sample = load_motorcycle()
-    height = height or round(sample.rgb.shape[0] * width / sample.rgb.shape[1])
-    rgb = cv2.resize(sample.rgb, (width, height), interpolation=cv2.INTER_AREA)
-    depth = cv2.resize(sample.depth, (width, height), interpolation=cv2.INTER_NEAREST)
-    intrinsics = sample.intrinsics.resized(width, height)
+    sample = load_motorcycle().resized(width, height)
     rng = np.random.default_rng(0)
-    return [ReplayFrame(rgb, simulate_tof(depth, rng), intrinsics) for _ in range(8)]
+    return [ReplayFrame(sample.rgb, simulate_tof(sample.depth, rng), sample.intrinsics)
+            for _ in range(8)]  # fmt: skip
 
 
 def folder_frames(folder: Path, width: int, height: int, depth_scale: float,
@@ -65,10 +69,8 @@ def folder_frames(folder: Path, width: int, height: int, depth_scale: float,
                                  f"16-bit")  # fmt: skip
         fx, fy, cx, cy = fx_fy_cx_cy
         native = Intrinsics(fx, abs(fy), cx, cy, bgr.shape[1], bgr.shape[0])
-        size = (width, height or round(bgr.shape[0] * width / bgr.shape[1]))
-        rgb = cv2.resize(bgr[..., ::-1], size, interpolation=cv2.INTER_AREA)
-        frames.append(ReplayFrame(rgb, raw.astype(np.float32) / depth_scale,
-                                  native.resized(*size)))  # fmt: skip
+        frame = ReplayFrame(bgr[..., ::-1], raw.astype(np.float32) / depth_scale, native)
+        frames.append(frame.resized(width, height))
     return frames
 
 
@@ -110,20 +112,8 @@ def bag_frames(bag: Path, width: int, height: int, topics: list[str],
     frames = []
     for stamp, rgb, intrinsics in rgbs:
         depth = min(depths, key=lambda d, stamp=stamp: abs(d[0] - stamp))[1]
-        size = (width, height or round(rgb.shape[0] * width / rgb.shape[1]))
-        resized = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-        frames.append(ReplayFrame(resized, np.nan_to_num(depth), intrinsics.resized(*size)))
+        frames.append(ReplayFrame(rgb, np.nan_to_num(depth), intrinsics).resized(width, height))
     return frames
-
-
-def camera_info_message(intrinsics: Intrinsics, header: Header) -> CameraInfo:
-    k = intrinsics
-    return CameraInfo(
-        header=header, width=k.width, height=k.height, distortion_model="plumb_bob",
-        d=[0.0] * 5, k=[k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0],
-        r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
-        p=[k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0],
-    )  # fmt: skip
 
 
 class ReplayNode(Node):
@@ -158,7 +148,7 @@ class ReplayNode(Node):
         self.index += 1
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.params["frame_id"])
         self.rgb_pub.publish(array_to_image(frame.rgb, "rgb8", header))
-        self.info_pub.publish(camera_info_message(frame.intrinsics, header))
+        self.info_pub.publish(intrinsics_to_camera_info(frame.intrinsics, header))
         millimetres = np.clip(np.round(frame.raw_depth * 1000), 0, 65535).astype(np.uint16)
         self.raw_pub.publish(array_to_image(millimetres, "16UC1", header))
         if self.disparity_pub is not None:

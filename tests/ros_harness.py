@@ -10,7 +10,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
@@ -21,15 +20,14 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 from stereo_msgs.msg import DisparityImage
 
-from depth_core.checkpoint import describe, save_checkpoint
+from depth_core.checkpoint import describe
 from depth_core.data.middlebury import load_motorcycle
 from depth_core.data.simulation import simulate_tof
-from depth_core.export.onnx import export_checkpoint
+from depth_core.export.onnx import save_and_export
 from depth_core.models import build_model
 from depth_core.models.encoders import encoder_normalisation
 from depth_core.processing import preprocess_raw_depth, preprocess_rgb
-from depth_ros.conversions import array_to_image
-from depth_ros.replay import camera_info_message
+from depth_ros.conversions import array_to_image, intrinsics_to_camera_info
 
 MODEL_INPUT = (120, 176)  # the Middlebury aspect ratio (741 x 500), small for CPU tests
 CAMERA_WIDTH = 640
@@ -37,11 +35,8 @@ CAMERA_WIDTH = 640
 
 def camera_frame(width: int = CAMERA_WIDTH):
     """The Middlebury RGB at camera size, its ground truth and intrinsics there."""
-    sample = load_motorcycle()
-    height = round(sample.rgb.shape[0] * width / sample.rgb.shape[1])
-    rgb = cv2.resize(sample.rgb, (width, height), interpolation=cv2.INTER_AREA)
-    depth = cv2.resize(sample.depth, (width, height), interpolation=cv2.INTER_NEAREST)
-    return rgb, depth, sample.intrinsics.resized(width, height)
+    sample = load_motorcycle().resized(width)
+    return sample.rgb, sample.depth, sample.intrinsics
 
 
 def make_models(folder: Path, fit_steps: int = 120) -> dict[str, Path]:
@@ -49,9 +44,7 @@ def make_models(folder: Path, fit_steps: int = 120) -> dict[str, Path]:
     accuracy) and a recovery model fitted for `fit_steps` to follow simulated ToF depth on
     the Middlebury scene, so that "recovered follows raw" is testable before shipped models."""
     torch.manual_seed(0)
-    paths = {}
     monocular = build_model("transfer_monocular").eval()
-    save_checkpoint(monocular, folder / "mono.pt", describe(monocular, MODEL_INPUT))
     recovery = build_model("depth_recovery", drop_path_rate=0.0)
     sample, rng = load_motorcycle(), np.random.default_rng(0)
     mean, std = encoder_normalisation("tf_efficientnet_lite0")
@@ -67,11 +60,11 @@ def make_models(folder: Path, fit_steps: int = 120) -> dict[str, Path]:
         optimiser.step()
     recovery.eval()
     fitted = describe(recovery, MODEL_INPUT, training_data="fitted to Middlebury (test)")
-    save_checkpoint(recovery, folder / "recovery.pt", fitted)
-    for name in ("mono", "recovery"):
-        export_checkpoint(folder / f"{name}.pt", folder / f"{name}.onnx")
-        paths[name] = folder / f"{name}.onnx"
-    return paths
+    # Exported after the fit: the ONNX export draws from torch's generator (measured), and the
+    # fit's initialisation must stay as it was.
+    return {"mono": save_and_export(monocular, folder / "mono.pt",
+                                    describe(monocular, MODEL_INPUT)),
+            "recovery": save_and_export(recovery, folder / "recovery.pt", fitted)}  # fmt: skip
 
 
 @dataclass
@@ -125,7 +118,7 @@ class Probe(Node):
     def publish_frame(self, rgb, intrinsics, stamp: float, raw=None, raw_encoding="16UC1",
                       frame_id="camera_color_optical_frame") -> Header:  # fmt: skip
         header = self.header(stamp, frame_id)
-        self.info_pub.publish(camera_info_message(intrinsics, header))
+        self.info_pub.publish(intrinsics_to_camera_info(intrinsics, header))
         self.rgb_pub.publish(array_to_image(rgb, "rgb8", header))
         if raw is not None:
             if raw_encoding == "16UC1":

@@ -13,6 +13,7 @@ rclpy = pytest.importorskip("rclpy", reason="ROS 2 rclpy is needed for node test
 
 from rclpy.parameter import Parameter  # noqa: E402
 from ros_harness import (  # noqa: E402
+    HeaderOnly,
     Probe,
     Spinner,
     camera_frame,
@@ -23,8 +24,17 @@ from sensor_msgs.msg import Image  # noqa: E402
 from stereo_msgs.msg import DisparityImage  # noqa: E402
 
 from depth_core.data.simulation import simulate_tof  # noqa: E402
-from depth_ros.conversions import array_to_image, image_to_array  # noqa: E402
-from depth_ros.depth_nodes import DepthRecoveryNode, MonocularDepthNode, ParameterError  # noqa: E402
+from depth_ros.conversions import (  # noqa: E402
+    array_to_image,
+    image_to_array,
+    intrinsics_to_camera_info,
+)
+from depth_ros.depth_nodes import (  # noqa: E402
+    DepthRecoveryNode,
+    MonocularDepthNode,
+    ParameterError,
+    stamp_seconds,
+)
 
 ESTIMATED = ("depth/estimated", "depth/estimated/uncertainty", "depth/estimated/camera_info",
              "depth/estimated/preview")  # fmt: skip
@@ -54,10 +64,6 @@ def overrides(**values):
     return [Parameter(name, value=value) for name, value in values.items()]
 
 
-def stamps_of(messages):
-    return [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in messages]
-
-
 def test_outputs_carry_the_input_header_encoding_size_and_camera_info(models, scene):
     rgb, _, intrinsics, raw = scene
     mono = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"])))
@@ -75,12 +81,12 @@ def test_outputs_carry_the_input_header_encoding_size_and_camera_info(models, sc
         assert wait_until(lambda: all(probe.received[t] for t in ESTIMATED + RECOVERED))
     finally:
         spinner.close()
-    sent_stamps = {h.stamp.sec + h.stamp.nanosec * 1e-9 for h in sent}
+    sent_stamps = {stamp_seconds(HeaderOnly(h)) for h in sent}
     height, width = rgb.shape[:2]
     for topic in ESTIMATED + RECOVERED:
         for msg in probe.received[topic]:
             assert msg.header.frame_id == "cam_optical"
-            assert stamps_of([msg])[0] in sent_stamps  # the RGB frame's own stamp
+            assert stamp_seconds(msg) in sent_stamps  # the RGB frame's own stamp
     for prefix, (w, h) in (("depth/estimated", (width, height)),
                            ("depth/recovered", (width // 2, height // 2))):  # fmt: skip
         depth = probe.received[prefix][-1]
@@ -166,12 +172,12 @@ def test_bad_input_is_counted_logged_once_and_the_node_keeps_serving(models, sce
             msg = array_to_image(rgb, "rgb8", probe.header(stamp))
             for key, value in change.items():
                 setattr(msg, key, value)
-            probe.info_pub.publish(_info(intrinsics, probe.header(stamp)))
+            probe.info_pub.publish(intrinsics_to_camera_info(intrinsics, probe.header(stamp)))
             probe.rgb_pub.publish(msg)
 
         def bad_raw(stamp, values):
             header = probe.header(stamp)
-            probe.info_pub.publish(_info(intrinsics, header))
+            probe.info_pub.publish(intrinsics_to_camera_info(intrinsics, header))
             probe.rgb_pub.publish(array_to_image(rgb, "rgb8", header))
             probe.raw_pub.publish(array_to_image(values, "32FC1", header))
 
@@ -203,12 +209,6 @@ def test_bad_input_is_counted_logged_once_and_the_node_keeps_serving(models, sce
         assert wait_until(lambda: len(probe.received["depth/recovered"]) > count)
     finally:
         spinner.close()
-
-
-def _info(intrinsics, header):
-    from depth_ros.replay import camera_info_message
-
-    return camera_info_message(intrinsics, header)
 
 
 def test_degraded_mode_when_tof_stops_and_back_when_it_returns(models, scene):

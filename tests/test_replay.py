@@ -18,9 +18,13 @@ from sensor_msgs.msg import Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
 from depth_core.geometry import Intrinsics  # noqa: E402
-from depth_ros.conversions import array_to_image, image_to_array  # noqa: E402
-from depth_ros.depth_nodes import ParameterError  # noqa: E402
-from depth_ros.replay import ReplayNode, bag_frames, camera_info_message, folder_frames  # noqa: E402
+from depth_ros.conversions import (  # noqa: E402
+    array_to_image,
+    image_to_array,
+    intrinsics_to_camera_info,  # noqa: E402
+)
+from depth_ros.depth_nodes import ParameterError, stamp_seconds  # noqa: E402
+from depth_ros.replay import ReplayNode, bag_frames, folder_frames  # noqa: E402
 
 TUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "tum_fr1"
 
@@ -59,8 +63,8 @@ def write_bag(folder: Path, storage: str, count: int = 3) -> Path:
             rgb = np.full((120, 160, 3), 40 * i, np.uint8)
             depth = np.full((30, 40), 1000 + 500 * i, np.uint16)  # 1.0, 1.5, 2.0 m
             t = (10 + i) * 10**9
-            writer.write(connections["info"], t,
-                         serialize_message(camera_info_message(intrinsics, header)))  # fmt: skip
+            info = intrinsics_to_camera_info(intrinsics, header)
+            writer.write(connections["info"], t, serialize_message(info))
             writer.write(connections["rgb"], t + 1,
                          serialize_message(array_to_image(rgb, "rgb8", header)))  # fmt: skip
             writer.write(connections["depth"], t + 2,
@@ -99,7 +103,7 @@ def test_replay_node_publishes_a_bag_restamped_over_dds(tmp_path):
     finally:
         spinner.close()
         rclpy.shutdown()
-    stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in probe.received["raw"]]
+    stamps = [stamp_seconds(m) for m in probe.received["raw"]]
     assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))  # looping, never back
     assert abs(stamps[-1] - time.time()) < 60  # restamped with the clock, not the bag's 10 s
     values = {float(image_to_array(m)[0, 0]) for m in probe.received["raw"]}

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from depth_core.checkpoint import MODEL_IO, describe, load_checkpoint, save_checkpoint
-from depth_core.export.onnx import export_checkpoint
+from depth_core.checkpoint import MODEL_IO, describe, load_checkpoint
+from depth_core.export.onnx import save_and_export
 from depth_core.geometry import Intrinsics
 from depth_core.models import build_model
 from depth_core.processing import focal_scale, postprocess, preprocess_raw_depth, preprocess_rgb
@@ -36,9 +36,8 @@ def exported(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
     model = build_model(request.param).eval()
     checkpoint = folder / "model.pt"
-    save_checkpoint(model, checkpoint, describe(model, INPUT_SIZE, training_data="none (test)"))
-    export_checkpoint(checkpoint, folder / "model.onnx")
-    return checkpoint, folder / "model.onnx"
+    metadata = describe(model, INPUT_SIZE, training_data="none (test)")
+    return checkpoint, save_and_export(model, checkpoint, metadata)
 
 
 def test_export_command_writes_onnx_with_metadata(exported, tmp_path, capsys):

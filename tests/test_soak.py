@@ -3,9 +3,7 @@ Runtime), over real DDS. The output keeps up with what the estimator can do, lat
 grow, and memory does not creep."""
 
 import time
-from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
@@ -13,34 +11,27 @@ pytest.importorskip("skimage", reason="scikit-image holds the Middlebury pair")
 rclpy = pytest.importorskip("rclpy", reason="ROS 2 rclpy is needed for node tests")
 
 from rclpy.parameter import Parameter  # noqa: E402
-from ros_harness import Probe, Spinner, camera_frame, wait_until  # noqa: E402
+from ros_harness import Probe, Spinner, wait_until  # noqa: E402
 
-from depth_core.checkpoint import describe, save_checkpoint  # noqa: E402
-from depth_core.export.onnx import export_checkpoint  # noqa: E402
+from depth_core.bench import process_memory_mb  # noqa: E402
+from depth_core.checkpoint import describe  # noqa: E402
+from depth_core.data.middlebury import load_motorcycle  # noqa: E402
+from depth_core.export.onnx import save_and_export  # noqa: E402
 from depth_core.models import build_model  # noqa: E402
 from depth_ros.depth_nodes import MonocularDepthNode  # noqa: E402
 
 SECONDS, RATE = 30.0, 30.0
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
 def test_thirty_seconds_at_thirty_hertz(tmp_path):
     model = build_model("transfer_monocular").eval()
-    save_checkpoint(model, tmp_path / "mono.pt", describe(model, (240, 320)))
-    export_checkpoint(tmp_path / "mono.pt", tmp_path / "mono.onnx")
-    rgb, _, intrinsics = camera_frame()
-    rgb = cv2.resize(rgb, (640, 480), interpolation=cv2.INTER_AREA)
-    intrinsics = intrinsics.resized(640, 480)
+    onnx_path = save_and_export(model, tmp_path / "mono.pt", describe(model, (240, 320)))
+    camera = load_motorcycle().resized(640, 480)
+    rgb, intrinsics = camera.rgb, camera.intrinsics
 
     rclpy.init()
     node = MonocularDepthNode(parameter_overrides=[
-        Parameter("model_path", value=str(tmp_path / "mono.onnx"))])  # fmt: skip
+        Parameter("model_path", value=str(onnx_path))])  # fmt: skip
     probe = Probe("soak_probe", outputs=("depth/estimated",), keep=False)
     spinner = Spinner(node, probe)
     sent_at: dict[tuple[int, int], float] = {}
@@ -54,9 +45,9 @@ def test_thirty_seconds_at_thirty_hertz(tmp_path):
             header = probe.publish_frame(rgb, intrinsics, 1000.0 + i / RATE)
             sent_at[(header.stamp.sec, header.stamp.nanosec)] = time.monotonic()
             if rss_start is None and time.monotonic() - start > 5.0:
-                rss_start = rss_mb()  # after warm-up and the first allocations
+                rss_start = process_memory_mb()  # after warm-up and the first allocations
         time.sleep(0.5)
-        rss_end = rss_mb()
+        rss_end = process_memory_mb()
         estimator_mean = node.estimator_stats.mean_latency()
     finally:
         spinner.close()

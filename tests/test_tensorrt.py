@@ -10,8 +10,8 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
-from depth_core.checkpoint import MODEL_IO, describe, save_checkpoint
-from depth_core.export.onnx import export_checkpoint, export_onnx
+from depth_core.checkpoint import MODEL_IO, describe
+from depth_core.export.onnx import export_onnx, save_and_export
 from depth_core.export.tensorrt import (
     EngineEnvironment,
     EngineKey,
@@ -75,9 +75,7 @@ def exported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("trt")
     model = build_model("transfer_monocular").eval()
     checkpoint = folder / "model.pt"
-    save_checkpoint(model, checkpoint, describe(model, INPUT_SIZE))
-    export_checkpoint(checkpoint, folder / "model.onnx")
-    return checkpoint, folder / "model.onnx"
+    return checkpoint, save_and_export(model, checkpoint, describe(model, INPUT_SIZE))
 
 
 def _metadata(onnx_path):

@@ -70,3 +70,14 @@ def export_checkpoint(checkpoint: str | Path, onnx_path: str | Path, opset: int 
     entry.key, entry.value = "depth_ros", metadata.to_json()
     onnx.save(proto, str(onnx_path))
     return proto
+
+
+def save_and_export(model: nn.Module, checkpoint: str | Path, metadata, opset: int = MIN_OPSET):
+    """Save the checkpoint and export it to ONNX beside it (same name, .onnx); returns that
+    path. `metadata` is a `ModelMetadata` (e.g. from `checkpoint.describe`)."""
+    from depth_core.checkpoint import save_checkpoint
+
+    save_checkpoint(model, checkpoint, metadata)
+    onnx_path = Path(checkpoint).with_suffix(".onnx")
+    export_checkpoint(checkpoint, onnx_path, opset)
+    return onnx_path
