@@ -16,7 +16,10 @@ Choices where the paper leaves room:
 - the prior network is frozen and optional (`prior=None` gives an RGB + raw model; the
   recovery node can then run at camera rate on a CPU);
 - without a Depth Anything V2 checkpoint, a monocular model of this package serves as the
-  prior, and the log says so.
+  prior, and the log says so;
+- `residual_from_raw=True` predicts a correction to the trusted raw depth, filled by
+  multi-scale normalised convolution, instead of depth from scratch: the network starts at
+  the raw input's quality and learns the holes, misalignment and noise (faster to train).
 """
 
 from __future__ import annotations
@@ -59,6 +62,34 @@ def misalignment_target(
     defined = gt_valid & (raw > 0)
     target = ((raw - gt_clean).abs() > tau * max_gt) & defined
     return target.float(), defined
+
+
+def fill_by_normalised_convolution(
+    depth: torch.Tensor, confidence: torch.Tensor, levels: int = 6
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fill missing depth with confidence-weighted averages over 2x, 4x, ... windows (finest
+    first). Returns (filled depth, 1 where some level had data). Pool, divide, upsample:
+    exports to ONNX and TensorRT as static ops."""
+    size = spatial_size(depth)
+    filled = depth * (confidence > 0)
+    covered = (confidence > 0).to(depth.dtype)
+    for level in range(1, levels + 1):
+        factor = 2**level
+        if size[0] < factor or size[1] < factor:
+            break
+        weight = F.avg_pool2d(confidence, factor, ceil_mode=True)
+        average = F.avg_pool2d(depth * confidence, factor, ceil_mode=True) / weight.clamp_min(1e-6)
+        average = F.interpolate(average, size=size, mode="nearest")
+        has_data = F.interpolate((weight > 1e-6).to(depth.dtype), size=size, mode="nearest")
+        take = (1 - covered) * has_data
+        filled = filled + take * average
+        covered = covered + take
+    return filled, covered
+
+
+def _inverse_softplus(x: torch.Tensor) -> torch.Tensor:
+    # log(exp(x) − 1), stable for large x; no expm1 (not an ONNX operator). x ≥ 1e-3 here.
+    return x + torch.log(1 - torch.exp(-x))
 
 
 def _standardise(x: torch.Tensor) -> torch.Tensor:
@@ -161,8 +192,11 @@ class RecoveryNet(nn.Module):
         prior: nn.Module | None = None,
         min_depth: float = 1e-3,
         init_depth: float = 2.0,
+        residual_from_raw: bool = False,
     ):
         super().__init__()
+        self.residual_from_raw = residual_from_raw
+        self.init_depth = init_depth
         self.depth_scale = depth_scale
         self.mask_threshold = mask_threshold
         self.soft_mask = soft_mask
@@ -179,6 +213,10 @@ class RecoveryNet(nn.Module):
         )
         self.full_res = UpBlock(self.decoder.out_channels, 2, self.decoder.out_channels)
         self.head = DepthUncertaintyHead(self.decoder.out_channels, min_depth, init_depth)
+        if residual_from_raw:
+            with torch.no_grad():  # a zero correction to start from: output = filled raw
+                self.head.conv.weight[0].mul_(0.01)
+                self.head.conv.bias[0] = 0.0
         self.prior = prior
         if prior is not None:
             prior.requires_grad_(False)
@@ -216,8 +254,17 @@ class RecoveryNet(nn.Module):
         masked = raw_scaled * confidence
         features = self.encoder(torch.cat([rgb, masked, confidence], dim=1))
         x = self.full_res(self.decoder(features), torch.cat([masked, confidence], dim=1))
-        depth, log_sigma = self.head(x)
-        return RecoveryPrediction(depth, log_sigma, logit)
+        if not self.residual_from_raw:
+            depth, log_sigma = self.head(x)
+            return RecoveryPrediction(depth, log_sigma, logit)
+        out = self.head.conv(x)
+        # The head's depth logit corrects softplus⁻¹(filled raw): a zero logit gives the
+        # filled raw back; where no raw exists at all, init_depth is the base.
+        base, covered = fill_by_normalised_convolution(raw_depth, confidence)
+        base = torch.where(covered > 0, base, torch.full_like(base, self.init_depth))
+        base = base.clamp_min(self.head.min_depth + 1e-3)
+        depth = F.softplus(out[:, :1] + _inverse_softplus(base)) + self.head.min_depth
+        return RecoveryPrediction(depth, out[:, 1:2], logit)
 
 
 def build_prior(kind: str | None, checkpoint: str | None = None) -> nn.Module | None:

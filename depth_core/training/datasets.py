@@ -1,0 +1,111 @@
+"""Torch datasets over `DepthSample`s: generated scenes (with simulated raw depth) and any
+loader's frames, resized to the network input and put in the canonical camera."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from depth_core.data.sample import DepthSample
+from depth_core.data.scenes import random_scene
+from depth_core.data.simulation import RawDepthConfig, simulate_raw_depth
+from depth_core.models.recovery import MISALIGNMENT_TAU
+from depth_core.processing import focal_scale, preprocess_rgb
+
+
+@dataclass
+class SampleSpec:
+    """How samples become tensors: network input size (height, width), the encoder's
+    normalisation, the canonical focal length (None: depth stays in metres) and, for recovery
+    models, the raw-depth simulation (None: use the sample's own raw depth)."""
+
+    input_size: tuple[int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    canonical_focal_px: float | None = None
+    raw: RawDepthConfig | None = None
+    needs_raw: bool = False
+    flip: bool = False  # random horizontal flips (training)
+    crop: tuple[int, int] | None = None  # random (height, width) crops at the input scale
+
+
+def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) -> dict:
+    """One sample -> dict of CHW float tensors at the input size.
+
+    depth is divided by focal_scale (f_input / f_canonical), so a network trained on it
+    predicts canonical-camera depth that the runtime multiplies back (processing.focal_scale)."""
+    height, width = spec.input_size
+    if sample.rgb.shape[:2] != (height, width):
+        sample = sample.resized(width, height)
+    scale = focal_scale(sample.intrinsics, spec.input_size, spec.canonical_focal_px)
+    item = {
+        "rgb": torch.from_numpy(preprocess_rgb(sample.rgb, spec.input_size, spec.mean,
+                                               spec.std)[0]),  # fmt: skip
+        "depth": torch.from_numpy(sample.depth / np.float32(scale))[None],
+        "valid": torch.from_numpy(sample.valid & (sample.depth > 0))[None],
+        "focal_scale": torch.tensor(scale, dtype=torch.float32),
+    }
+    if spec.needs_raw:
+        if spec.raw is not None:
+            simulated = simulate_raw_depth(sample.depth, rng, spec.raw)
+            raw, misaligned = simulated.raw, simulated.misaligned
+        elif sample.raw_depth is not None:
+            # A real sensor: misaligned where raw and ground truth disagree by more than
+            # τ·max(GT) (the recovery paper's structure label), as models.recovery defines it.
+            raw = cv2.resize(sample.raw_depth, (width, height), interpolation=cv2.INTER_NEAREST)
+            gt = sample.depth
+            misaligned = ((raw > 0) & (gt > 0)
+                          & (np.abs(raw - gt) > MISALIGNMENT_TAU * gt.max()))  # fmt: skip
+        else:
+            raise ValueError(f"{sample.name}: a recovery model needs raw depth or a simulation")
+        item["raw_depth"] = torch.from_numpy(raw.astype(np.float32) / np.float32(scale))[None]
+        item["misaligned"] = torch.from_numpy(misaligned)[None]
+    if spec.crop is not None:
+        # A crop keeps the pixel scale, so the canonical focal length still holds; the
+        # network is fully convolutional and sees full frames at inference.
+        crop_h, crop_w = spec.crop
+        top = int(rng.integers(0, height - crop_h + 1))
+        left = int(rng.integers(0, width - crop_w + 1))
+        item = {key: value[..., top : top + crop_h, left : left + crop_w]
+                if value.ndim == 3 else value for key, value in item.items()}  # fmt: skip
+    if spec.flip and rng.random() < 0.5:
+        item = {key: value.flip(-1) if value.ndim == 3 else value for key, value in item.items()}
+    return item
+
+
+class SceneDataset(Dataset):
+    """`count` generated frames; index i is always the same scene (seed, i): reproducible,
+    and shardable by DistributedSampler."""
+
+    def __init__(self, count: int, seed: int, spec: SampleSpec):
+        self.count, self.seed, self.spec = count, seed, spec
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> dict:
+        frame_seed = self.seed * 1_000_003 + index
+        height, width = self.spec.input_size
+        scene = random_scene(frame_seed, width, height)
+        sample = scene.render(scene.cameras[0])
+        return to_tensors(sample, self.spec, np.random.default_rng(frame_seed))
+
+
+class SampleDataset(Dataset):
+    """Frames from a loader (a sequence of DepthSample or a callable per index)."""
+
+    def __init__(self, samples: Sequence[DepthSample] | Callable[[int], DepthSample],
+                 count: int, spec: SampleSpec, seed: int = 0):  # fmt: skip
+        self.samples, self.count, self.spec, self.seed = samples, count, spec, seed
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, index: int) -> dict:
+        sample = self.samples(index) if callable(self.samples) else self.samples[index]
+        return to_tensors(sample, self.spec, np.random.default_rng(self.seed * 7919 + index))

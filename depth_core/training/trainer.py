@@ -1,0 +1,501 @@
+"""Training loop for every model here, from one YAML config.
+
+- Adam (lr 1e-4 by default) with early stopping on the validation loss, as in the
+  weighted-loss paper; seeded; resume from `train_state.pt`.
+- Mixed precision on CUDA (autocast + GradScaler); fp32 on the CPU.
+- Multi-GPU / multi-node through torchrun: DistributedDataParallel, a DistributedSampler,
+  and logging, TensorBoard and checkpoints on rank 0 only. Gloo on the CPU, NCCL on GPUs.
+- tqdm progress, TensorBoard scalars and image grids.
+- `best.pt` / `last.pt` are runtime checkpoints with full metadata (checkpoint.describe).
+
+Objectives: "monocular" (weighted loss or SI loss, optional MetricDepth regulariser),
+"latent" (stage 1 autoencoder, stage 2 colour -> latent) and "recovery" (L1 + relative +
+multi-scale gradient, the structure-uncertainty module supervised by the simulation's
+misalignment mask, pretrained alone first or jointly). Every objective also trains the σ head
+with a Laplace NLL on the detached depth, so uncertainty never pulls on depth.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+import yaml
+from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
+
+from depth_core.checkpoint import describe, save_checkpoint
+from depth_core.data.simulation import RawDepthConfig
+from depth_core.losses import (
+    MetricDepthConfig,
+    MetricDepthLoss,
+    laplace_nll,
+    recovery_loss,
+    silog_loss,
+    weighted_loss,
+)
+from depth_core.losses.metric_depth import FeatureTap
+from depth_core.metrics import depth_metrics
+from depth_core.models import build_model
+from depth_core.models.encoders import encoder_normalisation
+from depth_core.models.latent import autoencoder_stage_loss, colour_stage_loss, configure_stage
+from depth_core.training.data_config import build_dataset
+from depth_core.training.datasets import SampleSpec
+
+LOG = logging.getLogger(__name__)
+OBJECTIVES = ("monocular", "latent", "recovery")
+
+
+@dataclass
+class TrainConfig:
+    model: dict[str, Any]  # {"name": registry name, **kwargs}
+    objective: str
+    train_data: dict[str, Any]  # see data_config.build_dataset
+    val_data: dict[str, Any]
+    input_size: tuple[int, int] = (240, 320)
+    canonical_focal_px: float | None = None
+    loss: dict[str, Any] = field(default_factory=dict)
+    raw_simulation: dict[str, Any] | None = None  # RawDepthConfig fields (recovery)
+    batch_size: int = 8  # global: split over the ranks
+    lr: float = 1e-4
+    steps: int = 1000  # per stage for the latent objective: see latent_stage_steps
+    latent_stage_steps: tuple[int, int] | None = None
+    uncertainty_pretrain_steps: int = 0  # recovery: structure-uncertainty module alone first
+    val_every: int = 100
+    patience: int = 10  # validations without improvement before early stopping
+    uncertainty_weight: float = 0.1
+    freeze_batchnorm: bool = False  # BatchNorm in eval mode (small per-rank batches)
+    sync_batchnorm: bool = True  # under DDP on GPUs
+    workers: int = 1
+    seed: int = 0
+    amp: bool = True  # used on CUDA only
+    training_data: str = ""  # goes into the checkpoint metadata
+    image_every: int = 500
+    train_crop: tuple[int, int] | None = None  # random crops for cheaper steps (training only)
+    max_minutes: float | None = None  # wall-clock budget: validate, save and stop
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        self.input_size = tuple(self.input_size)
+        if self.train_crop is not None:
+            self.train_crop = tuple(self.train_crop)
+        if self.latent_stage_steps is not None:
+            self.latent_stage_steps = tuple(self.latent_stage_steps)
+        if self.objective == "latent" and self.latent_stage_steps is None:
+            self.latent_stage_steps = (self.steps // 2, self.steps - self.steps // 2)
+
+    @property
+    def total_steps(self) -> int:
+        return sum(self.latent_stage_steps) if self.objective == "latent" else self.steps
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
+        with open(path) as stream:
+            data = yaml.safe_load(stream) or {}
+        data.update(overrides or {})
+        try:
+            return cls(**data)
+        except TypeError as error:
+            raise ValueError(f"{path}: {error}") from None
+
+
+@dataclass
+class Distributed:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_environment(cls, device: torch.device) -> Distributed:
+        """torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; without them this is one process."""
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        if world_size == 1:
+            return cls()
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return cls(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _sample_spec(config: TrainConfig, training: bool) -> SampleSpec:
+    encoder = config.model.get("encoder", "tf_efficientnet_lite0")
+    mean, std = encoder_normalisation(encoder)
+    raw = RawDepthConfig(**config.raw_simulation) if config.raw_simulation is not None else None
+    return SampleSpec(config.input_size, mean, std, config.canonical_focal_px, raw,
+                      needs_raw=config.objective == "recovery", flip=training,
+                      crop=config.train_crop if training else None)  # fmt: skip
+
+
+def _output_target(depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]):
+    """Ground truth at the model's output size: nearest-neighbour, so no mixed depths."""
+    if tuple(depth.shape[-2:]) == tuple(size):
+        return depth, valid
+    return (F.interpolate(depth, size=size, mode="nearest"),
+            F.interpolate(valid.float(), size=size, mode="nearest") > 0.5)  # fmt: skip
+
+
+class Objective(nn.Module):
+    """The model plus its training loss, as one module: DistributedDataParallel wraps this,
+    so every objective (even the latent stages, which call the model's parts) runs its
+    forward through DDP and gets its gradients synchronised."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig):
+        super().__init__()
+        self.model, self.config = model, config
+        self.metric_depth: tuple[MetricDepthLoss, float, FeatureTap] | None = None
+        settings = dict(config.loss.get("metric_depth") or {})
+        if settings:
+            weight = float(settings.pop("weight", 0.1))
+            if "negative_ranges" in settings:
+                settings["negative_ranges"] = tuple(tuple(r) for r in settings["negative_ranges"])
+            if "margins" in settings:
+                settings["margins"] = tuple(settings["margins"])
+            self.metric_depth = (MetricDepthLoss(MetricDepthConfig(**settings)), weight,
+                                 FeatureTap(model.metric_feature_module))  # fmt: skip
+
+    def forward(self, batch: dict, stage: int):
+        """-> (loss, detached parts, prediction or None)."""
+        config, model = self.config, self.model
+        rgb, depth, valid = batch["rgb"], batch["depth"], batch["valid"]
+        if config.objective == "latent":
+            weights = {k: v for k, v in config.loss.items() if k != "finetune_decoder"}
+            if stage == 1:
+                loss, parts = autoencoder_stage_loss(model, depth, valid,
+                                                     weights.get("gradient_weight", 1.0))
+            else:
+                loss, parts = colour_stage_loss(model, rgb, depth, valid, **weights)
+            return loss, parts, None
+        if config.objective == "recovery":
+            prediction = model(rgb, batch["raw_depth"])
+            defined = batch["raw_depth"] > 0
+            bce = F.binary_cross_entropy_with_logits(
+                prediction.misalignment_logit[defined], batch["misaligned"][defined].float())
+            parts = {"misalignment_bce": bce.detach()}
+            if stage == 1:
+                return bce, parts, prediction
+            loss, recovery_parts = recovery_loss(prediction.depth, depth, valid,
+                                                 config.loss.get("gradient_weight", 0.5))
+            parts.update(recovery_parts)
+            total = loss + config.loss.get("misalignment_weight", 0.5) * bce
+            return self._with_uncertainty(total, parts, prediction, depth, valid), parts, prediction
+        prediction = model(rgb)
+        target, target_valid = _output_target(depth, valid, prediction.depth.shape[-2:])
+        if config.loss.get("kind", "weighted") == "silog":
+            loss = silog_loss(prediction.depth, target, target_valid)
+            parts = {"silog": loss.detach()}
+        else:
+            weights = config.loss.get("weights", {})
+            loss, parts = weighted_loss(prediction.depth, target, target_valid, **weights)
+        if self.metric_depth is not None:
+            regulariser, weight, tap = self.metric_depth
+            metric = regulariser(tap.features, target, target_valid)
+            parts["metric_depth"] = metric.detach()
+            loss = loss + weight * metric
+        return (self._with_uncertainty(loss, parts, prediction, target, target_valid), parts,
+                prediction)  # fmt: skip
+
+    def _with_uncertainty(self, loss, parts, prediction, target, valid) -> torch.Tensor:
+        # Laplace NLL on the detached depth: σ learns the error, depth is not pulled by it.
+        nll = laplace_nll(prediction.depth.detach(), prediction.log_sigma, target, valid)
+        parts["laplace_nll"] = nll.detach()
+        return loss + self.config.uncertainty_weight * nll
+
+
+class Trainer:
+    def __init__(self, config: TrainConfig, output_dir: str | Path, device: str = "cpu"):
+        self.config = config
+        self.output_dir = Path(output_dir)
+        self.device = torch.device(device)
+        self.dist = Distributed.from_environment(self.device)
+        if self.device.type == "cuda" and self.dist.world_size > 1:
+            self.device = torch.device("cuda", self.dist.local_rank)
+            torch.cuda.set_device(self.device)
+        seed_everything(config.seed)
+        self.model = build_model(**_model_kwargs(config.model)).to(self.device)
+        # Weights come from the checkpoint from now on: loading it must not need the
+        # pretrained source (e.g. the ImageNet package) again.
+        self.model.model_config["pretrained"] = False
+        self.objective = Objective(self.model, config)
+        self.amp = config.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.net: nn.Module = self.objective
+        self.step = 0
+        self.best_loss = float("inf")
+        self.bad_validations = 0
+        self.optimiser = self._make_optimiser()
+        self.writer = None
+
+    # ---------------------------------------------------------------- state
+    def _stage(self, step: int) -> int:
+        if self.config.objective == "latent":
+            return 1 if step < self.config.latent_stage_steps[0] else 2
+        if self.config.objective == "recovery" and step < self.config.uncertainty_pretrain_steps:
+            return 1
+        return 2
+
+    def _make_optimiser(self) -> torch.optim.Optimizer:
+        """Adam over what trains in the current stage (a new stage gets a fresh optimiser)."""
+        stage = self._stage(self.step)
+        if self.config.objective == "latent":
+            configure_stage(self.model, stage, self.config.loss.get("finetune_decoder", False))
+        elif self.config.objective == "recovery":
+            self.model.requires_grad_(stage == 2)
+            self.model.uncertainty.requires_grad_(True)
+            if self.model.prior is not None:
+                self.model.prior.requires_grad_(False)
+        if self.dist.world_size > 1:
+            # DDP syncs the parameters that train when it is built: rebuild it per stage.
+            module = self.objective
+            if self.device.type == "cuda" and self.config.sync_batchnorm:
+                module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
+            self.net = nn.parallel.DistributedDataParallel(
+                module, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=self.config.objective != "monocular")  # fmt: skip
+        parameters = [p for p in self.model.parameters() if p.requires_grad]
+        return torch.optim.Adam(parameters, lr=self.config.lr)
+
+    def save_state(self) -> None:
+        if not self.dist.main:
+            return
+        state = {"model": self.model.state_dict(), "optimiser": self.optimiser.state_dict(),
+                 "scaler": self.scaler.state_dict(), "step": self.step,
+                 "best_loss": self.best_loss, "bad_validations": self.bad_validations,
+                 "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
+                 "python_rng": random.getstate()}  # fmt: skip
+        temporary = self.output_dir / "train_state.pt.tmp"
+        torch.save(state, temporary)
+        temporary.replace(self.output_dir / "train_state.pt")  # never a half-written state
+
+    def load_state(self) -> bool:
+        path = self.output_dir / "train_state.pt"
+        if not path.is_file():
+            return False
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.step = state["step"]
+        self.optimiser = self._make_optimiser()
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.best_loss, self.bad_validations = state["best_loss"], state["bad_validations"]
+        torch.set_rng_state(state["torch_rng"])
+        np.random.set_state(state["numpy_rng"])
+        random.setstate(state["python_rng"])
+        return True
+
+    def save_model(self, name: str, metrics: dict | None = None) -> Path:
+        path = self.output_dir / name
+        metadata = describe(self.model, self.config.input_size,
+                            canonical_focal_px=self.config.canonical_focal_px,
+                            training_data=self.config.training_data or None,
+                            metrics=metrics or {})  # fmt: skip
+        save_checkpoint(self.model, path, metadata)
+        return path
+
+    # ---------------------------------------------------------------- loops
+    def _set_train_mode(self) -> None:
+        self.model.train()
+        if self.config.freeze_batchnorm:
+            for module in self.model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+
+    def _batches(self, dataset, batch_size: int, shuffle: bool, epoch: int):
+        # A DistributedSampler even in one process: the same seeded permutation whatever the
+        # world size, so N processes see the very batches one process would.
+        sampler = DistributedSampler(dataset, self.dist.world_size, self.dist.rank,
+                                     shuffle=shuffle, seed=self.config.seed)  # fmt: skip
+        sampler.set_epoch(epoch)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
+                          num_workers=self.config.workers, drop_last=True)  # fmt: skip
+
+    def _to_device(self, batch: dict) -> dict:
+        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+
+    @torch.no_grad()
+    def validate(self, dataset) -> dict[str, float]:
+        """Validation loss (the early-stopping criterion) and depth metrics in metres."""
+        self.model.eval()
+        losses, metrics = [], []
+        for batch in DataLoader(dataset, batch_size=max(1, self.config.batch_size //
+                                                        self.dist.world_size)):  # fmt: skip
+            batch = self._to_device(batch)
+            loss, _, prediction = self.objective(batch, self._stage(self.step))
+            losses.append(loss.item())
+            if prediction is None:  # latent stage losses: run the inference path
+                prediction = self.model(batch["rgb"])
+            size = prediction.depth.shape[-2:]
+            target, target_valid = _output_target(batch["depth"], batch["valid"], size)
+            scale = batch["focal_scale"].view(-1, 1, 1, 1)
+            for i in range(len(target)):
+                metrics.append(depth_metrics((prediction.depth[i] * scale[i]).cpu().numpy(),
+                                             (target[i] * scale[i]).cpu().numpy(),
+                                             target_valid[i].cpu().numpy(),
+                                             max_depth=20.0))  # fmt: skip
+        self._set_train_mode()
+        summary = {"loss": float(np.mean(losses))}
+        for key in ("abs_rel", "rmse", "delta1"):
+            summary[key] = float(np.mean([m[key] for m in metrics]))
+        return summary
+
+    def fit(self, resume: bool = False, max_steps: int | None = None,
+            progress: bool = True) -> dict[str, Any]:  # fmt: skip
+        """Train until `total_steps` (or `max_steps`, or early stopping). Returns a summary."""
+        from tqdm import tqdm
+
+        config = self.config
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        if resume and self.load_state() and self.dist.main:
+            LOG.info("resumed from %s at step %d", self.output_dir / "train_state.pt", self.step)
+        if self.dist.main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(self.output_dir / "tensorboard")
+            with open(self.output_dir / "config.yaml", "w") as stream:
+                yaml.safe_dump(_plain(config.__dict__), stream)
+        train_set = build_dataset(config.train_data, _sample_spec(config, training=True))
+        val_set = build_dataset(config.val_data, _sample_spec(config, training=False))
+        local_batch = config.batch_size // self.dist.world_size
+        if local_batch * self.dist.world_size != config.batch_size:
+            raise ValueError(f"batch_size {config.batch_size} does not split over "
+                             f"{self.dist.world_size} processes")  # fmt: skip
+        end = min(config.total_steps, max_steps or config.total_steps)
+        history: list[dict] = []
+        losses_seen: list[float] = []
+        bar = tqdm(total=end, initial=self.step, disable=not (progress and self.dist.main),
+                   desc=f"train {config.objective}", dynamic_ncols=True)  # fmt: skip
+        self._set_train_mode()
+        stopped_early = False
+        deadline = None
+        if config.max_minutes is not None:
+            deadline = time.monotonic() + 60 * config.max_minutes
+        epoch = self.step // max(1, len(train_set) // config.batch_size)
+        while self.step < end and not stopped_early:
+            for batch in self._batches(train_set, local_batch, shuffle=True, epoch=epoch):
+                stage = self._stage(self.step)
+                batch = self._to_device(batch)
+                with torch.autocast(self.device.type, enabled=self.amp):
+                    loss, parts, _ = self.net(batch, stage)
+                self.optimiser.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                self.scaler.step(self.optimiser)
+                self.scaler.update()
+                self.step += 1
+                losses_seen.append(loss.item())
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.4f}", stage=stage)
+                if self.writer is not None:
+                    self.writer.add_scalar("train/loss", loss.item(), self.step)
+                    for name, value in parts.items():
+                        self.writer.add_scalar(f"train/{name}", value.item(), self.step)
+                if self._stage(self.step) != stage:
+                    self.optimiser = self._make_optimiser()
+                    self.best_loss, self.bad_validations = float("inf"), 0
+                out_of_time = deadline is not None and time.monotonic() > deadline
+                if out_of_time:
+                    end = self.step
+                if self.step % config.val_every == 0 or self.step == end:
+                    summary = self.validate(val_set)
+                    summary["step"] = self.step
+                    history.append(summary)
+                    stopped_early = self._after_validation(summary, val_set)
+                if self.step >= end or stopped_early:
+                    break
+            epoch += 1
+        bar.close()
+        if self.dist.main:
+            self.save_model("last.pt", history[-1] if history else None)
+            self.save_state()
+            self.writer.close()
+        if self.dist.world_size > 1:
+            dist.barrier()
+        return {"steps": self.step, "history": history, "stopped_early": stopped_early,
+                "train_losses": losses_seen}  # fmt: skip
+
+    def _after_validation(self, summary: dict, val_set) -> bool:
+        """Log, keep the best model, count toward early stopping. True = stop."""
+        if not self.dist.main:
+            return self._broadcast_stop(False)
+        for key, value in summary.items():
+            if key != "step":
+                self.writer.add_scalar(f"val/{key}", value, self.step)
+        if self.step % self.config.image_every < self.config.val_every:
+            self._log_images(val_set)
+        # The best model is judged within the last stage (a stage change resets best_loss).
+        if summary["loss"] < self.best_loss:
+            self.best_loss, self.bad_validations = summary["loss"], 0
+            self.save_model("best.pt", summary)
+        else:
+            self.bad_validations += 1
+        self.save_state()
+        stop = self.bad_validations >= self.config.patience
+        if stop:
+            LOG.info("early stopping at step %d: no validation improvement in %d checks",
+                     self.step, self.config.patience)  # fmt: skip
+        return self._broadcast_stop(stop)
+
+    def _broadcast_stop(self, stop: bool) -> bool:
+        if self.dist.world_size == 1:
+            return stop
+        flag = torch.tensor([int(stop)], device=self.device)
+        dist.broadcast(flag, 0)
+        return bool(flag.item())
+
+    @torch.no_grad()
+    def _log_images(self, val_set) -> None:
+        from depth_core.visualize import colourise_depth
+
+        self.model.eval()
+        rows = []
+        for index in range(min(4, len(val_set))):
+            item = val_set[index]
+            batch = self._to_device({k: v[None] for k, v in item.items()})
+            if self.config.objective == "recovery":
+                prediction = self.model(batch["rgb"], batch["raw_depth"])
+            else:
+                prediction = self.model(batch["rgb"])
+            height, width = self.config.input_size
+            pred = F.interpolate(prediction.depth, size=(height, width), mode="nearest")
+            sigma = F.interpolate(prediction.log_sigma.exp(), size=(height, width),
+                                  mode="nearest")  # fmt: skip
+            gt = batch["depth"][0, 0].cpu().numpy()
+            lo, hi = float(np.percentile(gt[gt > 0], 2)), float(np.percentile(gt[gt > 0], 98))
+            tiles = [colourise_depth(gt, lo, hi),
+                     colourise_depth(pred[0, 0].cpu().numpy(), lo, hi),
+                     colourise_depth(sigma[0, 0].cpu().numpy())]  # fmt: skip
+            rows.append(np.concatenate(tiles, axis=1)[..., ::-1])  # BGR -> RGB
+        grid = np.concatenate(rows, axis=0)
+        self.writer.add_image("val/gt_pred_sigma", grid, self.step, dataformats="HWC")
+        self._set_train_mode()
+
+
+def _model_kwargs(model: dict[str, Any]) -> dict[str, Any]:
+    kwargs = copy.deepcopy(model)
+    return {"name": kwargs.pop("name"), **kwargs}
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

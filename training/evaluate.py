@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Evaluate a model (checkpoint, .onnx or .engine) on real and generated frames.
+
+    python training/evaluate.py --model depth_ros/models/monocular.pt --suite monocular \
+        --out runs/eval_mono
+    python training/evaluate.py --model depth_ros/models/recovery.pt --suite recovery \
+        --out runs/eval_recovery
+
+Writes metrics.md and metrics.json (per data set: model and baselines), sparsification.png
+(AUSE curves) and qualitative PNGs to --out, and prints the tables. Real frames come from
+../shared/data (--shared) and scikit-image's Middlebury pair; a set that is absent is
+skipped with a message. --data adds a set from any loader, e.g. `--data nyu_eigen:root=/d/nyu`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from depth_core.data.loaders import LOADERS, shared_frames
+from depth_core.data.simulation import RawDepthConfig
+from depth_core.evaluation import (
+    ause_table,
+    evaluate_samples,
+    markdown_table,
+    plot_sparsification,
+)
+from depth_core.runtime.estimator import DepthEstimator
+
+# (name, loader arguments, max depth, crop). Indoor sets are capped at 10 m (NYU protocol),
+# KITTI at 80 m with the Garg crop.
+MONOCULAR_SHARED = [("tum_fr1", 10.0, None), ("kinect_poses", 10.0, None),
+                    ("icl_nuim", 10.0, None), ("icl_rendered", 10.0, None),
+                    ("single_frames", 10.0, None), ("orbbec_person", 10.0, None),
+                    ("kitti_object", 80.0, "garg")]  # fmt: skip
+RECOVERY_SHARED = [("orbbec_person", False), ("tum_fr1", True), ("kinect_poses", True)]
+
+
+def training_mean_depth(seed: int, count: int = 100) -> float:
+    """Mean ground-truth depth of the first `count` training scenes (the trivial baseline)."""
+    from depth_core.data.scenes import random_scene
+
+    total, pixels = 0.0, 0
+    for index in range(count):
+        scene = random_scene(seed * 1_000_003 + index, 320, 240)
+        depth = scene.render(scene.cameras[0]).depth
+        total, pixels = total + float(depth[depth > 0].sum()), pixels + int((depth > 0).sum())
+    return total / pixels
+
+
+def simulated_tof(shape: tuple[int, int]) -> RawDepthConfig:
+    """The evaluation's ToF: a quarter-resolution capture with the default artefacts."""
+    return RawDepthConfig(capture_size=(shape[0] // 4, shape[1] // 4), upsample=False)
+
+
+def parse_data(text: str):
+    kind, _, rest = text.partition(":")
+    if kind not in LOADERS:
+        raise SystemExit(f"--data: unknown loader {kind!r}; choose from {sorted(LOADERS)}")
+    arguments = dict(item.split("=", 1) for item in rest.split(",") if item)
+    return kind, LOADERS[kind](**arguments)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--suite", choices=("monocular", "recovery"), required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent
+                                                / "shared" / "data"))  # fmt: skip
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--train-seed", type=int, default=1,
+                        help="seed of the training scenes (for the mean-depth baseline)")
+    parser.add_argument("--mean-frames", type=int, default=100,
+                        help="training scenes averaged for the mean-depth baseline")
+    parser.add_argument("--scenes", type=int, default=16, help="held-out generated frames")
+    parser.add_argument("--skip-real", action="store_true",
+                        help="generated scenes (and --data) only: a quick check")
+    parser.add_argument("--data", action="append", default=[], metavar="LOADER:ARG=VALUE,...")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    estimator = DepthEstimator.load(args.model, backend=args.backend)
+    recovery = "raw_depth" in estimator.metadata.inputs
+    if recovery != (args.suite == "recovery"):
+        raise SystemExit(f"{args.model} is a {estimator.metadata.model_name} model; "
+                         f"--suite {args.suite} does not fit it")  # fmt: skip
+    shared = Path(args.shared)
+    sets = []  # (name, samples, max_depth, crop, raw_config)
+    if args.skip_real:
+        pass
+    elif not shared.is_dir():
+        print(f"skipping ../shared/data sets: {shared} is absent", file=sys.stderr)
+    elif recovery:
+        for name, simulate in RECOVERY_SHARED:
+            samples = shared_frames(shared, name)
+            label = f"{name} ({'simulated raw' if simulate else 'sensor raw'})"
+            sets.append((label, samples, 10.0, None, simulate))
+    else:
+        for name, max_depth, crop in MONOCULAR_SHARED:
+            sets.append((name, shared_frames(shared, name), max_depth, crop, False))
+    if not args.skip_real:
+        from depth_core.data.middlebury import load_motorcycle
+
+        sets.append(("middlebury motorcycle" + (" (simulated raw)" if recovery else ""),
+                     [load_motorcycle()], 10.0, None, recovery))  # fmt: skip
+    from depth_core.data.scenes import random_scene
+
+    held_out = []
+    for index in range(args.scenes):
+        scene = random_scene(99_000_000 + index, 320, 240)
+        held_out.append(scene.render(scene.cameras[0]))
+    sets.append(("generated scenes (held out)", held_out, 10.0, None, recovery))
+    for text in args.data:
+        kind, samples = parse_data(text)
+        sets.append((kind, samples, 80.0 if kind.startswith("kitti") else 10.0,
+                     "garg" if kind.startswith("kitti") else
+                     ("eigen" if kind.startswith("nyu") else None), False))  # fmt: skip
+
+    train_mean = None if recovery else training_mean_depth(args.train_seed, args.mean_frames)
+    reports, curves = [], {}
+    for name, samples, max_depth, crop, simulate in sets:
+        raw_config = None
+        if simulate:
+            raw_config = simulated_tof(samples[0].depth.shape)
+        report, curve = evaluate_samples(estimator, samples, name, max_depth=max_depth,
+                                         crop=crop, train_mean_depth=train_mean,
+                                         raw_config=raw_config, preview_dir=out / "previews")
+        reports.append(report)
+        curves[name] = curve
+        print(f"{name}: {report.frames} frames, model AbsRel "
+              f"{report.methods['model']['abs_rel']:.3f}", file=sys.stderr)  # fmt: skip
+    table, ause = markdown_table(reports), ause_table(reports)
+    (out / "metrics.md").write_text(f"{table}\n\nUncertainty (AUSE, lower is better):\n\n{ause}\n")
+    (out / "metrics.json").write_text(json.dumps(
+        {"model": args.model, "model_name": estimator.metadata.model_name,
+         "training_data": estimator.metadata.training_data, "train_mean_depth": train_mean,
+         "reports": [asdict(r) for r in reports]}, indent=2))  # fmt: skip
+    plot_sparsification(curves, out / "sparsification.png")
+    print(table)
+    print()
+    print(ause)
+    print(f"\nmedian latency per frame: {np.median([r.latency_ms for r in reports]):.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
