@@ -132,3 +132,28 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     changed = [k for k, v in fresh.model.state_dict().items()
                if v.dtype.is_floating_point and not torch.equal(v, one_state[k])]  # fmt: skip
     assert len(changed) > 10, moved
+
+
+def test_loss_weight_search_ranks_grid_and_random_candidates(tmp_path):
+    sys.path.insert(0, str(ROOT / "training"))
+    try:
+        import search_loss_weights
+    finally:
+        sys.path.pop(0)
+    settings = ["steps=2", "val_every=2", "batch_size=2", "workers=0", "train_crop=null",
+                "input_size=[64, 96]", "max_minutes=null", "loss={kind: weighted}",
+                "train_data={kind: scenes, count: 2, seed: 1}",
+                "val_data={kind: scenes, count: 1, seed: 2}",
+                "model={name: transfer_monocular, pretrained: false, decoder_width: 32}",
+                ]  # fmt: skip
+    arguments = [str(CONFIGS / "scenes_monocular.yaml"), "--out", str(tmp_path),
+                 "--grid", "edge_weight=0,0.5", "--random", "1"]  # fmt: skip
+    for item in settings:
+        arguments += ["--set", item]
+    assert search_loss_weights.main(arguments) == 0
+    rows = json.loads((tmp_path / "ranking.json").read_text())
+    assert len(rows) == 3
+    assert [r["abs_rel"] for r in rows] == sorted(r["abs_rel"] for r in rows)
+    assert {(r["mae_weight"], r["edge_weight"], r["ssim_weight"]) for r in rows[:3]} >= {
+        (0.6, 0.0, 1.0), (0.6, 0.5, 1.0)}
+    assert (tmp_path / "ranking.md").read_text().count("\n") == 5
