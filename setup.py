@@ -43,6 +43,7 @@ setup(
             "monocular_depth = depth_ros.depth_nodes:monocular_main",
             "depth_recovery = depth_ros.depth_nodes:recovery_main",
             "replay = depth_ros.replay:main",
+            "proximity_monitor = depth_ros.proximity_node:main",
         ],
     },
 )

@@ -24,9 +24,11 @@ from rcl_interfaces.msg import (
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from stereo_msgs.msg import DisparityImage
 
+from depth_core.pointcloud import depth_to_points
+from depth_core.processing import resize_colour
 from depth_core.runtime import DepthEstimator
 from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats, StampPairer
 from depth_core.visualize import colourise_depth
@@ -41,6 +43,7 @@ from depth_ros.conversions import (
     to_rgb8,
 )
 from depth_ros.parameters import NODE_PARAMETERS, Param
+from depth_ros.pointcloud import points_to_cloud
 
 OUTPUT_QOS = QoSProfile(depth=5)  # reliable: heard by reliable and best-effort subscribers
 ASPECT_TOLERANCE = 0.01
@@ -141,6 +144,7 @@ class DepthNode(Node):
         self.sigma_pub = self.create_publisher(Image, f"{prefix}/uncertainty", OUTPUT_QOS)
         self.info_pub = self.create_publisher(CameraInfo, f"{prefix}/camera_info", OUTPUT_QOS)
         self.preview_pub = self.create_publisher(Image, f"{prefix}/preview", OUTPUT_QOS)
+        self.points_pub = self.create_publisher(PointCloud2, f"{prefix}/points", OUTPUT_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
         self._running = True
@@ -223,7 +227,8 @@ class DepthNode(Node):
 
     def _has_subscribers(self) -> bool:
         return any(p.get_subscription_count() for p in
-                   (self.depth_pub, self.sigma_pub, self.info_pub, self.preview_pub))  # fmt: skip
+                   (self.depth_pub, self.sigma_pub, self.info_pub, self.preview_pub,
+                    self.points_pub))  # fmt: skip
 
     # --- inference (worker thread) -------------------------------------------------------------
     def _work(self) -> None:
@@ -264,10 +269,20 @@ class DepthNode(Node):
                 if self.preview_pub.get_subscription_count():
                     preview = colourise_depth(result.depth)
                     self.preview_pub.publish(array_to_image(preview, "bgr8", header))
+                if self.points_pub.get_subscription_count():
+                    self.points_pub.publish(self._point_cloud(frame, result, header))
             except Exception as error:  # e.g. publishing while the node shuts down
                 self.reject("publish_error", f"publishing failed: {error}")
                 continue
             self.output_stats.add(time.monotonic() - frame.received)
+
+    def _point_cloud(self, frame: Frame, result, header) -> PointCloud2:
+        height, width = result.depth.shape
+        intrinsics = camera_info_to_intrinsics(frame.info).resized(width, height)
+        points = depth_to_points(result.depth, intrinsics, resize_colour(frame.rgb, width, height),
+                                 result.sigma, self.params["point_cloud_decimation"],
+                                 self.params["point_cloud_organised"])  # fmt: skip
+        return points_to_cloud(points, header)
 
     # --- diagnostics ----------------------------------------------------------------------------
     def mode(self) -> str:

@@ -45,6 +45,9 @@ ESTIMATOR = (
           read_only=True),
     Param("output_scale", 1.0, "output size as a fraction of the camera resolution", 0.1, 1.0),
     Param("always_run", False, "infer even while no output has a subscriber"),
+    Param("point_cloud_decimation", 4, "points: every n-th pixel of every n-th row", 1, 64),
+    Param("point_cloud_organised", False, "points: keep the image grid (NaN where invalid) "
+          "instead of a list of valid points"),
     Param("rgb_reliability", "best_effort", "QoS reliability of the RGB and camera_info inputs",
           choices=RELIABILITY, read_only=True),
     Param("rgb_queue_depth", 5, "QoS history depth of the RGB and camera_info inputs", 1, 100,
@@ -67,9 +70,31 @@ RECOVERY = (
           read_only=True),
 )  # fmt: skip
 
+PROXIMITY = (
+    Param("zones", ["front"], "zone names; each zone is zone.<name>.kind (image or box) and "
+          "zone.<name>.region (image: u0 v0 u1 v1 fractions; box: x0 y0 z0 x1 y1 z1 metres in "
+          "the optical frame)", read_only=True),
+    Param("k", 2.0, "conservative distance = percentile of d − k·σ", 0.0, 10.0),
+    Param("percentile", 5.0, "robust nearest distance: this percentile of the zone's depths",
+          0.0, 50.0),
+    Param("min_pixels", 50, "fewer valid pixels in a zone = no data (never clear)", 1, 10000000),
+    Param("warning_distance", 1.0, "conservative distance (m) at or below which a zone warns",
+          0.0, 100.0),
+    Param("stop_distance", 0.5, "conservative distance (m) at or below which a zone asks for "
+          "a protective stop", 0.0, 100.0),
+    Param("hysteresis", 0.1, "metres beyond a threshold before a zone returns to a safer state",
+          0.0, 10.0),
+    Param("max_range", 10.0, "max_range of the published Range messages (m)", 0.1, 1000.0),
+    Param("input_reliability", "best_effort", "QoS reliability of the depth, uncertainty and "
+          "camera_info inputs", choices=RELIABILITY, read_only=True),
+    Param("diagnostics_period", 1.0, "seconds between /diagnostics messages", 0.1, 60.0,
+          read_only=True),
+)  # fmt: skip
+
 REPLAY = (
-    Param("source", "middlebury", "middlebury (the scikit-image pair with simulated ToF), a "
-          "folder of frames (rgb/ + depth/ PNGs) or a rosbag2 folder (MCAP or sqlite3)",
+    Param("source", "scenes", "scenes (a camera moving through a generated room, simulated "
+          "ToF), middlebury (the scikit-image pair with simulated ToF), a folder of frames "
+          "(rgb/ + depth/) or a rosbag2 folder (MCAP or sqlite3)",
           read_only=True),
     Param("bag_topics", ["/camera/color/image_raw", "/camera/color/camera_info",
                          "/tof/depth/image_raw"], "rosbag2 source: RGB, camera_info and depth "
@@ -92,6 +117,7 @@ NODE_PARAMETERS: dict[str, tuple[Param, ...]] = {
     "monocular_depth": ESTIMATOR,
     "depth_recovery": ESTIMATOR + RECOVERY,
     "replay": REPLAY,
+    "proximity_monitor": PROXIMITY,
 }
 
 

@@ -42,6 +42,8 @@ NODES = (
     NodeSpec("depth_recovery", "depth_recovery", "depth_ros.depth_nodes:DepthRecoveryNode",
              condition="recovery"),
     NodeSpec("replay", "replay", "depth_ros.replay:ReplayNode", condition="replay"),
+    NodeSpec("proximity_monitor", "proximity_monitor",
+             "depth_ros.proximity_node:ProximityMonitorNode", condition="proximity"),
 )
 
 DEPTH_NODES = ("monocular_depth", "depth_recovery")  # what a "*.parameter" argument sets
@@ -71,9 +73,13 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument("threads", "", "CPU inference threads of both depth nodes (empty: from the "
                    "params file)", parameter="*.threads"),
     LaunchArgument("replay", "false", "also start the replay source"),
-    LaunchArgument("replay_source", "", "replay source: middlebury or a folder (empty: from the "
-                   "params file)", parameter="replay.source"),
+    LaunchArgument("replay_source", "", "replay source: scenes, middlebury, a folder or a bag "
+                   "(empty: from the params file)", parameter="replay.source"),
+    LaunchArgument("proximity", "false", "also start proximity_monitor (advisory)"),
+    LaunchArgument("proximity_source", "recovered", "depth the monitor watches: estimated or "
+                   "recovered"),
 )  # fmt: skip
+PROXIMITY_SOURCES = ("estimated", "recovered")
 
 
 def parameter_overrides(arguments: dict[str, str], node: str) -> dict[str, Any]:
@@ -90,7 +96,16 @@ def parameter_overrides(arguments: dict[str, str], node: str) -> dict[str, Any]:
 
 
 def remappings(arguments: dict[str, str]) -> list[tuple[str, str]]:
-    return [(a.remaps, arguments.get(a.name, a.default)) for a in LAUNCH_ARGUMENTS if a.remaps]
+    """Topic remaps of every node: the input topics, and the monitor's depth/uncertainty/
+    camera_info onto the chosen depth node's outputs (exact names: no depth node's topic is
+    called plain "depth")."""
+    rules = [(a.remaps, arguments.get(a.name, a.default)) for a in LAUNCH_ARGUMENTS if a.remaps]
+    source = arguments.get("proximity_source") or "recovered"
+    if source not in PROXIMITY_SOURCES:
+        raise ValueError(f"proximity_source must be one of {PROXIMITY_SOURCES}, got {source!r}")
+    rules += [(f"depth{suffix}", f"depth/{source}{suffix}")
+              for suffix in ("", "/uncertainty", "/camera_info")]  # fmt: skip
+    return rules
 
 
 def is_true(value: str) -> bool:
@@ -122,8 +137,20 @@ def load_params_file(path: str | Path) -> dict[str, dict[str, Any]]:
     except (OSError, yaml.YAMLError) as error:
         raise ValueError(f"{path}: cannot read the parameter file: {error}") from None
     # Keys are "/**/node" (any namespace), "/node" or "node": the node name is the last part.
-    return {name.rsplit("/", 1)[-1]: (body or {}).get("ros__parameters", {})
+    return {name.rsplit("/", 1)[-1]: flatten((body or {}).get("ros__parameters", {}))
             for name, body in document.items()}  # fmt: skip
+
+
+def flatten(parameters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested parameter maps to dotted names, as rcl reads a parameter file
+    (zone: {front: {kind: image}} -> zone.front.kind: image)."""
+    flat = {}
+    for key, value in parameters.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 def parse_arguments(tokens: list[str]) -> dict[str, str]:

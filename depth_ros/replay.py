@@ -1,6 +1,7 @@
 """`replay`: publishes RGB, raw depth and camera_info at a set rate, as a camera would.
 
-Sources: the Middlebury pair from scikit-image with ToF-like raw depth simulated from its
+Sources: a camera moving through a generated room (depth_core.data.scenes) with simulated
+ToF; the Middlebury pair from scikit-image with ToF-like raw depth simulated from its
 stereo ground truth; a folder of frames (`rgb/*.png` + `depth/*.png`, the TUM layout of
 ../shared/data, with `depth_scale` units per metre); or a rosbag2 recording (MCAP or sqlite3,
 read with `rosbags`, no ROS install needed). Frames are restamped on publication, so a loop
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -53,25 +53,40 @@ def middlebury_frames(width: int, height: int = 0) -> list[ReplayFrame]:
 
 def folder_frames(folder: Path, width: int, height: int, depth_scale: float,
                   fx_fy_cx_cy: list[float]) -> list[ReplayFrame]:  # fmt: skip
-    rgb_files = sorted((folder / "rgb").glob("*.png"))
-    depth_files = sorted((folder / "depth").glob("*.png"))
-    if not rgb_files or len(rgb_files) != len(depth_files):
-        raise ParameterError(f"replay: {folder} needs rgb/*.png and as many depth/*.png "
-                             f"(found {len(rgb_files)} and {len(depth_files)})")  # fmt: skip
-    if min(fx_fy_cx_cy[:2]) <= 0:
+    """A folder of rgb/ + depth/ frames (the generic loader of depth_core): the recorded depth
+    is what the ToF topic publishes."""
+    from depth_core.data.loaders import folder_pairs
+
+    if min(abs(v) for v in fx_fy_cx_cy[:2]) <= 0:
         raise ParameterError("replay: parameter intrinsics (fx fy cx cy) is needed for a folder")
+    samples = folder_pairs(folder, depth_scale, fx_fy_cx_cy)
+    if len(samples) == 0:
+        raise ParameterError(f"replay: {folder} needs rgb/ and depth/ frames with matching "
+                             f"names")  # fmt: skip
     frames = []
-    for rgb_file, depth_file in zip(rgb_files, depth_files, strict=True):
-        bgr = cv2.imread(str(rgb_file), cv2.IMREAD_COLOR)
-        raw = cv2.imread(str(depth_file), cv2.IMREAD_UNCHANGED)
-        if bgr is None or raw is None or raw.dtype != np.uint16:
-            raise ParameterError(f"replay: {rgb_file} / {depth_file} unreadable or depth not "
-                                 f"16-bit")  # fmt: skip
-        fx, fy, cx, cy = fx_fy_cx_cy
-        native = Intrinsics(fx, abs(fy), cx, cy, bgr.shape[1], bgr.shape[0])
-        frame = ReplayFrame(bgr[..., ::-1], raw.astype(np.float32) / depth_scale, native)
-        frames.append(frame.resized(width, height))
+    for index in range(len(samples)):
+        try:
+            sample = samples[index]
+        except ValueError as error:
+            raise ParameterError(f"replay: {error}") from None
+        frames.append(ReplayFrame(sample.rgb, sample.depth, sample.intrinsics)
+                      .resized(width, height))  # fmt: skip
     return frames
+
+
+def scene_frames(width: int, height: int, count: int = 24, seed: int = 7) -> list[ReplayFrame]:
+    """A camera moving through a generated room (depth_core.data.scenes), rendered at half
+    the published size (rendering is the start-up cost) with a registered quarter-resolution
+    ToF simulated from the exact depth."""
+    from depth_core.data.scenes import random_scene
+    from depth_core.data.simulation import simulate_tof
+
+    height = height or round(width * 3 / 4)
+    scene = random_scene(seed, width // 2, height // 2, frames=count, layout="room")
+    rng = np.random.default_rng(seed)
+    return [ReplayFrame(sample.rgb, simulate_tof(sample.depth, rng, downsample=2),
+                        sample.intrinsics).resized(width, height)
+            for sample in scene.frames()]  # fmt: skip
 
 
 def bag_frames(bag: Path, width: int, height: int, topics: list[str],
@@ -121,7 +136,9 @@ class ReplayNode(Node):
         super().__init__("replay", **kwargs)
         self.params = declare_parameters(self, NODE_PARAMETERS["replay"])
         source = self.params["source"]
-        if source == "middlebury":
+        if source == "scenes":
+            self.frames = scene_frames(self.params["width"], self.params["height"])
+        elif source == "middlebury":
             self.frames = middlebury_frames(self.params["width"], self.params["height"])
         elif Path(source, "metadata.yaml").is_file() or source.endswith((".mcap", ".db3")):
             bag = Path(source) if Path(source).is_dir() else Path(source).parent
