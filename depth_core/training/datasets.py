@@ -18,6 +18,9 @@ from depth_core.models.recovery import MISALIGNMENT_TAU
 from depth_core.processing import focal_scale, preprocess_rgb
 
 
+MISALIGNED_RELATIVE_ERROR = 0.03
+
+
 @dataclass
 class SampleSpec:
     """How samples become tensors: network input size (height, width), the encoder's
@@ -53,7 +56,14 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
     if spec.needs_raw:
         if spec.raw is not None:
             simulated = simulate_raw_depth(sample.depth, rng, spec.raw)
-            raw, misaligned = simulated.raw, simulated.misaligned
+            raw = simulated.raw
+            # The structure label: raw pixels the simulation moved beyond τ *and* whose depth
+            # the move changed (> 3%). A pixel shifted within a flat surface still measures
+            # the right depth; flagging it would throw good raw depth away.
+            gt = sample.depth
+            with np.errstate(divide="ignore", invalid="ignore"):
+                wrong = np.abs(raw - gt) > MISALIGNED_RELATIVE_ERROR * gt
+            misaligned = simulated.misaligned & wrong & (raw > 0) & (gt > 0)
         elif sample.raw_depth is not None:
             # A real sensor: misaligned where raw and ground truth disagree by more than
             # τ·max(GT) (the recovery paper's structure label), as models.recovery defines it.
