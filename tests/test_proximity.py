@@ -36,11 +36,16 @@ def test_image_zone_edges_are_respected():
 
 
 def test_box_zone_edges_are_respected():
-    # x from −0.2 to 0.2 m at z = 1: u = 49.5 + 200·x -> columns 9.5..89.5 → 10..89.
+    # x from −0.2 to 0.2 m at z = 1: u = 49.5 + 200·x -> columns 9.5..89.5 → 10..89. Boxes
+    # sample every second pixel and row: 40 of those columns, 40 of the 80 rows.
     zone = Zone("box", "box", (-0.2, -1.0, 0.0, 0.2, 1.0, 1.2))
     depth, sigma = plane(1.0)
     reading = zone_reading(depth, sigma, ZoneMask(zone, K), min_pixels=1)
-    assert reading.pixels == 80 * 80
+    assert reading.pixels == 40 * 40
+    depth[:, 10:90:2] = 0.9  # the box's columns: its nearest surface
+    depth[:, 2] = 0.85  # nearer, but outside the box: x = (2 − 49.5)·0.85/200 = −0.202 m
+    reading = zone_reading(depth, sigma, ZoneMask(zone, K), percentile=0.0, min_pixels=1)
+    assert reading.nearest == pytest.approx(0.9)
     depth[:, :] = 1.5  # beyond the box's far face
     assert not zone_reading(depth, sigma, ZoneMask(zone, K), min_pixels=1).has_data
 

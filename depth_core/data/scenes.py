@@ -544,3 +544,32 @@ def scene_samples(seed: int, width: int = 320, height: int = 240) -> Iterator[De
         scene = random_scene(seed * 1_000_003 + index, width, height)
         yield scene.render(scene.cameras[0])
         index += 1
+
+
+def approaching_person(seed: int, width: int = 320, height: int = 240, frames: int = 15,
+                       start_m: float = 3.5, end_m: float = 0.6) -> Iterator[DepthSample]:
+    """A person-like shape (a 1.5 m cylinder body and a sphere head) walking straight at a
+    still camera in a generated room, from `start_m` to `end_m` away (horizontal distance).
+    Other objects in its path are removed. For evaluating proximity distances."""
+    rng = np.random.default_rng(seed)
+    scene = random_scene(seed, width, height, frames=1, layout="room")
+    camera = scene.cameras[0]
+    forward = camera.rotation[:, 2].copy()
+    forward[2] = 0
+    forward /= np.linalg.norm(forward)
+    lateral = np.array([-forward[1], forward[0], 0.0]) * rng.uniform(-0.3, 0.3)
+    radius = rng.uniform(0.18, 0.26)
+    origin = np.array([camera.position[0], camera.position[1], 0.0])
+    # Keep the walkway clear: drop objects whose footprint comes near the person's path.
+    path = [origin + lateral + forward * d for d in np.linspace(end_m, start_m, 12)]
+    scene.objects = [o for o in scene.objects if o is scene.objects[0] or min(
+        np.hypot(*(o.centre[:2] - p[:2])) for p in path) > _footprint(o) + radius + 0.1]
+    material = _material(rng)
+    head_material = _material(rng)
+    static = list(scene.objects)
+    for distance in np.linspace(start_m, end_m, frames):
+        feet = origin + lateral + forward * distance
+        body = Shape("cylinder", feet.copy(), np.array([radius, radius, 1.5]), material)
+        head = Shape("sphere", feet + np.array([0, 0, 1.62]), np.full(3, 0.11), head_material)
+        scene.objects = [*static, body, head]
+        yield scene.render(camera, np.random.default_rng(seed * 1000 + int(distance * 100)))

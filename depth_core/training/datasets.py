@@ -17,7 +17,6 @@ from depth_core.data.simulation import RawDepthConfig, simulate_raw_depth
 from depth_core.models.recovery import MISALIGNMENT_TAU
 from depth_core.processing import focal_scale, preprocess_rgb
 
-
 MISALIGNED_RELATIVE_ERROR = 0.03
 
 

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""How safe is the conservative distance? A person-like shape walks at the camera in generated
+rooms; per frame the proximity monitor's conservative distance (percentile of d − k·σ) from
+the estimated and the recovered depth is compared with the truth: the same statistic on the
+exact rendered depth.
+
+    python training/evaluate_proximity.py --out runs/proximity
+
+Reports, for k = 1, 2, 3: coverage (share of frames with conservative <= true nearest), mean
+slack (true − conservative), mean |nearest − true|, and the monitor's time per frame at
+640x480. Writes proximity.md and proximity.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from depth_core.data.scenes import approaching_person
+from depth_core.data.simulation import RawDepthConfig, simulate_raw_depth
+from depth_core.proximity import Zone, ZoneMask, zone_reading
+from depth_core.runtime.estimator import DepthEstimator
+
+DEFAULT_MODELS = Path(__file__).resolve().parents[1] / "depth_ros" / "models"
+ZONE = Zone("front", "image", (0.3, 0.15, 0.7, 0.85))
+KS = (1.0, 2.0, 3.0)
+
+
+def monitor_time_ms(depth: np.ndarray, sigma: np.ndarray, repeats: int = 50) -> float:
+    """Median time of one zone reading on 640x480 depth and σ (what the node does per zone)."""
+    depth = cv2.resize(depth, (640, 480), interpolation=cv2.INTER_LINEAR)
+    sigma = cv2.resize(sigma, (640, 480), interpolation=cv2.INTER_LINEAR)
+    from depth_core.geometry import Intrinsics
+
+    mask = ZoneMask(ZONE, Intrinsics(525.0, 525.0, 319.5, 239.5, 640, 480))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        zone_reading(depth, sigma, mask)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--monocular", default=str(DEFAULT_MODELS / "monocular.onnx"))
+    parser.add_argument("--recovery", default=str(DEFAULT_MODELS / "recovery.onnx"))
+    parser.add_argument("--scenes", type=int, default=8)
+    parser.add_argument("--frames", type=int, default=12, help="frames per walk")
+    parser.add_argument("--seed", type=int, default=500_000)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    estimators = {"estimated": DepthEstimator.load(args.monocular),
+                  "recovered": DepthEstimator.load(args.recovery)}  # fmt: skip
+    rows = {(source, k): [] for source in estimators for k in KS}
+    latency = {source: [] for source in estimators}
+    monitor_ms = []
+    walks = [approaching_person(args.seed + i, frames=args.frames) for i in range(args.scenes)]
+    rng = np.random.default_rng(args.seed)
+    tof = RawDepthConfig(capture_size=(60, 80), upsample=False)
+    for sample in tqdm((s for walk in walks for s in walk), total=args.scenes * args.frames,
+                       desc="frames"):  # fmt: skip
+        mask = ZoneMask(ZONE, sample.intrinsics)
+        truth = zone_reading(sample.depth, np.zeros_like(sample.depth), mask).nearest
+        raw = simulate_raw_depth(sample.depth, rng, tof).raw
+        for source, estimator in estimators.items():
+            start = time.perf_counter()
+            result = estimator.predict(sample.rgb, raw if source == "recovered" else None,
+                                       sample.intrinsics)  # fmt: skip
+            latency[source].append(time.perf_counter() - start)
+            for k in KS:
+                reading = zone_reading(result.depth, result.sigma, mask, k=k)
+                rows[(source, k)].append((truth, reading.nearest, reading.conservative))
+        if len(monitor_ms) < 5:
+            monitor_ms.append(monitor_time_ms(result.depth, result.sigma))
+    table = ["| depth | k | frames | coverage | mean slack (m) | mean abs nearest error (m) | "
+             "model latency p50 (ms) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    report = []
+    for (source, k), values in rows.items():
+        truth, nearest, conservative = (np.array(v) for v in zip(*values, strict=True))
+        entry = {"depth": source, "k": k, "frames": len(truth),
+                 "coverage": float(np.mean(conservative <= truth)),
+                 "mean_slack_m": float(np.mean(truth - conservative)),
+                 "mean_abs_nearest_error_m": float(np.mean(np.abs(nearest - truth))),
+                 "model_latency_p50_ms": float(np.median(latency[source]) * 1000)}  # fmt: skip
+        report.append(entry)
+        table.append(f"| {source} | {k:g} | {entry['frames']} | {entry['coverage']:.3f} | "
+                     f"{entry['mean_slack_m']:.3f} | {entry['mean_abs_nearest_error_m']:.3f} | "
+                     f"{entry['model_latency_p50_ms']:.1f} |")
+    text = "\n".join(table)
+    footer = f"\nmonitor time per zone at 640x480: {np.median(monitor_ms):.2f} ms (median)"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "proximity.md").write_text(text + "\n" + footer + "\n")
+    (out / "proximity.json").write_text(json.dumps(
+        {"zone": ZONE.region, "rows": report, "monitor_ms_640x480": float(np.median(monitor_ms)),
+         "monocular": args.monocular, "recovery": args.recovery}, indent=2))  # fmt: skip
+    print(text)
+    print(footer)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
