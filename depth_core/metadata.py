@@ -20,6 +20,7 @@ class ModelMetadata:
     outputs: tuple[str, ...] = ("depth", "log_sigma")
     depth_units: str = "m"
     uncertainty_kind: str = "laplace_log_b"
+    sigma_scale: float = 1.0  # calibration temperature on σ, fitted on held-out data
     canonical_focal_px: float | None = None  # focal length at input_size, if trained so
     training_data: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)

@@ -73,14 +73,17 @@ def postprocess(
     output_size: tuple[int, int],
     uncertainty_kind: str,
     depth_scale: float = 1.0,
+    sigma_scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model outputs (1x1xhxw) -> (depth, σ) as HxW float32 metres at output_size (H, W).
 
-    σ is a standard deviation in metres; depth and σ both scale with `depth_scale`."""
+    σ is a standard deviation in metres, times `sigma_scale` (the calibration temperature in
+    the model metadata); depth and σ both scale with `depth_scale`."""
     if uncertainty_kind not in UNCERTAINTY_TO_STD:
         raise ValueError(f"unknown uncertainty kind {uncertainty_kind!r}")
     height, width = output_size
-    sigma = np.exp(np.clip(log_sigma[0, 0], -20.0, 20.0)) * UNCERTAINTY_TO_STD[uncertainty_kind]
+    sigma = np.exp(np.clip(log_sigma[0, 0], -20.0, 20.0)) * (
+        UNCERTAINTY_TO_STD[uncertainty_kind] * sigma_scale)
     depth_out = cv2.resize(depth[0, 0], (width, height), interpolation=cv2.INTER_LINEAR)
     sigma_out = cv2.resize(sigma.astype(np.float32), (width, height),
                            interpolation=cv2.INTER_LINEAR)  # fmt: skip

@@ -128,6 +128,8 @@ def test_preprocessing_by_hand():
     depth, sigma = postprocess(depth_out, log_sigma, (4, 4), "laplace_log_b", 1.5)
     assert depth.shape == (4, 4) and np.allclose(depth, 3.0)
     assert np.allclose(sigma, 1.5 * np.sqrt(2))  # Laplace b = 1 -> std √2
+    _, calibrated = postprocess(depth_out, log_sigma, (4, 4), "laplace_log_b", 1.5, 0.5)
+    assert np.allclose(calibrated, 0.75 * np.sqrt(2))  # the metadata's σ temperature
     assert focal_scale(None, (240, 320), 250.0) == 1.0
 
 

@@ -154,5 +154,5 @@ class DepthEstimator:
         scale = focal_scale(intrinsics, meta.input_size, meta.canonical_focal_px)
         outputs = self.backend.run(inputs)
         depth, sigma = postprocess(outputs[0], outputs[1], output_size or rgb.shape[:2],
-                                   meta.uncertainty_kind, scale)  # fmt: skip
+                                   meta.uncertainty_kind, scale, meta.sigma_scale)  # fmt: skip
         return DepthResult(depth, sigma)
