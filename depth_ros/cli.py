@@ -5,9 +5,7 @@ output topic's rate and latency and writes a PNG mosaic.
 bench: a camera (replay) process, the pipeline process and this listener process; per output
 topic: rate, latency p50/p99, drops, node overhead against the estimator, CPU% and RSS.
 
-No trained model ships yet (issue 6): unless model paths are given, both commands export
-randomly initialised models, and say so in everything they print. Their rates and latencies
-are real; their depth values are not estimates of anything.
+Both use the package's shipped models unless model paths are given.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,27 +22,19 @@ from pathlib import Path
 import numpy as np
 
 from depth_core.bench import process_memory_mb
+from depth_ros.shipped import shipped_model
 
 MODEL_INPUT = (240, 320)
 OUTPUTS = ("depth/estimated", "depth/estimated/uncertainty", "depth/recovered",
            "depth/recovered/uncertainty")  # fmt: skip
 
 
-def placeholder_models(folder: Path) -> dict[str, str]:
-    """Randomly initialised monocular and recovery models, exported to ONNX."""
-    import torch
-
-    from depth_core.checkpoint import describe
-    from depth_core.export.onnx import save_and_export
-    from depth_core.models import build_model
-
-    paths = {}
-    for key, name in (("monocular", "transfer_monocular"), ("recovery", "depth_recovery")):
-        torch.manual_seed(0)
-        model = build_model(name).eval()
-        metadata = describe(model, MODEL_INPUT, training_data="untrained placeholder")
-        paths[key] = str(save_and_export(model, folder / f"{name}.pt", metadata))
-    return paths
+def chosen_models(args: argparse.Namespace) -> dict[str, str]:
+    """--monocular-model/--recovery-model, or the shipped models."""
+    if args.monocular_model:
+        return {"monocular": args.monocular_model, "recovery": args.recovery_model}
+    return {"monocular": str(shipped_model("monocular_depth")),
+            "recovery": str(shipped_model("depth_recovery"))}  # fmt: skip
 
 
 class Listener:
@@ -113,31 +102,29 @@ def run_demo(args: argparse.Namespace) -> int:
     from depth_ros.conversions import image_to_array
     from depth_ros.pipeline import build_nodes
 
-    with tempfile.TemporaryDirectory(prefix="depth_ros_demo_") as folder:
-        models = ({"monocular": args.monocular_model, "recovery": args.recovery_model}
-                  if args.monocular_model else placeholder_models(Path(folder)))  # fmt: skip
-        rclpy.init()
-        nodes = build_nodes({"replay": "true", "monocular_model": models["monocular"],
-                             "recovery_model": models["recovery"], "threads": "1"})  # fmt: skip
-        listener_node = Node("demo_listener")
-        listener = Listener(listener_node)
-        raw_topic: dict[str, object] = {}
-        camera_qos = qos_profile_sensor_data  # the replay camera publishes best-effort
-        for key, topic in (("raw", "tof/depth/image_raw"), ("rgb", "camera/color/image_raw")):
-            listener_node.create_subscription(
-                Image, topic, lambda m, key=key: raw_topic.update({key: m}), camera_qos)
-        executor = MultiThreadedExecutor()
-        for node in [*nodes, listener_node]:
-            executor.add_node(node)
-        spinner = threading.Thread(target=executor.spin, daemon=True)
-        spinner.start()
-        start = time.time()
-        time.sleep(args.seconds)
-        executor.shutdown(timeout_sec=5)
-        spinner.join(timeout=5)
-        for node in [*nodes, listener_node]:
-            node.destroy_node()
-        rclpy.try_shutdown()
+    models = chosen_models(args)
+    rclpy.init()
+    nodes = build_nodes({"replay": "true", "monocular_model": models["monocular"],
+                         "recovery_model": models["recovery"], "threads": "1"})  # fmt: skip
+    listener_node = Node("demo_listener")
+    listener = Listener(listener_node)
+    raw_topic: dict[str, object] = {}
+    camera_qos = qos_profile_sensor_data  # the replay camera publishes best-effort
+    for key, topic in (("raw", "tof/depth/image_raw"), ("rgb", "camera/color/image_raw")):
+        listener_node.create_subscription(
+            Image, topic, lambda m, key=key: raw_topic.update({key: m}), camera_qos)
+    executor = MultiThreadedExecutor()
+    for node in [*nodes, listener_node]:
+        executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    start = time.time()
+    time.sleep(args.seconds)
+    executor.shutdown(timeout_sec=5)
+    spinner.join(timeout=5)
+    for node in [*nodes, listener_node]:
+        node.destroy_node()
+    rclpy.try_shutdown()
     report = listener.report(since=start + min(2.0, args.seconds / 3))  # skip start-up
     missing = [t for t in OUTPUTS if t not in listener.last] + \
         [t for t in ("rgb", "raw") if t not in raw_topic]  # fmt: skip
@@ -152,21 +139,19 @@ def run_demo(args: argparse.Namespace) -> int:
         depth = image_to_array(listener.last[topic]) if depth is None else depth
         return cv2.resize(colourise_depth(depth), size, interpolation=cv2.INTER_NEAREST)
 
-    label = "" if args.monocular_model else " (untrained)"
     picture = mosaic([
         ("RGB", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)),
         ("raw ToF (simulated)", coloured(None, raw)),
-        (f"estimated{label}", coloured("depth/estimated")),
-        (f"recovered{label}", coloured("depth/recovered")),
-        (f"recovered sigma{label}", coloured("depth/recovered/uncertainty")),
+        ("estimated", coloured("depth/estimated")),
+        ("recovered", coloured("depth/recovered")),
+        ("recovered sigma", coloured("depth/recovered/uncertainty")),
     ])  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     mosaic_path = args.out / "pipeline_mosaic.png"
     if not cv2.imwrite(str(mosaic_path), picture):
         raise OSError(f"could not write {mosaic_path}")
     summary = {
-        "models": models if args.monocular_model else "untrained placeholders (no shipped model "
-                                                      "yet): rates are real, depth values are not",
+        "models": models,
         "seconds": args.seconds,
         "topics": report,
         "nodes": listener.diagnostics,
@@ -191,26 +176,24 @@ def run_bench(args: argparse.Namespace) -> int:
     from rclpy.node import Node
 
     results = {}
-    with tempfile.TemporaryDirectory(prefix="depth_ros_bench_") as folder:
-        models = ({"monocular": args.monocular_model, "recovery": args.recovery_model}
-                  if args.monocular_model else placeholder_models(Path(folder)))  # fmt: skip
-        bin_dir = Path(sys.executable).parent
-        camera = subprocess.Popen(
-            [str(bin_dir / "replay"), "--ros-args", "-p", f"rate:={args.rate}",
-             "-p", f"width:={args.width}", "-p", f"height:={args.height}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        try:
-            for setup, nodes in (("monocular alone", ("true", "false")),
-                                 ("both nodes", ("true", "true"))):  # fmt: skip
-                results[setup] = _bench_pipeline(args, bin_dir, models, nodes, rclpy, Node,
-                                                 SingleThreadedExecutor)  # fmt: skip
-        finally:
-            camera.terminate()
-            camera.wait(timeout=10)
+    models = chosen_models(args)
+    bin_dir = Path(sys.executable).parent
+    camera = subprocess.Popen(
+        [str(bin_dir / "replay"), "--ros-args", "-p", f"rate:={args.rate}",
+         "-p", f"width:={args.width}", "-p", f"height:={args.height}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        for setup, nodes in (("monocular alone", ("true", "false")),
+                             ("both nodes", ("true", "true"))):  # fmt: skip
+            results[setup] = _bench_pipeline(args, bin_dir, models, nodes, rclpy, Node,
+                                             SingleThreadedExecutor)  # fmt: skip
+    finally:
+        camera.terminate()
+        camera.wait(timeout=10)
     payload = {
         "camera": f"{args.width}x{args.height} at {args.rate} Hz (replay process)",
         "model_input": f"{MODEL_INPUT[1]}x{MODEL_INPUT[0]}",
-        "models": "untrained placeholders" if not args.monocular_model else models,
+        "models": models,
         "cores": os.cpu_count(),
         "results": results,
     }
@@ -273,9 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("demo", "bench"):
         sub = commands.add_parser(name)
-        sub.add_argument("--monocular-model", help="model for monocular_depth (default: "
-                         "untrained placeholder)")  # fmt: skip
-        sub.add_argument("--recovery-model", help="model for depth_recovery")
+        sub.add_argument("--monocular-model", help="model for monocular_depth (default: the "
+                         "shipped one)")  # fmt: skip
+        sub.add_argument("--recovery-model", help="model for depth_recovery (default: the "
+                         "shipped one)")  # fmt: skip
         sub.add_argument("--seconds", type=float, default=10.0 if name == "demo" else 20.0)
     commands.choices["demo"].add_argument("--out", type=Path, default=Path("demo_output"))
     bench = commands.choices["bench"]

@@ -44,6 +44,7 @@ from depth_ros.conversions import (
 )
 from depth_ros.parameters import NODE_PARAMETERS, Param
 from depth_ros.pointcloud import points_to_cloud
+from depth_ros.shipped import shipped_model
 
 OUTPUT_QOS = QoSProfile(depth=5)  # reliable: heard by reliable and best-effort subscribers
 ASPECT_TOLERANCE = 0.01
@@ -158,16 +159,15 @@ class DepthNode(Node):
         for thread in self._threads:
             thread.start()
         backend = self.estimator.backend
-        self.get_logger().info(f"{self.params['model_path']} on {backend.name} "
+        self.get_logger().info(f"{self.model_path} on {backend.name} "
                                f"({backend.precision}); publishing {prefix}")  # fmt: skip
 
     def _load_estimator(self, name: str) -> DepthEstimator:
-        if not self.params["model_path"]:
-            raise ParameterError(f"{name}: parameter model_path is empty; give a checkpoint, "
-                                 f".onnx or .engine")  # fmt: skip
+        """model_path, or the package's shipped model for this node when it is empty."""
         try:
+            self.model_path = self.params["model_path"] or str(shipped_model(name))
             return DepthEstimator.load(
-                self.params["model_path"], backend=self.params["backend"],
+                self.model_path, backend=self.params["backend"],
                 device=self.params["device"], threads=self.params["threads"] or None,
                 precision=self.params["precision"],
             )  # fmt: skip
@@ -302,7 +302,7 @@ class DepthNode(Node):
             "backend": backend.name,
             "precision": backend.precision,
             "model": self.estimator.metadata.model_name,
-            "model_path": self.params["model_path"],
+            "model_path": self.model_path,
         }
         values.update({f"dropped.{k}": str(v) for k, v in self.dropped.snapshot().items()})
         values.update({f"rejected.{k}": str(v) for k, v in self.rejected.snapshot().items()})

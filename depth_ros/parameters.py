@@ -34,7 +34,8 @@ class Param:
 
 
 ESTIMATOR = (
-    Param("model_path", "", "depth model: checkpoint (.pt), .onnx or TensorRT .engine",
+    Param("model_path", "", "depth model: checkpoint (.pt), .onnx or TensorRT .engine; empty: "
+          "the shipped model",
           read_only=True),
     Param("backend", "auto", "inference backend; auto picks the fastest available",
           choices=("auto", "torch", "onnxruntime", "tensorrt"), read_only=True),

@@ -275,8 +275,8 @@ def test_parameters_are_validated_and_read_only_ones_refuse_changes(models):
     with pytest.raises(ParameterError, match="backend must be one of"):
         MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
                                                          backend="magic"))  # fmt: skip
-    with pytest.raises(ParameterError, match="model_path is empty"):
-        MonocularDepthNode()
+    with pytest.raises(ParameterError, match="missing.onnx: no such model file"):
+        MonocularDepthNode(parameter_overrides=overrides(model_path="/nowhere/missing.onnx"))
     with pytest.raises(ParameterError, match="without raw depth input"):
         DepthRecoveryNode(parameter_overrides=overrides(model_path=str(models["mono"])))
     node = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"])))

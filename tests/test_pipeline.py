@@ -180,8 +180,9 @@ def test_pipeline_refuses_bad_arguments_and_missing_models():
     executable = Path(sys.executable).parent / "depth-ros-pipeline"
     bad = subprocess.run([str(executable), "model:=x"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown argument 'model:=x'" in bad.stderr
-    missing = subprocess.run([str(executable)], capture_output=True, text=True, timeout=60)
-    assert missing.returncode == 2 and "model_path is empty" in missing.stderr
+    missing = subprocess.run([str(executable), "monocular_model:=/nowhere/missing.onnx"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert missing.returncode == 2 and "missing.onnx: no such model file" in missing.stderr
 
 
 def test_readme_demo_runs_the_pipeline_and_writes_the_mosaic(tmp_path):

@@ -1,0 +1,19 @@
+"""The trained models that ship with the package (see the README: how they were trained and
+how well they do). ONNX files, so a robot needs ONNX Runtime, not torch; the checkpoints
+beside them are for fine-tuning and re-export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+SHIPPED = {"monocular_depth": "monocular.onnx", "depth_recovery": "recovery.onnx"}
+
+
+def shipped_model(node: str) -> Path:
+    """The default model of a depth node; a clear error if the install lacks it."""
+    path = MODELS_DIR / SHIPPED[node]
+    if not path.is_file():
+        raise FileNotFoundError(f"the shipped {node} model {path} is missing (a partial "
+                                f"install?); set model_path")  # fmt: skip
+    return path
