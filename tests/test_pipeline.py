@@ -206,3 +206,29 @@ def test_readme_parameter_tables_match_the_declarations():
     readme = (ROOT / "README.md").read_text()
     for node in NODE_PARAMETERS:
         assert markdown_table(node) in readme, f"README table of {node} is out of date"
+
+
+def test_entry_point_starts_the_monitor_next_to_the_depth_nodes(tmp_path):
+    from depth_ros.pipeline import build_nodes
+
+    models = make_models(tmp_path, fit_steps=0)
+    rclpy.init()
+    nodes = []
+    try:
+        nodes = build_nodes({"monocular_model": str(models["mono"]), "recovery": "false",
+                             "proximity": "true", "proximity_source": "estimated",
+                             "namespace": "robot"})  # fmt: skip
+        by_name = {n.get_name(): n for n in nodes}
+        assert set(by_name) == {"monocular_depth", "proximity_monitor"}
+        monitor = by_name["proximity_monitor"]
+        assert {s.topic_name for s in monitor.subscriptions} == {
+            "/robot/depth/estimated", "/robot/depth/estimated/uncertainty",
+            "/robot/depth/estimated/camera_info"}
+        assert monitor.get_parameter("zone.front.region").value == [0.3, 0.33, 0.7, 1.0]
+        with pytest.raises(ValueError, match="proximity_source"):
+            build_nodes({"proximity_source": "sideways", "monocular": "false",
+                         "recovery": "false"})  # fmt: skip
+    finally:
+        for node in nodes:
+            node.destroy_node()
+        rclpy.shutdown()
