@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from depth_core.data.sample import DepthSample
-from depth_core.data.simulation import RawDepthConfig, simulate_raw_depth
+from depth_core.data.simulation import simulate_tof
 from depth_core.metrics import depth_metrics, sparsification
 from depth_core.visualize import colourise_depth, mosaic
 
@@ -103,13 +103,14 @@ def evaluate_samples(
     max_depth: float = 10.0,
     crop: str | None = None,
     train_mean_depth: float | None = None,
-    raw_config: RawDepthConfig | None = None,
+    simulate_raw: bool = False,
     seed: int = 0,
     preview_dir=None,
 ) -> tuple[DatasetReport, dict]:
     """Run `estimator` over `samples` (at the ground truth's resolution) and score it beside
-    the baselines. Recovery models take the sample's raw depth, or raw depth simulated from
-    the ground truth with `raw_config`. Returns the report and the pooled sparsification."""
+    the baselines. Recovery models take the sample's raw depth, or (simulate_raw) a ToF frame
+    simulated from the ground truth by `simulate_tof`. Returns the report and the pooled
+    sparsification."""
     import time
 
     recovery = "raw_depth" in estimator.metadata.inputs
@@ -121,8 +122,8 @@ def evaluate_samples(
         gt, valid = sample.depth, sample.valid
         raw = None
         if recovery:
-            if raw_config is not None:
-                raw = simulate_raw_depth(gt, rng, raw_config).raw
+            if simulate_raw:
+                raw = simulate_tof(gt, rng)
             elif sample.raw_depth is not None:
                 raw = sample.raw_depth
             else:

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 from depth_core.data.loaders import LOADERS, shared_frames
-from depth_core.data.simulation import RawDepthConfig
 from depth_core.evaluation import (
     ause_table,
     evaluate_samples,
@@ -51,11 +50,6 @@ def training_mean_depth(seed: int, count: int = 100) -> float:
         depth = scene.render(scene.cameras[0]).depth
         total, pixels = total + float(depth[depth > 0].sum()), pixels + int((depth > 0).sum())
     return total / pixels
-
-
-def simulated_tof(shape: tuple[int, int]) -> RawDepthConfig:
-    """The evaluation's ToF: a quarter-resolution capture with the default artefacts."""
-    return RawDepthConfig(capture_size=(shape[0] // 4, shape[1] // 4), upsample=False)
 
 
 def parse_data(text: str):
@@ -125,12 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     train_mean = None if recovery else training_mean_depth(args.train_seed, args.mean_frames)
     reports, curves = [], {}
     for name, samples, max_depth, crop, simulate in sets:
-        raw_config = None
-        if simulate:
-            raw_config = simulated_tof(samples[0].depth.shape)
         report, curve = evaluate_samples(estimator, samples, name, max_depth=max_depth,
                                          crop=crop, train_mean_depth=train_mean,
-                                         raw_config=raw_config, preview_dir=out / "previews")
+                                         simulate_raw=simulate, preview_dir=out / "previews")
         reports.append(report)
         curves[name] = curve
         print(f"{name}: {report.frames} frames, model AbsRel "

@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from depth_core.data.scenes import approaching_person
-from depth_core.data.simulation import RawDepthConfig, simulate_raw_depth
+from depth_core.data.simulation import simulate_tof
 from depth_core.proximity import Zone, ZoneMask, zone_reading
 from depth_core.runtime.estimator import DepthEstimator
 
@@ -63,12 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     monitor_ms = []
     walks = [approaching_person(args.seed + i, frames=args.frames) for i in range(args.scenes)]
     rng = np.random.default_rng(args.seed)
-    tof = RawDepthConfig(capture_size=(60, 80), upsample=False)
     for sample in tqdm((s for walk in walks for s in walk), total=args.scenes * args.frames,
                        desc="frames"):  # fmt: skip
         mask = ZoneMask(ZONE, sample.intrinsics)
         truth = zone_reading(sample.depth, np.zeros_like(sample.depth), mask).nearest
-        raw = simulate_raw_depth(sample.depth, rng, tof).raw
+        raw = simulate_tof(sample.depth, rng)
         for source, estimator in estimators.items():
             start = time.perf_counter()
             result = estimator.predict(sample.rgb, raw if source == "recovered" else None,
