@@ -211,8 +211,13 @@ def plot_sparsification(curves: dict[str, dict], path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.2), squeeze=False)
-    for axis, (name, curve) in zip(axes[0], curves.items(), strict=True):
+    columns = min(3, len(curves))
+    rows = -(-len(curves) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows),
+                                squeeze=False)  # fmt: skip
+    for axis in axes.flat[len(curves):]:
+        axis.axis("off")
+    for axis, (name, curve) in zip(axes.flat, curves.items()):  # noqa: B905 (spare axes)
         full = curve["curve_rmse"][0]
         axis.plot(curve["fractions"], curve["curve_rmse"] / full, label="model σ")
         axis.plot(curve["fractions"], curve["oracle_rmse"] / full, label="oracle")
