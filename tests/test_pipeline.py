@@ -188,6 +188,8 @@ def test_pipeline_refuses_bad_arguments_and_missing_models():
 def test_readme_demo_runs_the_pipeline_and_writes_the_mosaic(tmp_path):
     import cv2
 
+    from depth_ros.shipped import shipped_model
+
     executable = Path(sys.executable).parent / "depth-ros"
     result = subprocess.run([str(executable), "demo", "--seconds", "6", "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -195,7 +197,9 @@ def test_readme_demo_runs_the_pipeline_and_writes_the_mosaic(tmp_path):
     summary = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     for topic, row in summary["topics"].items():
         assert row["messages"] > 0 and row["rate_hz"] > 0, topic
-    assert "untrained" in summary["models"]  # says what it ran
+    # It says what it ran: the shipped models.
+    assert summary["models"] == {"monocular": str(shipped_model("monocular_depth")),
+                                 "recovery": str(shipped_model("depth_recovery"))}
     picture = cv2.imread(str(tmp_path / "pipeline_mosaic.png"))
     assert picture.shape[0] == 240 and picture.shape[1] > 4 * 240  # five panels side by side
 
