@@ -11,8 +11,10 @@ post-processing is exactly what the nodes run.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -111,8 +113,6 @@ def evaluate_samples(
     the baselines. Recovery models take the sample's raw depth, or (simulate_raw) a ToF frame
     simulated from the ground truth by `simulate_tof`. Returns the report and the pooled
     sparsification."""
-    import time
-
     recovery = "raw_depth" in estimator.metadata.inputs
     rows: dict[str, list] = {}
     pooled_pred, pooled_sigma, pooled_gt = [], [], []
@@ -164,8 +164,6 @@ def evaluate_samples(
 
 
 def _save_preview(folder, name, index, sample, raw, result) -> None:
-    from pathlib import Path
-
     gt = sample.depth
     valid_gt = gt[gt > 0]
     lo, hi = (float(np.percentile(valid_gt, 2)), float(np.percentile(valid_gt, 98))) \

@@ -28,8 +28,8 @@ def points_to_cloud(points: Points, header: Header) -> PointCloud2:
                       "offsets": [f.offset for f in fields], "itemsize": 4 * len(fields)})
     shape = points.xyz.shape[:-1]
     buffer = np.empty(shape, dtype=dtype)
-    buffer["x"], buffer["y"], buffer["z"] = points.xyz[..., 0], points.xyz[..., 1], \
-        points.xyz[..., 2]  # fmt: skip
+    for axis, name in enumerate("xyz"):
+        buffer[name] = points.xyz[..., axis]
     if points.rgb is not None:
         colour = points.rgb.astype(np.uint32)
         packed = (colour[..., 0] << 16) | (colour[..., 1] << 8) | colour[..., 2]

@@ -108,14 +108,14 @@ class Shape:
         offset = (centre - origin).astype(np.float32)
         distance_sq = float(offset @ offset)
         if distance_sq <= radius**2:  # the origin is inside: test every ray
-            return _INTERSECT[self.kind](self, origin, rays)[0]
+            return _INTERSECT[self.kind](self, origin, rays)
         along = rays @ offset
         lengths_sq = np.einsum("ij,ij->i", rays, rays)
         near = (along > 0) & (distance_sq - along * along / lengths_sq <= radius**2)
         hits = np.full(len(rays), _NO_HIT, dtype=np.float32)
         candidates = np.flatnonzero(near)
         if len(candidates):
-            hits[candidates] = _INTERSECT[self.kind](self, origin, rays[candidates])[0]
+            hits[candidates] = _INTERSECT[self.kind](self, origin, rays[candidates])
         return hits
 
     def surface(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -152,8 +152,8 @@ def _box_hits(shape: Shape, origin: np.ndarray, rays: np.ndarray):
     local_origin = _to_local(shape, (origin - shape.centre).astype(np.float32))
     near, far = _slab(local_origin, _to_local(shape, rays), shape.half)
     if np.all(np.abs(local_origin) < shape.half):  # inside: the room seen from within
-        return np.where(far > 0, far, _NO_HIT), None
-    return np.where((near <= far) & (near > 0), near, _NO_HIT), None
+        return np.where(far > 0, far, _NO_HIT)
+    return np.where((near <= far) & (near > 0), near, _NO_HIT)
 
 
 def _box_surface(shape: Shape, points: np.ndarray):
@@ -195,7 +195,7 @@ def _sphere_hits(shape: Shape, origin: np.ndarray, rays: np.ndarray):
     a = np.einsum("ij,ij->i", rays, rays)
     b = 2 * rays @ offset
     c = np.float32(offset @ offset - shape.half[0] ** 2)
-    return _quadratic(a, b, c), None
+    return _quadratic(a, b, c)
 
 
 def _sphere_surface(shape: Shape, points: np.ndarray):
@@ -220,7 +220,7 @@ def _cylinder_hits(shape: Shape, origin: np.ndarray, rays: np.ndarray):
     for t in (top, bottom):
         x, y = offset[0] + t * dx, offset[1] + t * dy
         caps.append(np.where((t > 1e-6) & (x * x + y * y <= radius**2), t, _NO_HIT))
-    return np.minimum(side, np.minimum(*caps)), None
+    return np.minimum(side, np.minimum(*caps))
 
 
 def _cylinder_surface(shape: Shape, points: np.ndarray):
