@@ -22,6 +22,7 @@ import numpy as np
 from depth_core.data.sample import DepthSample
 from depth_core.data.simulation import simulate_tof
 from depth_core.metrics import depth_metrics, sparsification
+from depth_core.processing import preprocess_raw_depth
 from depth_core.visualize import colourise_depth, mosaic
 
 REPORTED = ("abs_rel", "rmse", "delta1", "delta_1.05", "mae")
@@ -73,8 +74,9 @@ def guided_hole_filling(raw: np.ndarray, rgb: np.ndarray, eps: float = 1e-3) -> 
         out[filled] = numerator[filled] / denominator[filled]
         missing &= ~filled
         radius *= 2
-    out[missing] = nearest_fill(raw)[missing]
-    return np.where(out > 0, out, nearest_fill(raw)).astype(np.float32)
+    nearest = nearest_fill(raw)
+    out[missing] = nearest[missing]
+    return np.where(out > 0, out, nearest).astype(np.float32)
 
 
 def _metrics(pred, gt, valid, max_depth, crop, median_scaling=False) -> dict[str, float]:
@@ -133,7 +135,7 @@ def evaluate_samples(
         latencies.append(time.perf_counter() - start)
         methods = {"model": result.depth}
         if recovery:
-            raw_full = cv2.resize(raw, gt.shape[::-1], interpolation=cv2.INTER_NEAREST)
+            raw_full = preprocess_raw_depth(raw, gt.shape)[0, 0]
             methods["raw (nearest-filled)"] = nearest_fill(raw_full)
             methods["guided filter fill"] = guided_hole_filling(raw_full, sample.rgb)
         elif train_mean_depth is not None:

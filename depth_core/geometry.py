@@ -35,6 +35,14 @@ class Intrinsics:
             height=height,
         )
 
+    def ray_slopes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x/z per column, y/z per row) of the rays through the pixel centres (float32): a
+        pixel at depth z back-projects to (slope_x[u]·z, slope_y[v]·z, z)."""
+        columns = np.arange(self.width, dtype=np.float32)
+        rows = np.arange(self.height, dtype=np.float32)
+        return ((columns - np.float32(self.cx)) / np.float32(self.fx),
+                (rows - np.float32(self.cy)) / np.float32(self.fy))  # fmt: skip
+
 
 def resized_coordinate(coordinate: float, scale: float) -> float:
     """A pixel coordinate after resizing by `scale`, pixel-edge convention (OpenCV, ROS)."""

@@ -43,12 +43,11 @@ def depth_to_points(
                          f"{width}x{height}")  # fmt: skip
     if decimation < 1:
         raise ValueError(f"decimation must be >= 1, got {decimation}")
-    rows, columns = np.arange(0, height, decimation), np.arange(0, width, decimation)
     z = depth[::decimation, ::decimation].astype(np.float32)
     valid = np.isfinite(z) & (z > 0)
     z = np.where(valid, z, np.float32(np.nan))
-    x = ((columns.astype(np.float32) - np.float32(intrinsics.cx)) / np.float32(intrinsics.fx))
-    y = ((rows.astype(np.float32) - np.float32(intrinsics.cy)) / np.float32(intrinsics.fy))
+    slope_x, slope_y = intrinsics.ray_slopes()
+    x, y = slope_x[::decimation], slope_y[::decimation]
     xyz = np.empty((*z.shape, 3), dtype=np.float32)
     xyz[..., 0] = x[None, :] * z
     xyz[..., 1] = y[:, None] * z

@@ -42,6 +42,13 @@ def preprocess_rgb(
     return np.ascontiguousarray(scaled.transpose(2, 0, 1)[None])
 
 
+def zero_missing(depth: np.ndarray) -> np.ndarray:
+    """Depth as float32 metres with 0 wherever there is no value (NaN, ±inf, 0, negative):
+    the convention of raw depth and ground truth throughout."""
+    depth = np.asarray(depth)
+    return np.where(np.isfinite(depth) & (depth > 0), depth, 0).astype(np.float32)
+
+
 def preprocess_raw_depth(raw_depth: np.ndarray, input_size: tuple[int, int]) -> np.ndarray:
     """HxW metres (0 / NaN / inf / negative = missing) -> 1x1xhxw float32, 0 = missing.
 
@@ -49,7 +56,7 @@ def preprocess_raw_depth(raw_depth: np.ndarray, input_size: tuple[int, int]) -> 
     by blending a foreground and a background depth."""
     if raw_depth.ndim != 2:
         raise ValueError(f"raw depth must be HxW, got shape {raw_depth.shape}")
-    clean = np.where(np.isfinite(raw_depth) & (raw_depth > 0), raw_depth, 0).astype(np.float32)
+    clean = zero_missing(raw_depth)
     height, width = input_size
     resized = cv2.resize(clean, (width, height), interpolation=cv2.INTER_NEAREST)
     return resized[None, None]

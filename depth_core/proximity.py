@@ -90,16 +90,15 @@ class ZoneMask:
         # Every second pixel and row: a box needs per-pixel 3D tests, and a percentile of a
         # quarter of the pixels is the same statistic at a quarter of the cost.
         self.window = (slice(*rows, BOX_STRIDE), slice(*columns, BOX_STRIDE))
-        grid_v, grid_u = np.mgrid[rows[0] : rows[1] : BOX_STRIDE,
-                                  columns[0] : columns[1] : BOX_STRIDE].astype(np.float32)
-        self.ray_x = (grid_u - intrinsics.cx) / intrinsics.fx  # x/z per pixel
-        self.ray_y = (grid_v - intrinsics.cy) / intrinsics.fy
+        slope_x, slope_y = intrinsics.ray_slopes()
+        self.ray_x = slope_x[self.window[1]][None, :]  # x/z per sampled column
+        self.ray_y = slope_y[self.window[0]][:, None]  # y/z per sampled row
         # Centre and half extent per axis: |v − centre| <= half is one test per axis. The near
         # face stays in front of the camera, so depth 0 (invalid) never counts.
         low = np.array([x0, y0, max(z0, 1e-6)], dtype=np.float32)
         high = np.array([x1, y1, z1], dtype=np.float32)
         self.box = ((low + high) / 2, (high - low) / 2)
-        self._scratch = np.empty_like(self.ray_x)
+        self._scratch = np.empty((self.ray_y.shape[0], self.ray_x.shape[1]), np.float32)
 
     def values(self, depth: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Valid depths (and their σ) in the zone."""

@@ -20,17 +20,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from depth_core.checkpoint import load_checkpoint
-from depth_core.data.scenes import approaching_person
-from depth_core.data.simulation import simulate_tof
 from depth_core.export.onnx import save_and_export
-from depth_core.proximity import ZoneMask, zone_reading
+from depth_core.proximity import zone_reading
 from depth_core.runtime.estimator import DepthEstimator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_proximity import ZONE  # noqa: E402  (one zone definition for both scripts)
+from evaluate_proximity import walk_frames  # noqa: E402  (the same walks and zone as there)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,14 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     estimator = DepthEstimator.load(args.checkpoint, backend="torch")
     estimator.metadata.sigma_scale = 1.0  # fit from the raw σ
     recovery = "raw_depth" in metadata.inputs
-    rng = np.random.default_rng(args.seed)
-    frames = []  # (truth, zone depths, zone σ)
-    walks = [approaching_person(args.seed + i, frames=args.frames) for i in range(args.scenes)]
-    for sample in tqdm((s for w in walks for s in w), total=args.scenes * args.frames):
-        mask = ZoneMask(ZONE, sample.intrinsics)
-        truth = zone_reading(sample.depth, np.zeros_like(sample.depth), mask).nearest
-        raw = simulate_tof(sample.depth, rng) if recovery else None
-        result = estimator.predict(sample.rgb, raw, sample.intrinsics)
+    frames = []  # (truth, depth, σ, zone mask) per frame
+    for sample, mask, truth, raw in walk_frames(args.seed, args.scenes, args.frames):
+        result = estimator.predict(sample.rgb, raw if recovery else None, sample.intrinsics)
         frames.append((truth, result.depth, result.sigma, mask))
     temperatures = np.exp(np.linspace(np.log(0.25), np.log(64.0), 97))
     uncalibrated = float(np.mean([zone_reading(d, s, m, k=args.k).conservative <= truth

@@ -42,12 +42,11 @@ RECOVERY_SHARED = [("orbbec_person", False), ("tum_fr1", True), ("kinect_poses",
 
 def training_mean_depth(seed: int, count: int = 100) -> float:
     """Mean ground-truth depth of the first `count` training scenes (the trivial baseline)."""
-    from depth_core.data.scenes import random_scene
+    from depth_core.data.scenes import scene_frame
 
     total, pixels = 0.0, 0
     for index in range(count):
-        scene = random_scene(seed * 1_000_003 + index, 320, 240)
-        depth = scene.render(scene.cameras[0]).depth
+        depth = scene_frame(seed, index).depth
         total, pixels = total + float(depth[depth > 0].sum()), pixels + int((depth > 0).sum())
     return total / pixels
 

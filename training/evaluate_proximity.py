@@ -47,6 +47,19 @@ def monitor_time_ms(depth: np.ndarray, sigma: np.ndarray, repeats: int = 50) -> 
     return float(np.median(times) * 1000)
 
 
+def walk_frames(seed: int, scenes: int, frames: int):
+    """Per frame of `scenes` approaching-person walks (seeds seed, seed + 1, ...): the
+    sample, its zone mask, the true nearest distance (the monitor's statistic on the exact
+    depth) and a simulated ToF frame for recovery models."""
+    rng = np.random.default_rng(seed)
+    walks = [approaching_person(seed + i, frames=frames) for i in range(scenes)]
+    for sample in tqdm((s for walk in walks for s in walk), total=scenes * frames,
+                       desc="frames"):  # fmt: skip
+        mask = ZoneMask(ZONE, sample.intrinsics)
+        truth = zone_reading(sample.depth, np.zeros_like(sample.depth), mask).nearest
+        yield sample, mask, truth, simulate_tof(sample.depth, rng)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--monocular", default=str(DEFAULT_MODELS / "monocular.onnx"))
@@ -61,13 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = {(source, k): [] for source in estimators for k in KS}
     latency = {source: [] for source in estimators}
     monitor_ms = []
-    walks = [approaching_person(args.seed + i, frames=args.frames) for i in range(args.scenes)]
-    rng = np.random.default_rng(args.seed)
-    for sample in tqdm((s for walk in walks for s in walk), total=args.scenes * args.frames,
-                       desc="frames"):  # fmt: skip
-        mask = ZoneMask(ZONE, sample.intrinsics)
-        truth = zone_reading(sample.depth, np.zeros_like(sample.depth), mask).nearest
-        raw = simulate_tof(sample.depth, rng)
+    for sample, mask, truth, raw in walk_frames(args.seed, args.scenes, args.frames):
         for source, estimator in estimators.items():
             start = time.perf_counter()
             result = estimator.predict(sample.rgb, raw if source == "recovered" else None,

@@ -17,6 +17,7 @@ import numpy as np
 
 from depth_core.data.sample import DepthSample
 from depth_core.geometry import Intrinsics, disparity_to_depth
+from depth_core.processing import zero_missing
 
 NYU_INTRINSICS = (518.8579, 519.4696, 325.5824, 253.7362)  # Kinect v1 colour, 640x480
 TUM_INTRINSICS = {"fr1": (517.3, 516.5, 318.6, 255.3), "fr2": (520.9, 521.0, 325.1, 249.7),
@@ -122,8 +123,8 @@ def read_middlebury_calib(path: str | Path) -> dict[str, float]:
 
 
 def _sample(rgb, depth_m, intrinsics, name, raw_m=None) -> DepthSample:
-    depth_m = np.where(np.isfinite(depth_m) & (depth_m > 0), depth_m, 0).astype(np.float32)
-    raw = None if raw_m is None else np.where(raw_m > 0, raw_m, 0).astype(np.float32)
+    depth_m = zero_missing(depth_m)
+    raw = None if raw_m is None else zero_missing(raw_m)
     return DepthSample(rgb=rgb, depth=depth_m, valid=depth_m > 0, intrinsics=intrinsics,
                        raw_depth=raw, name=name)  # fmt: skip
 
@@ -178,14 +179,28 @@ def nyu_eigen(root: str | Path, split: str = "test") -> LazySamples:
     return LazySamples(images, read)
 
 
-def kitti_calibration(path: str | Path, camera: str = "P_rect_02") -> tuple[float, ...]:
-    """(fx, fy, cx, cy) from calib_cam_to_cam.txt (raw data) or an object-set calib file."""
+def read_kitti_calibration(path: str | Path) -> dict[str, np.ndarray]:
+    """Every numeric `KEY: v v ...` line of a KITTI calibration file (raw-data
+    calib_cam_to_cam.txt or an object-set calib file); text lines such as calib_time skipped."""
+    matrices = {}
     for line in Path(path).read_text().splitlines():
         key, _, value = line.partition(":")
-        if key.strip() == camera:
-            p = [float(v) for v in value.split()]
-            return p[0], p[5], p[2], p[6]
-    raise ValueError(f"{path}: no {camera} line")
+        try:
+            numbers = [float(v) for v in value.split()]
+        except ValueError:
+            continue
+        if numbers:
+            matrices[key.strip()] = np.array(numbers)
+    return matrices
+
+
+def kitti_calibration(path: str | Path, camera: str = "P_rect_02") -> tuple[float, ...]:
+    """(fx, fy, cx, cy) of a camera's 3x4 projection matrix in a KITTI calibration file."""
+    matrices = read_kitti_calibration(path)
+    if camera not in matrices:
+        raise ValueError(f"{path}: no {camera} line")
+    p = matrices[camera]
+    return p[0], p[5], p[2], p[6]
 
 
 def kitti_eigen(image_root: str | Path, depth_root: str | Path,
@@ -369,11 +384,7 @@ def kitti_lidar_depth(velodyne: str | Path, calib: str | Path,
                       shape: tuple[int, int]) -> np.ndarray:  # fmt: skip
     """Sparse metric depth from a KITTI scan: x_img = P2 · R0_rect · Tr_velo_to_cam · X;
     points behind the camera or outside the image are dropped; the nearest point wins."""
-    matrices = {}
-    for line in Path(calib).read_text().splitlines():
-        key, _, value = line.partition(":")
-        if value.strip():
-            matrices[key.strip()] = np.array([float(v) for v in value.split()])
+    matrices = read_kitti_calibration(calib)
     p2 = matrices["P2"].reshape(3, 4)
     r0 = np.eye(4)
     r0[:3, :3] = matrices["R0_rect"].reshape(3, 3)

@@ -377,7 +377,7 @@ class Scene:
 
 def _segment_hits(shape: Shape, origins: np.ndarray, directions: np.ndarray) -> np.ndarray:
     """Hit parameters of rays with one origin each (shadow rays)."""
-    if shape.kind == "sphere":
+    if shape.kind == "sphere":  # as _sphere_hits, with an origin per ray
         offset = origins - shape.centre.astype(np.float32)
         a = np.einsum("ij,ij->i", directions, directions)
         b = 2 * np.einsum("ij,ij->i", directions, offset)
@@ -537,13 +537,15 @@ def random_scene(
     return Scene(room, objects, appearance, seed, layout, cameras)
 
 
-def scene_samples(seed: int, width: int = 320, height: int = 240) -> Iterator[DepthSample]:
-    """An endless stream of single frames from fresh random scenes (training data)."""
-    index = 0
-    while True:
-        scene = random_scene(seed * 1_000_003 + index, width, height)
-        yield scene.render(scene.cameras[0])
-        index += 1
+def scene_frame_seed(seed: int, index: int) -> int:
+    """The seed of frame `index` of a generated data set `seed` (training, evaluation)."""
+    return seed * 1_000_003 + index
+
+
+def scene_frame(seed: int, index: int, width: int = 320, height: int = 240) -> DepthSample:
+    """Frame `index` of the generated data set `seed`: a fresh random scene, first camera."""
+    scene = random_scene(scene_frame_seed(seed, index), width, height)
+    return scene.render(scene.cameras[0])
 
 
 def approaching_person(seed: int, width: int = 320, height: int = 240, frames: int = 15,

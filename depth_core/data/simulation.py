@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from depth_core.processing import zero_missing
+
 
 @dataclass
 class RawDepthConfig:
@@ -55,10 +57,6 @@ class SimulatedRaw:
     misaligned: np.ndarray  # bool, at the ground truth's size: moved further than τ
     displacement: np.ndarray  # HxWx2 (dx, dy) pixels: raw(y, x) = gt(y + dy, x + dx)
     holes: np.ndarray  # bool: values removed by the simulation (not the GT's own holes)
-
-
-def _clean(depth: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(depth) & (depth > 0), depth, 0).astype(np.float32)
 
 
 def elastic_displacement(
@@ -153,7 +151,7 @@ def simulate_raw_depth(
 ) -> SimulatedRaw:
     """Ground truth (metres, 0/NaN = unknown) -> simulated raw depth and its labels."""
     config = config or RawDepthConfig()
-    gt = _clean(depth)
+    gt = zero_missing(depth)
     shape = gt.shape
     displacement = elastic_displacement(shape, rng, config.misalignment_px, config.smoothness_px)
     misaligned = np.hypot(displacement[..., 0], displacement[..., 1]) > config.misalignment_tau_px

@@ -29,4 +29,4 @@ def build_dataset(spec_dict: dict[str, Any], spec: SampleSpec) -> Dataset:
         samples = samples[: int(limit)]
     if not samples:
         raise ValueError(f"{kind} {arguments}: no frames found")
-    return SampleDataset(samples, len(samples), spec)
+    return SampleDataset(samples, spec)

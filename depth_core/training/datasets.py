@@ -3,19 +3,18 @@ loader's frames, resized to the network input and put in the canonical camera.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from depth_core.data.sample import DepthSample
-from depth_core.data.scenes import random_scene
+from depth_core.data.scenes import scene_frame, scene_frame_seed
 from depth_core.data.simulation import RawDepthConfig, simulate_raw_depth
-from depth_core.models.recovery import MISALIGNMENT_TAU
-from depth_core.processing import focal_scale, preprocess_rgb
+from depth_core.models.recovery import misalignment_target
+from depth_core.processing import focal_scale, preprocess_raw_depth, preprocess_rgb
 
 MISALIGNED_RELATIVE_ERROR = 0.03
 
@@ -64,12 +63,11 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
                 wrong = np.abs(raw - gt) > MISALIGNED_RELATIVE_ERROR * gt
             misaligned = simulated.misaligned & wrong & (raw > 0) & (gt > 0)
         elif sample.raw_depth is not None:
-            # A real sensor: misaligned where raw and ground truth disagree by more than
-            # τ·max(GT) (the recovery paper's structure label), as models.recovery defines it.
-            raw = cv2.resize(sample.raw_depth, (width, height), interpolation=cv2.INTER_NEAREST)
-            gt = sample.depth
-            misaligned = ((raw > 0) & (gt > 0)
-                          & (np.abs(raw - gt) > MISALIGNMENT_TAU * gt.max()))  # fmt: skip
+            # A real sensor: the recovery paper's structure label (models.recovery).
+            raw = preprocess_raw_depth(sample.raw_depth, spec.input_size)[0, 0]
+            gt = torch.from_numpy(sample.depth)[None, None]
+            target, _ = misalignment_target(torch.from_numpy(raw)[None, None], gt, gt > 0)
+            misaligned = target[0, 0].bool().numpy()
         else:
             raise ValueError(f"{sample.name}: a recovery model needs raw depth or a simulation")
         item["raw_depth"] = torch.from_numpy(raw.astype(np.float32) / np.float32(scale))[None]
@@ -98,23 +96,21 @@ class SceneDataset(Dataset):
         return self.count
 
     def __getitem__(self, index: int) -> dict:
-        frame_seed = self.seed * 1_000_003 + index
         height, width = self.spec.input_size
-        scene = random_scene(frame_seed, width, height)
-        sample = scene.render(scene.cameras[0])
-        return to_tensors(sample, self.spec, np.random.default_rng(frame_seed))
+        sample = scene_frame(self.seed, index, width, height)
+        rng = np.random.default_rng(scene_frame_seed(self.seed, index))
+        return to_tensors(sample, self.spec, rng)
 
 
 class SampleDataset(Dataset):
-    """Frames from a loader (a sequence of DepthSample or a callable per index)."""
+    """Frames from a loader (any indexable sequence of DepthSample, e.g. LazySamples)."""
 
-    def __init__(self, samples: Sequence[DepthSample] | Callable[[int], DepthSample],
-                 count: int, spec: SampleSpec, seed: int = 0):  # fmt: skip
-        self.samples, self.count, self.spec, self.seed = samples, count, spec, seed
+    def __init__(self, samples: Sequence[DepthSample], spec: SampleSpec, seed: int = 0):
+        self.samples, self.spec, self.seed = samples, spec, seed
 
     def __len__(self) -> int:
-        return self.count
+        return len(self.samples)
 
     def __getitem__(self, index: int) -> dict:
-        sample = self.samples(index) if callable(self.samples) else self.samples[index]
-        return to_tensors(sample, self.spec, np.random.default_rng(self.seed * 7919 + index))
+        return to_tensors(self.samples[index], self.spec,
+                          np.random.default_rng(self.seed * 7919 + index))  # fmt: skip

@@ -17,7 +17,6 @@ with a Laplace NLL on the detached depth, so uncertainty never pulls on depth.
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import random
@@ -46,7 +45,7 @@ from depth_core.losses import (
 )
 from depth_core.losses.metric_depth import FeatureTap
 from depth_core.metrics import depth_metrics
-from depth_core.models import build_model
+from depth_core.models import build_model_from_config
 from depth_core.models.encoders import encoder_normalisation
 from depth_core.models.latent import autoencoder_stage_loss, colour_stage_loss, configure_stage
 from depth_core.training.data_config import build_dataset
@@ -231,7 +230,7 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
         seed_everything(config.seed)
-        self.model = build_model(**_model_kwargs(config.model)).to(self.device)
+        self.model = build_model_from_config(config.model).to(self.device)
         # Weights come from the checkpoint from now on: loading it must not need the
         # pretrained source (e.g. the ImageNet package) again.
         self.model.model_config["pretrained"] = False
@@ -486,11 +485,6 @@ class Trainer:
         grid = np.concatenate(rows, axis=0)
         self.writer.add_image("val/gt_pred_sigma", grid, self.step, dataformats="HWC")
         self._set_train_mode()
-
-
-def _model_kwargs(model: dict[str, Any]) -> dict[str, Any]:
-    kwargs = copy.deepcopy(model)
-    return {"name": kwargs.pop("name"), **kwargs}
 
 
 def _plain(value):
