@@ -123,7 +123,11 @@ class DepthNode(Node):
         super().__init__(name, **kwargs)
         try:
             self.params = declare_parameters(self, NODE_PARAMETERS[name])
-            self.estimator = self._load_estimator(name)
+            # One model instance per worker: backends with static I/O buffers (CUDA graphs,
+            # TensorRT) must not run two frames at once.
+            self.estimators = [self._load_estimator(name)
+                               for _ in range(self.params["workers"])]  # fmt: skip
+            self.estimator = self.estimators[0]
         except ParameterError:
             Node.destroy_node(self)  # nothing else was started yet
             raise
@@ -133,6 +137,7 @@ class DepthNode(Node):
         self.estimator_stats = RollingStats()
         self._camera_info: CameraInfo | None = None
         self._last_stamp = -math.inf
+        self._last_published_stamp = -math.inf
         self._logged: set[str] = set()
         self._slot: LatestSlot[Frame] = LatestSlot()
 
@@ -150,12 +155,14 @@ class DepthNode(Node):
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
         self._running = True
         # Inference and publication overlap: while one frame is serialised into DDS the next
-        # is already being inferred (ONNX Runtime and torch release the GIL).
+        # is already being inferred (ONNX Runtime and torch release the GIL). With several
+        # workers, frames overlap too, and a frame is never kept waiting for a busy model.
         self._outbox: LatestSlot[tuple] = LatestSlot()
-        self._threads = [threading.Thread(target=self._work, name=f"{name}-inference",
-                                          daemon=True),
-                         threading.Thread(target=self._publish_results, name=f"{name}-publish",
-                                          daemon=True)]  # fmt: skip
+        self._threads = [threading.Thread(target=self._work, args=(estimator,), daemon=True,
+                                          name=f"{name}-inference-{index}")
+                         for index, estimator in enumerate(self.estimators)]  # fmt: skip
+        self._threads.append(threading.Thread(target=self._publish_results, daemon=True,
+                                              name=f"{name}-publish"))  # fmt: skip
         for thread in self._threads:
             thread.start()
         backend = self.estimator.backend
@@ -231,26 +238,26 @@ class DepthNode(Node):
                     self.points_pub))  # fmt: skip
 
     # --- inference (worker thread) -------------------------------------------------------------
-    def _work(self) -> None:
+    def _work(self, estimator: DepthEstimator) -> None:
         while self._running:
             frame = self._slot.take(timeout=0.1)
             if frame is None:
                 continue
             try:
-                self._infer_and_publish(frame)
+                self._infer_and_publish(frame, estimator)
             except Exception as error:  # keep serving: one bad frame must not stop the node
                 self.reject("inference_error", f"inference failed: {error}")
 
-    def predict(self, frame: Frame, output_size: tuple[int, int]):
+    def predict(self, frame: Frame, output_size: tuple[int, int], estimator: DepthEstimator):
         intrinsics = camera_info_to_intrinsics(frame.info)
-        return self.estimator.predict(frame.rgb, frame.raw, intrinsics, output_size)
+        return estimator.predict(frame.rgb, frame.raw, intrinsics, output_size)
 
-    def _infer_and_publish(self, frame: Frame) -> None:
+    def _infer_and_publish(self, frame: Frame, estimator: DepthEstimator) -> None:
         scale = self.params["output_scale"]
         height, width = frame.rgb.shape[:2]
         out_w, out_h = max(1, round(width * scale)), max(1, round(height * scale))
         start = time.monotonic()
-        result = self.predict(frame, (out_h, out_w))
+        result = self.predict(frame, (out_h, out_w), estimator)
         self.estimator_stats.add(time.monotonic() - start)
         if self._outbox.put((frame, result, out_w, out_h)):
             self.dropped.add("publish_backlog")
@@ -261,6 +268,11 @@ class DepthNode(Node):
             if item is None:
                 continue
             frame, result, out_w, out_h = item
+            stamp = stamp_seconds(frame.rgb_msg)
+            if stamp < self._last_published_stamp:  # a faster worker already sent a newer one
+                self.dropped.add("superseded")
+                continue
+            self._last_published_stamp = stamp
             header = frame.rgb_msg.header
             try:
                 self.depth_pub.publish(array_to_image(result.depth, "32FC1", header))
@@ -413,13 +425,13 @@ class DepthRecoveryNode(DepthNode):
         frame.raw = raw
         super().submit(frame)
 
-    def predict(self, frame: Frame, output_size: tuple[int, int]):
+    def predict(self, frame: Frame, output_size: tuple[int, int], estimator: DepthEstimator):
         if frame.raw is not None:
-            result = super().predict(frame, output_size)
+            result = super().predict(frame, output_size, estimator)
             self._last_paired_depth, self._degraded_scale = result.depth, None
             return result
         frame.raw = np.zeros(frame.rgb.shape[:2], np.float32)  # no measurement anywhere
-        result = super().predict(frame, output_size)
+        result = super().predict(frame, output_size, estimator)
         if self._degraded_scale is None:
             # Scale carried over: the last paired output against this first RGB-only one.
             self._degraded_scale = _median_ratio(self._last_paired_depth, result.depth)

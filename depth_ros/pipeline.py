@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 PACKAGE = "depth_ros"
-SOURCE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "depth_ros.yaml"
+SOURCE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ LAUNCH_ARGUMENTS = (
     LaunchArgument("recovery", "true", "start depth_recovery"),
     LaunchArgument("threads", "", "CPU inference threads of both depth nodes (empty: from the "
                    "params file)", parameter="*.threads"),
+    LaunchArgument("workers", "", "inference workers of both depth nodes (empty: from the "
+                   "params file)", parameter="*.workers"),
     LaunchArgument("replay", "false", "also start the replay source"),
     LaunchArgument("replay_source", "", "replay source: scenes, middlebury, a folder or a bag "
                    "(empty: from the params file)", parameter="replay.source"),
@@ -118,15 +120,15 @@ def enabled_nodes(arguments: dict[str, str]) -> list[NodeSpec]:
             or is_true(arguments.get(n.condition, defaults[n.condition]))]  # fmt: skip
 
 
-def installed_config() -> Path:
-    """config/depth_ros.yaml: from the ament index when installed, else from the source tree."""
+def installed_config(name: str = "depth_ros.yaml") -> Path:
+    """A file of config/: from the ament index when installed, else from the source tree."""
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        return Path(get_package_share_directory(PACKAGE)) / "config" / "depth_ros.yaml"
+        return Path(get_package_share_directory(PACKAGE)) / "config" / name
     except Exception:  # no ament index: a pip install (data files under the prefix) or a checkout
-        installed = Path(sys.prefix) / "share" / PACKAGE / "config" / "depth_ros.yaml"
-        return installed if installed.is_file() else SOURCE_CONFIG
+        installed = Path(sys.prefix) / "share" / PACKAGE / "config" / name
+        return installed if installed.is_file() else SOURCE_CONFIG_DIR / name
 
 
 def load_params_file(path: str | Path) -> dict[str, dict[str, Any]]:

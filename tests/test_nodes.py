@@ -102,6 +102,42 @@ def test_outputs_carry_the_input_header_encoding_size_and_camera_info(models, sc
         assert (image_to_array(sigma) > 0).all()
 
 
+def test_several_workers_share_the_frames_and_publish_in_stamp_order(models, scene):
+    rgb, _, intrinsics, _ = scene
+    node = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
+                                                            workers=2))  # fmt: skip
+    used_by = []
+
+    def recording(estimator):  # notes which model instance served each frame
+        predict = estimator.predict
+
+        def recorded(*args, **kwargs):
+            used_by.append(id(estimator))
+            return predict(*args, **kwargs)
+
+        return recorded
+
+    for estimator in node.estimators:
+        estimator.predict = recording(estimator)
+    probe = Probe(outputs=("depth/estimated",))
+    spinner = Spinner(node, probe)
+    try:
+        assert len({id(e) for e in node.estimators}) == 2
+        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        sent = []
+        for i in range(12):
+            sent.append(probe.publish_frame(rgb, intrinsics, 300.0 + i * 0.05))
+            time.sleep(0.03)
+        assert wait_until(lambda: len(used_by) >= 2 and probe.received["depth/estimated"])
+        time.sleep(0.5)  # the last frames finish
+    finally:
+        spinner.close()
+    stamps = [stamp_seconds(m) for m in probe.received["depth/estimated"]]
+    assert stamps == sorted(set(stamps))  # strictly increasing: never an older frame after a newer
+    assert set(stamps) <= {stamp_seconds(HeaderOnly(h)) for h in sent}
+    assert set(used_by) == {id(e) for e in node.estimators}  # both workers inferred
+
+
 def _recovered_follows_raw(probe, raw_metres):
     """Median |recovered − raw| / raw over pixels where the raw depth is valid."""
     import cv2
