@@ -1,0 +1,63 @@
+"""Speed of the scene generator on one CPU core: milliseconds per RGB-D frame.
+
+Usage: python training/bench_scenes.py [--width 320 --height 240 --frames 40]
+Two uses are timed: training data (`scene_frame`: a fresh random scene per frame) and a video
+stream (`Scene.frames()`: one scene, a moving camera). One thread (OpenCV limited to 1; the
+renderer's numpy work is single-threaded). Prints JSON, then a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import cv2
+import numpy as np
+
+from depth_core.data.scenes import random_scene, scene_frame, texture_bank
+
+
+def per_frame_ms(frames) -> list[float]:
+    times, start = [], time.perf_counter()
+    for _ in frames:
+        now = time.perf_counter()
+        times.append((now - start) * 1000)
+        start = now
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--width", type=int, default=320)
+    parser.add_argument("--height", type=int, default=240)
+    parser.add_argument("--frames", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    texture_bank()  # loaded once per process, not per frame
+
+    training = per_frame_ms(scene_frame(args.seed, i, args.width, args.height)
+                            for i in range(args.frames))  # fmt: skip
+    stream = []
+    index = 0
+    while len(stream) < args.frames:  # trajectories of successive scenes
+        scene = random_scene(args.seed * 7919 + index, args.width, args.height, frames=10)
+        stream += per_frame_ms(scene.frames())
+        index += 1
+    rows = {}
+    for name, times in (("training data (scene_frame)", training),
+                        ("video stream (Scene.frames)", stream[: args.frames])):  # fmt: skip
+        p50 = float(np.median(times))
+        rows[name] = {"frames": len(times), "p50_ms": round(p50, 1),
+                      "p90_ms": round(float(np.percentile(times, 90)), 1),
+                      "fps": round(1000 / p50, 1)}  # fmt: skip
+    print(json.dumps({"size": f"{args.width}x{args.height}", "threads": 1, "results": rows},
+                     indent=2))  # fmt: skip
+    print("\n| use | frames | p50 ms | p90 ms | frames/s |\n| --- | --- | --- | --- | --- |")
+    for name, row in rows.items():
+        print(f"| {name} | {row['frames']} | {row['p50_ms']} | {row['p90_ms']} | {row['fps']} |")
+
+
+if __name__ == "__main__":
+    main()
