@@ -210,3 +210,18 @@ def test_position_embedding_resampling_is_pytorch_bicubic():
         rows, cols = (torch.from_numpy(bicubic_matrix(p, 37, s)).double()
                       for p, s in zip(patches, scale, strict=True))  # fmt: skip
         assert torch.allclose(rows @ grid @ cols.T, reference, atol=1e-6)
+
+
+def test_missing_depth_is_filled_ring_by_ring_from_the_nearest_values():
+    from depth_core.models.recovery import fill_missing_depth
+
+    depth = torch.tensor([2.0, 0, 0, 0, 4]).repeat(4, 1)[None, None]  # 4 identical rows
+    confidence = (depth > 0).float()
+    # Two rings: each hole takes its nearest values, the middle one the mean of both sides.
+    filled, covered = fill_missing_depth(depth, confidence, rings=2)
+    assert filled[0, 0].tolist() == [[2.0, 2.0, 3.0, 4.0, 4.0]] * 4
+    assert covered.min() == 1
+    # One ring leaves the middle to the window averages; it still gets a value from one side.
+    filled, covered = fill_missing_depth(depth, confidence, rings=1)
+    assert filled[0, 0, :, [0, 1, 3, 4]].tolist() == [[2.0, 2.0, 4.0, 4.0]] * 4
+    assert covered.min() == 1 and set(filled[0, 0, :, 2].tolist()) <= {2.0, 4.0}

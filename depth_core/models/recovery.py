@@ -17,9 +17,10 @@ Choices where the paper leaves room:
   recovery node can then run at camera rate on a CPU);
 - without a Depth Anything V2 checkpoint, a monocular model of this package serves as the
   prior, and the log says so;
-- `residual_from_raw=True` predicts a correction to the trusted raw depth, filled by
-  multi-scale normalised convolution, instead of depth from scratch: the network starts at
-  the raw input's quality and learns the holes, misalignment and noise (faster to train).
+- `residual_from_raw=True` predicts a correction to the trusted raw depth, filled ring by
+  ring from the nearest valid pixels (`fill_missing_depth`), instead of depth from scratch:
+  the network starts at the raw input's quality and learns the holes, misalignment and noise
+  (faster to train).
 """
 
 from __future__ import annotations
@@ -64,23 +65,38 @@ def misalignment_target(
     return target.float(), defined
 
 
-def fill_by_normalised_convolution(
-    depth: torch.Tensor, confidence: torch.Tensor, levels: int = 6
+def fill_missing_depth(
+    depth: torch.Tensor, confidence: torch.Tensor, rings: int = 8, levels: int = 6
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fill missing depth with confidence-weighted averages over 2x, 4x, ... windows (finest
-    first). Returns (filled depth, 1 where some level had data). Pool, divide, upsample:
-    exports to ONNX and TensorRT as static ops."""
+    """Fill depth where confidence is 0. First ring by ring (`rings` 3x3 steps): a hole pixel
+    next to filled ones takes their confidence-weighted mean, which is close to nearest-neighbour
+    filling and never averages depths from across a large hole. What remains is filled with
+    confidence-weighted averages over 2x, 4x, ... windows (finest first). Returns (filled
+    depth, 1 where some value reached it). Pooling, division and upsampling only: exports to
+    ONNX and TensorRT as static ops."""
     size = spatial_size(depth)
-    filled = depth * (confidence > 0)
-    covered = (confidence > 0).to(depth.dtype)
+    weight = confidence.clamp_min(0)
+    filled = depth * (weight > 0)
+    for _ in range(rings):
+        total_weight = F.avg_pool2d(weight, 3, stride=1, padding=1)
+        take = (weight <= 0) & (total_weight > 1e-6)
+        average = (F.avg_pool2d(filled * weight, 3, stride=1, padding=1)
+                   / total_weight.clamp_min(1e-6))  # fmt: skip
+        neighbours = F.avg_pool2d((weight > 0).to(depth.dtype), 3, stride=1, padding=1)
+        filled = torch.where(take, average, filled)
+        # a filled pixel carries its neighbours' mean confidence on to the next ring
+        weight = torch.where(take, total_weight / neighbours.clamp_min(1e-6), weight)
+    covered = (weight > 0).to(depth.dtype)
     for level in range(1, levels + 1):
         factor = 2**level
         if size[0] < factor or size[1] < factor:
             break
-        weight = F.avg_pool2d(confidence, factor, ceil_mode=True)
-        average = F.avg_pool2d(depth * confidence, factor, ceil_mode=True) / weight.clamp_min(1e-6)
+        pooled_weight = F.avg_pool2d(weight, factor, ceil_mode=True)
+        average = (F.avg_pool2d(filled * weight, factor, ceil_mode=True)
+                   / pooled_weight.clamp_min(1e-6))  # fmt: skip
         average = F.interpolate(average, size=size, mode="nearest")
-        has_data = F.interpolate((weight > 1e-6).to(depth.dtype), size=size, mode="nearest")
+        has_data = F.interpolate((pooled_weight > 1e-6).to(depth.dtype), size=size,
+                                 mode="nearest")  # fmt: skip
         take = (1 - covered) * has_data
         filled = filled + take * average
         covered = covered + take
@@ -260,7 +276,7 @@ class RecoveryNet(nn.Module):
         out = self.head.conv(x)
         # The head's depth logit corrects softplus⁻¹(filled raw): a zero logit gives the
         # filled raw back; where no raw exists at all, init_depth is the base.
-        base, covered = fill_by_normalised_convolution(raw_depth, confidence)
+        base, covered = fill_missing_depth(raw_depth, confidence)
         base = torch.where(covered > 0, base, torch.full_like(base, self.init_depth))
         base = base.clamp_min(self.head.min_depth + 1e-3)
         depth = F.softplus(out[:, :1] + _inverse_softplus(base)) + self.head.min_depth
