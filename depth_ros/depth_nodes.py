@@ -127,7 +127,6 @@ class DepthNode(Node):
             # TensorRT) must not run two frames at once.
             self.estimators = [self._load_estimator(name)
                                for _ in range(self.params["workers"])]  # fmt: skip
-            self.estimator = self.estimators[0]
         except ParameterError:
             Node.destroy_node(self)  # nothing else was started yet
             raise
@@ -168,6 +167,11 @@ class DepthNode(Node):
         backend = self.estimator.backend
         self.get_logger().info(f"{self.model_path} on {backend.name} "
                                f"({backend.precision}); publishing {prefix}")  # fmt: skip
+
+    @property
+    def estimator(self) -> DepthEstimator:
+        """The first worker's model: metadata, backend and precision are the same for all."""
+        return self.estimators[0]
 
     def _load_estimator(self, name: str) -> DepthEstimator:
         """model_path, or the package's shipped model for this node when it is empty."""

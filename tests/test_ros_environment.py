@@ -1,7 +1,13 @@
 """The ROS 2 set-up is real: a std_msgs message crosses Fast DDS between two nodes."""
 
+import os
+import subprocess
+import sys
 import time
+import zlib
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 rclpy = pytest.importorskip("rclpy", reason="rclpy is not installed (requirements/ros.txt)")
@@ -58,14 +64,6 @@ else:
 def test_shipped_fast_dds_profile_carries_camera_images_between_processes():
     """config/fastdds_large_images.xml parses without Fast DDS errors (a bad profile is only
     logged, never fatal) and a 0.9 MB image crosses processes intact with it."""
-    import os
-    import subprocess
-    import sys
-    import zlib
-    from pathlib import Path
-
-    import numpy as np
-
     profile = Path(__file__).resolve().parent.parent / "config" / "fastdds_large_images.xml"
     env = {**os.environ, "FASTDDS_DEFAULT_PROFILES_FILE": str(profile)}
     listener = subprocess.Popen([sys.executable, "-c", LARGE_IMAGE_PEER, "listener"], env=env,

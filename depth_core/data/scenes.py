@@ -97,7 +97,9 @@ class Camera:
 
 @cache
 def _camera_rays(width: int, height: int, fx: float, fy: float, cx: float, cy: float):
-    """Camera-frame ray directions (H*W x 3, z = 1): the same for every frame of a camera."""
+    """Camera-frame ray directions (H*W x 3, z = 1): the same for every frame of a camera.
+    Not `Intrinsics.ray_slopes` (float32): these mixed float32/float64 rays define the
+    generated data sets, and any other rounding changes their pixels."""
     v, u = np.mgrid[0:height, 0:width].astype(np.float32)
     rays = np.stack([(u - cx) / fx, (v - cy) / fy, np.ones_like(u)], axis=-1).reshape(-1, 3)
     rays.flags.writeable = False
