@@ -364,8 +364,11 @@ class DepthRecoveryNode(DepthNode):
                                  f"depth input")  # fmt: skip
         self.pairer: StampPairer[np.ndarray] = StampPairer(self.params["sync_slop"])
         self._last_raw_arrival = -math.inf
+        # Scale carry-over state, shared by the inference workers (`workers` > 1).
+        self._scale_lock = threading.Lock()
         self._degraded_scale: float | None = None  # set on the first degraded frame
         self._last_paired_depth: np.ndarray | None = None
+        self._last_paired_stamp = -math.inf
         qos = input_qos(self.params["raw_reliability"], self.params["raw_queue_depth"])
         if self.params["raw_source"] == "tof":
             self.create_subscription(Image, "tof/depth/image_raw", self._on_raw_depth, qos)
@@ -430,16 +433,21 @@ class DepthRecoveryNode(DepthNode):
         super().submit(frame)
 
     def predict(self, frame: Frame, output_size: tuple[int, int], estimator: DepthEstimator):
+        stamp = stamp_seconds(frame.rgb_msg)
         if frame.raw is not None:
             result = super().predict(frame, output_size, estimator)
-            self._last_paired_depth, self._degraded_scale = result.depth, None
+            with self._scale_lock:
+                if stamp >= self._last_paired_stamp:  # a slower worker's older frame: not it
+                    self._last_paired_depth, self._last_paired_stamp = result.depth, stamp
+                    self._degraded_scale = None
             return result
         frame.raw = np.zeros(frame.rgb.shape[:2], np.float32)  # no measurement anywhere
         result = super().predict(frame, output_size, estimator)
-        if self._degraded_scale is None:
-            # Scale carried over: the last paired output against this first RGB-only one.
-            self._degraded_scale = _median_ratio(self._last_paired_depth, result.depth)
-        factor = np.float32(self._degraded_scale)
+        with self._scale_lock:
+            if self._degraded_scale is None:
+                # Scale carried over: the last paired output against this first RGB-only one.
+                self._degraded_scale = _median_ratio(self._last_paired_depth, result.depth)
+            factor = np.float32(self._degraded_scale)
         result.depth *= factor
         result.sigma *= factor * np.float32(self.params["degraded_sigma_scale"])
         return result

@@ -41,11 +41,14 @@ def camera_frame(width: int = CAMERA_WIDTH):
 
 def make_models(folder: Path, fit_steps: int = 120) -> dict[str, Path]:
     """ONNX models for the nodes: an untrained monocular one (the plumbing tests need no
-    accuracy) and a recovery model fitted for `fit_steps` to follow simulated ToF depth on
+    accuracy) and a recovery model (correction of the raw input) fitted for `fit_steps` on
     the Middlebury scene, so that "recovered follows raw" is testable before shipped models."""
     torch.manual_seed(0)
     monocular = build_model("transfer_monocular").eval()
-    recovery = build_model("depth_recovery", drop_path_rate=0.0)
+    # residual_from_raw, as the shipped model: the output follows the raw input by
+    # construction, so the tests catch a raw conversion that goes wrong (a model that had
+    # memorised the scene would not).
+    recovery = build_model("depth_recovery", drop_path_rate=0.0, residual_from_raw=True)
     sample, rng = load_motorcycle(), np.random.default_rng(0)
     mean, std = encoder_normalisation("tf_efficientnet_lite0")
     rgb = torch.from_numpy(preprocess_rgb(sample.rgb, MODEL_INPUT, mean, std))

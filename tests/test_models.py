@@ -106,8 +106,20 @@ def test_structure_uncertainty_target_by_hand():
     assert defined.flatten().tolist() == [True, True, False, False]
 
 
-def test_recovery_masks_raw_depth_above_the_threshold():
+def test_untrained_recovery_trusts_the_raw_depth():
+    torch.manual_seed(0)
     model = build_model("depth_recovery").eval()
+    rgb, raw = model_inputs("depth_recovery", 64, 80, batch=1)
+    with torch.no_grad():
+        probability = torch.sigmoid(model(rgb, raw).misalignment_logit)
+    assert ((probability <= model.mask_threshold) | (raw <= 0)).float().mean() > 0.95
+
+
+def test_recovery_masks_raw_depth_above_the_threshold():
+    torch.manual_seed(0)
+    model = build_model("depth_recovery").eval()
+    with torch.no_grad():  # P(misaligned) near 0.5: some raw pixels kept, some masked
+        model.uncertainty.out.bias.zero_()
     rgb, raw = model_inputs("depth_recovery", 64, 80, batch=1)
     seen = {}
     model.encoder.register_forward_pre_hook(lambda m, args: seen.update(x=args[0]))
@@ -115,6 +127,7 @@ def test_recovery_masks_raw_depth_above_the_threshold():
         prediction = model(rgb, raw)
     masked_raw, confidence = seen["x"][:, 3:4], seen["x"][:, 4:5]
     keep = (torch.sigmoid(prediction.misalignment_logit) <= 0.5) & (raw > 0)
+    assert 0 < keep.sum() < (raw > 0).sum()
     assert torch.equal(confidence.bool(), keep)
     assert torch.allclose(masked_raw, raw / 10.0 * keep)
 

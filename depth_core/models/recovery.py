@@ -26,6 +26,7 @@ Choices where the paper leaves room:
 from __future__ import annotations
 
 import logging
+import math
 from typing import NamedTuple
 
 import torch
@@ -135,6 +136,9 @@ class StructureUncertainty(nn.Module):
             conv_act(width, width),
         )  # fmt: skip
         self.out = nn.Conv2d(width, 1, 3, padding=1)
+        # Start by trusting raw depth (P(misaligned) ≈ 0.1, most raw pixels are aligned), not
+        # at P ≈ 0.5, where chance decides whether the hard mask drops every raw pixel.
+        nn.init.constant_(self.out.bias, math.log(0.1 / 0.9))
 
     def forward(self, rgb, raw_scaled, raw_valid, prior) -> torch.Tensor:
         inputs = torch.cat(
