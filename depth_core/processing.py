@@ -74,6 +74,10 @@ def focal_scale(
     return float(np.sqrt(scaled.fx * scaled.fy)) / canonical_focal_px
 
 
+# A raw measurement within this many σ of the recovered depth is kept as measured.
+RAW_AGREEMENT_SIGMAS = 2.0
+
+
 def postprocess(
     depth: np.ndarray,
     log_sigma: np.ndarray,
@@ -81,18 +85,29 @@ def postprocess(
     uncertainty_kind: str,
     depth_scale: float = 1.0,
     sigma_scale: float = 1.0,
+    raw_depth: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model outputs (1x1xhxw) -> (depth, σ) as HxW float32 metres at output_size (H, W).
 
     σ is a standard deviation in metres, times `sigma_scale` (the calibration temperature in
-    the model metadata); depth and σ both scale with `depth_scale`."""
+    the model metadata); depth and σ both scale with `depth_scale`.
+
+    raw_depth (recovery models; metres, 0/NaN = missing, any resolution with the same field of
+    view): where a raw measurement agrees with the recovered depth within
+    RAW_AGREEMENT_SIGMAS·σ, the output keeps the measurement. The model runs at its input
+    size; this keeps the raw sensor's detail at the output size where the model confirms it,
+    and leaves holes and flagged (misaligned) raw depth to the model."""
     if uncertainty_kind not in UNCERTAINTY_TO_STD:
         raise ValueError(f"unknown uncertainty kind {uncertainty_kind!r}")
     height, width = output_size
     sigma = np.exp(np.clip(log_sigma[0, 0], -20.0, 20.0)) * (
         UNCERTAINTY_TO_STD[uncertainty_kind] * sigma_scale)
-    depth_out = cv2.resize(depth[0, 0], (width, height), interpolation=cv2.INTER_LINEAR)
-    sigma_out = cv2.resize(sigma.astype(np.float32), (width, height),
-                           interpolation=cv2.INTER_LINEAR)  # fmt: skip
     scale = np.float32(depth_scale)
-    return depth_out * scale, sigma_out * scale
+    depth_out = cv2.resize(depth[0, 0], (width, height), interpolation=cv2.INTER_LINEAR) * scale
+    sigma_out = cv2.resize(sigma.astype(np.float32), (width, height),
+                           interpolation=cv2.INTER_LINEAR) * scale  # fmt: skip
+    if raw_depth is not None:
+        raw = preprocess_raw_depth(raw_depth, output_size)[0, 0]
+        agrees = (raw > 0) & (np.abs(depth_out - raw) <= RAW_AGREEMENT_SIGMAS * sigma_out)
+        depth_out = np.where(agrees, raw, depth_out)
+    return depth_out, sigma_out

@@ -98,9 +98,12 @@ def test_canonical_camera_scales_depth_by_focal_length(exported, real_frame, cap
     estimator = DepthEstimator.load(checkpoint, backend="torch")
     estimator.metadata.canonical_focal_px = 250.0  # focal length at the 320x240 input
     raw = real_frame.depth if "raw_depth" in estimator.metadata.inputs else None
+    # The canonical camera sees the scene at half the metric depth of the camera below, so a
+    # recovery model gets its raw depth halved there (metres in, canonical depth inside).
+    raw_in_canonical = None if raw is None else raw / 2
     with caplog.at_level(logging.WARNING):
-        canonical = estimator.predict(real_frame.rgb, raw)
-        estimator.predict(real_frame.rgb, raw)
+        canonical = estimator.predict(real_frame.rgb, raw_in_canonical)
+        estimator.predict(real_frame.rgb, raw_in_canonical)
     assert caplog.text.count("assuming the canonical camera") == 1  # said once
     height, width = real_frame.rgb.shape[:2]
     # Square pixels, focal F chosen so that sqrt(fx·fy) at the 320x240 input is 500 px: twice
@@ -131,6 +134,24 @@ def test_preprocessing_by_hand():
     _, calibrated = postprocess(depth_out, log_sigma, (4, 4), "laplace_log_b", 1.5, 0.5)
     assert np.allclose(calibrated, 0.75 * np.sqrt(2))  # the metadata's σ temperature
     assert focal_scale(None, (240, 320), 250.0) == 1.0
+
+
+def test_raw_depth_that_agrees_within_two_sigma_is_kept_as_measured():
+    depth_out = np.full((1, 1, 2, 2), 2.0, np.float32)
+    log_sigma = np.full((1, 1, 2, 2), np.log(0.1), np.float32)  # σ = 0.1 m (Gaussian)
+    # A 2x4 raw frame over the same field of view, output 4x4: each raw pixel covers two rows.
+    raw = np.array([[2.15, 2.25, 0.0, np.nan], [1.85, 1.79, 2.0, -1.0]], np.float32)
+    depth, sigma = postprocess(depth_out, log_sigma, (4, 4), "gaussian_log_sigma",
+                               raw_depth=raw)  # fmt: skip
+    # |2.15 − 2| and |1.85 − 2| ≤ 2σ = 0.2: kept; 2.25 and 1.79 disagree; 0, NaN, −1 missing.
+    expected_row = {0: [2.15, 2.0, 2.0, 2.0], 1: [1.85, 2.0, 2.0, 2.0]}
+    for row in range(4):
+        assert np.allclose(depth[row], expected_row[row // 2])
+    assert np.allclose(sigma, 0.1)
+    # Depth scale (another focal length) applies before the comparison: 3 ± 0.15 m.
+    scaled, _ = postprocess(depth_out, log_sigma, (2, 4), "gaussian_log_sigma", 1.5,
+                            raw_depth=np.array([[3.25, 2.0, 0.0, 0.0]], np.float32))  # fmt: skip
+    assert np.allclose(scaled, [[3.25, 3.0, 3.0, 3.0]] * 2)
 
 
 def test_bad_files_and_inputs_get_clear_errors(exported, tmp_path):

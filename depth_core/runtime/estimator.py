@@ -135,14 +135,6 @@ class DepthEstimator:
         models, same field of view as rgb (any resolution). Returns depth and σ at
         `output_size` (height, width), by default the RGB's resolution."""
         meta = self.metadata
-        try:
-            inputs = {"rgb": preprocess_rgb(rgb, meta.input_size, meta.mean, meta.std)}
-            if "raw_depth" in meta.inputs:
-                if raw_depth is None:
-                    raise ValueError(f"{meta.model_name} needs raw_depth")
-                inputs["raw_depth"] = preprocess_raw_depth(raw_depth, meta.input_size)
-        except ValueError as error:
-            raise ValueError(f"{self.source}: {error}") from None
         if (
             meta.canonical_focal_px is not None
             and intrinsics is None
@@ -152,7 +144,18 @@ class DepthEstimator:
                         "%s)", self.source, meta.canonical_focal_px, meta.input_size)  # fmt: skip
             self._warned_canonical = True
         scale = focal_scale(intrinsics, meta.input_size, meta.canonical_focal_px)
+        try:
+            inputs = {"rgb": preprocess_rgb(rgb, meta.input_size, meta.mean, meta.std)}
+            if "raw_depth" in meta.inputs:
+                if raw_depth is None:
+                    raise ValueError(f"{meta.model_name} needs raw_depth")
+                # The network works in the canonical camera, as in training (to_tensors).
+                inputs["raw_depth"] = preprocess_raw_depth(
+                    np.asarray(raw_depth, np.float32) / np.float32(scale), meta.input_size)
+        except ValueError as error:
+            raise ValueError(f"{self.source}: {error}") from None
         outputs = self.backend.run(inputs)
         depth, sigma = postprocess(outputs[0], outputs[1], output_size or rgb.shape[:2],
-                                   meta.uncertainty_kind, scale, meta.sigma_scale)  # fmt: skip
+                                   meta.uncertainty_kind, scale, meta.sigma_scale,
+                                   raw_depth if "raw_depth" in meta.inputs else None)  # fmt: skip
         return DepthResult(depth, sigma)
