@@ -89,3 +89,40 @@ def test_scenes_are_deterministic_per_seed_and_cover_every_layout():
         assert len(frames) == 3 and all(f.valid.all() for f in frames)  # closed rooms
         assert 0.05 < np.median(frames[0].depth) < 15
         assert not np.array_equal(frames[0].depth, frames[2].depth)  # the camera moves
+
+
+def test_a_box_turned_45_degrees_shows_its_front_edge_at_the_analytic_depth():
+    # A cube of half side h turned 45° about z, centred d ahead at the camera's height: in
+    # the middle row its front faces are x = d − h√2 + |y|, so a ray of slope s = (u − cx)/fx
+    # meets them at z = (d − h√2) / (1 − |s|).
+    d, h = 4.0, 0.3
+    cube = Shape("box", np.array([d, 0.0, 1.5]), np.full(3, h), PLAIN, yaw=np.pi / 4)
+    camera = Camera.looking(INTRINSICS, [0.0, 0.0, 1.5], yaw=0.0, pitch=0.0)
+    k = INTRINSICS
+    middle = Intrinsics(k.fx, k.fy, k.cx, 60.0, k.width, k.height)  # row 60 is level
+    camera = Camera(middle, camera.position, camera.rotation)
+    sample = Scene(room(6.0), [cube], LIGHT, seed=0, layout="room").render(camera)
+    slope = np.abs((np.arange(k.width) - k.cx) / k.fx)
+    analytic = (d - h * np.sqrt(2)) / (1 - slope)
+    on_cube = sample.depth[60] < 5.0
+    assert 10 < on_cube.sum() < k.width - 10
+    np.testing.assert_allclose(sample.depth[60][on_cube], analytic[on_cube], atol=1e-4)
+
+
+def test_shadow_rays_are_blocked_by_spheres_boxes_and_cylinders_between_point_and_light():
+    from depth_core.data import raycast
+
+    light = np.array([0.0, 0.0, 3.0])
+    points = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 0.0, 2.5], [0.0, 0.0, 3.5]])
+    lights = np.repeat(light[None], len(points), axis=0)
+    kinds_and_shapes = [
+        (raycast.SPHERE, [0.0, 0.0, 1.0], [0.3, 0.3, 0.3], 0.0),
+        (raycast.BOX, [0.0, 0.0, 1.0], [0.2, 0.2, 0.2], 0.7),
+        (raycast.CYLINDER, [0.0, 0.0, 0.8], [0.2, 0.2, 0.4], 0.0),  # z 0.8 .. 1.2
+    ]
+    for kind, centre, half, yaw in kinds_and_shapes:
+        visible = raycast.trace_shadows(
+            points, lights, np.array([raycast.BOX, kind]), np.array([[0.0, 0, 1.5], centre]),
+            np.array([[5.0, 5, 1.5], half]), np.array([0.0, yaw]), 1)
+        # Under the occluder: dark. Off to the side, above it, or beyond the light: lit.
+        assert visible.tolist() == [0.0, 1.0, 1.0, 1.0], kind

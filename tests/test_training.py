@@ -123,16 +123,21 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     two, _ = load_checkpoint(tmp_path / "two" / "last.pt")
     assert read_metadata(tmp_path / "two" / "last.pt").content_hash  # rank 0 wrote it
     one_state, two_state = one.state_dict(), two.state_dict()
-    initial = {k: v for k, v in one_state.items() if v.dtype.is_floating_point}
-    moved = [k for k in initial if not torch.equal(one_state[k], two_state[k])]
-    for key in initial:
-        torch.testing.assert_close(two_state[key], one_state[key], atol=2e-5, rtol=1e-4)
+    floating = [k for k, v in one_state.items() if v.dtype.is_floating_point]
+    # Summation order differs between one process and two, and Adam divides each gradient by
+    # its own running magnitude: a weight whose gradient is near zero moves by whatever its
+    # rounding noise says, up to lr (1e-3) per step. Measured with these settings, one process
+    # on 1 vs 2 threads: 2.3% of weights differ by > 2e-5, median difference 4e-7; one process
+    # on other samples (what a sharding error gives): 92%, median 6e-4.
+    difference = torch.cat([(two_state[k] - one_state[k]).abs().flatten() for k in floating])
+    assert float((difference > 2e-5).float().mean()) < 0.2
+    assert float(difference.median()) < 1e-5
     # Guard against a vacuous pass: training changed the weights.
     fresh = Trainer(tiny_config("scenes_monocular", model={"name": "transfer_monocular",
                                                            "decoder_width": 32}), tmp_path / "x")
     changed = [k for k, v in fresh.model.state_dict().items()
                if v.dtype.is_floating_point and not torch.equal(v, one_state[k])]  # fmt: skip
-    assert len(changed) > 10, moved
+    assert len(changed) > 10
 
 
 def test_loss_weight_search_ranks_grid_and_random_candidates(tmp_path):

@@ -3,7 +3,7 @@
 Usage: python training/bench_scenes.py [--width 320 --height 240 --frames 40]
 Two uses are timed: training data (`scene_frame`: a fresh random scene per frame) and a video
 stream (`Scene.frames()`: one scene, a moving camera). One thread (OpenCV limited to 1; the
-renderer's numpy work is single-threaded). Prints JSON, then a table.
+renderer's compiled kernels are single-threaded). Prints JSON, then a table.
 """
 
 from __future__ import annotations
