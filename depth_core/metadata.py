@@ -21,6 +21,9 @@ class ModelMetadata:
     depth_units: str = "m"
     uncertainty_kind: str = "laplace_log_b"
     sigma_scale: float = 1.0  # calibration temperature on σ, fitted on held-out data
+    # σ of the model's global scale error as a fraction of depth (monocular metric depth),
+    # fitted on held-out data and added in quadrature to the per-pixel σ.
+    relative_sigma: float = 0.0
     canonical_focal_px: float | None = None  # focal length at input_size, if trained so
     training_data: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)

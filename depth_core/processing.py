@@ -78,6 +78,16 @@ def focal_scale(
 RAW_AGREEMENT_SIGMAS = 2.0
 
 
+def with_scale_uncertainty(sigma: np.ndarray, depth: np.ndarray,
+                           relative_sigma: float) -> np.ndarray:  # fmt: skip
+    """σ plus, in quadrature, a global scale error of relative_sigma·depth: a monocular
+    model's metric scale is uncertain for the whole image at once, so that part of its error
+    grows with depth, which the per-pixel σ does not learn from one scene at a time."""
+    if relative_sigma == 0.0:
+        return sigma
+    return np.sqrt(sigma * sigma + np.square(np.float32(relative_sigma) * depth))
+
+
 def postprocess(
     depth: np.ndarray,
     log_sigma: np.ndarray,
@@ -86,11 +96,13 @@ def postprocess(
     depth_scale: float = 1.0,
     sigma_scale: float = 1.0,
     raw_depth: np.ndarray | None = None,
+    relative_sigma: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model outputs (1x1xhxw) -> (depth, σ) as HxW float32 metres at output_size (H, W).
 
     σ is a standard deviation in metres, times `sigma_scale` (the calibration temperature in
-    the model metadata); depth and σ both scale with `depth_scale`.
+    the model metadata), with the scale term `relative_sigma`·depth added in quadrature
+    (with_scale_uncertainty); depth and σ both scale with `depth_scale`.
 
     raw_depth (recovery models; metres, 0/NaN = missing, any resolution with the same field of
     view): where a raw measurement agrees with the recovered depth within
@@ -106,6 +118,7 @@ def postprocess(
     depth_out = cv2.resize(depth[0, 0], (width, height), interpolation=cv2.INTER_LINEAR) * scale
     sigma_out = cv2.resize(sigma.astype(np.float32), (width, height),
                            interpolation=cv2.INTER_LINEAR) * scale  # fmt: skip
+    sigma_out = with_scale_uncertainty(sigma_out, depth_out, relative_sigma)
     if raw_depth is not None:
         raw = preprocess_raw_depth(raw_depth, output_size)[0, 0]
         agrees = (raw > 0) & (np.abs(depth_out - raw) <= RAW_AGREEMENT_SIGMAS * sigma_out)

@@ -154,6 +154,20 @@ def test_raw_depth_that_agrees_within_two_sigma_is_kept_as_measured():
     assert np.allclose(scaled, [[3.25, 3.0, 3.0, 3.0]] * 2)
 
 
+def test_scale_uncertainty_adds_a_share_of_depth_in_quadrature():
+    depth_out = np.array([[[[1.0, 4.0]]]], np.float32)
+    log_sigma = np.full((1, 1, 1, 2), np.log(0.3), np.float32)  # σ = 0.3 m (Gaussian)
+    # relative σ 0.1: 1 m -> √(0.3² + 0.1²), 4 m -> √(0.3² + 0.4²) = 0.5; depth unchanged.
+    depth, sigma = postprocess(depth_out, log_sigma, (1, 2), "gaussian_log_sigma",
+                               relative_sigma=0.1)  # fmt: skip
+    assert np.allclose(depth, [[1.0, 4.0]])
+    assert np.allclose(sigma, [[np.sqrt(0.1), 0.5]])
+    # Another focal length scales depth first (2x): 8 m -> √(0.6² + 0.8²) = 1.0.
+    _, scaled = postprocess(depth_out, log_sigma, (1, 2), "gaussian_log_sigma", 2.0,
+                            relative_sigma=0.1)  # fmt: skip
+    assert np.allclose(scaled, [[np.sqrt(0.4), 1.0]])
+
+
 def test_bad_files_and_inputs_get_clear_errors(exported, tmp_path):
     checkpoint, onnx_path = exported
     truncated = tmp_path / "truncated.pt"

@@ -5,11 +5,16 @@ truth, and store it in the model's metadata (`sigma_scale`).
     python training/calibrate_sigma.py depth_ros/models/recovery.pt --target 0.99
     python training/calibrate_sigma.py depth_ros/models/monocular.pt --target 0.95
 
-Held-out generated walks (seeds apart from evaluate_proximity.py's) give, per frame, the true
-nearest distance in the zone and the model's depth and σ there. The temperature is the
-smallest T on a log grid for which the share of frames with percentile(d − k·T·σ) <= truth
-reaches --target (k = 2). The checkpoint and its ONNX export are rewritten in place (or to
---out) with that T; the ONNX file is what the nodes load.
+Monocular models first get a scale term (`relative_sigma`): the RMS over held-out generated
+scenes of log(median true depth / median predicted depth), the model's whole-image scale
+error, which enters σ as relative_sigma·depth in quadrature (processing.with_scale_uncertainty).
+Recovery models take their scale from the raw depth and keep 0.
+
+Then held-out generated walks (seeds apart from evaluate_proximity.py's) give, per frame, the
+true nearest distance in the zone and the model's depth and σ there. The temperature is the
+smallest T on a log grid for which the share of frames with percentile(d − k·σ_T) <= truth
+reaches --target (k = 2), σ_T being T·σ plus the scale term. The checkpoint and its ONNX
+export are rewritten in place (or to --out); the ONNX file is what the nodes load.
 """
 
 from __future__ import annotations
@@ -22,12 +27,28 @@ from pathlib import Path
 import numpy as np
 
 from depth_core.checkpoint import load_checkpoint
+from depth_core.data.scenes import random_scene
 from depth_core.export.onnx import save_and_export
+from depth_core.processing import with_scale_uncertainty
 from depth_core.proximity import zone_reading
 from depth_core.runtime.estimator import DepthEstimator
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate_proximity import walk_frames  # noqa: E402  (the same walks and zone as there)
+
+SCALE_SEED = 98_000_000  # generated scenes apart from training (small seeds), evaluate.py's
+
+
+def fit_relative_sigma(estimator: DepthEstimator, scenes: int) -> float:
+    """RMS of log(median true / median predicted depth) over held-out generated scenes."""
+    log_ratios = []
+    for index in range(scenes):
+        scene = random_scene(SCALE_SEED + index, 320, 240)
+        sample = scene.render(scene.cameras[0])
+        depth = estimator.predict(sample.rgb, None, sample.intrinsics).depth
+        valid = sample.valid & (sample.depth > 0)
+        log_ratios.append(np.log(np.median(sample.depth[valid]) / np.median(depth[valid])))
+    return float(np.sqrt(np.mean(np.square(log_ratios))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,12 +59,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=10)
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--seed", type=int, default=700_000)
+    parser.add_argument("--scale-scenes", type=int, default=24,
+                        help="held-out generated scenes for the scale term (monocular)")
     parser.add_argument("--out", help="new checkpoint path (default: overwrite)")
     args = parser.parse_args(argv)
     model, metadata = load_checkpoint(args.checkpoint)
     estimator = DepthEstimator.load(args.checkpoint, backend="torch")
     estimator.metadata.sigma_scale = 1.0  # fit from the raw σ
+    estimator.metadata.relative_sigma = 0.0
     recovery = "raw_depth" in metadata.inputs
+    relative_sigma = 0.0 if recovery else fit_relative_sigma(estimator, args.scale_scenes)
     frames = []  # (truth, depth, σ, zone mask) per frame
     for sample, mask, truth, raw in walk_frames(args.seed, args.scenes, args.frames):
         result = estimator.predict(sample.rgb, raw if recovery else None, sample.intrinsics)
@@ -53,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                                   for truth, d, s, m in frames]))  # fmt: skip
     chosen, coverage_at = None, {}
     for temperature in temperatures:
-        covered = [zone_reading(d, s * temperature, m, k=args.k).conservative <= truth
+        covered = [zone_reading(d, with_scale_uncertainty(s * temperature, d, relative_sigma),
+                                m, k=args.k).conservative <= truth
                    for truth, d, s, m in frames]  # fmt: skip
         coverage_at[float(temperature)] = float(np.mean(covered))
         if chosen is None and coverage_at[float(temperature)] >= args.target:
@@ -64,14 +90,19 @@ def main(argv: list[str] | None = None) -> int:
               f"best {max(coverage_at.values()):.3f}", file=sys.stderr)
         return 1
     metadata.sigma_scale = chosen
+    metadata.relative_sigma = relative_sigma
     metadata.metrics = {**metadata.metrics, "sigma_calibration": {
-        "temperature": chosen, "k": args.k, "target_coverage": args.target,
+        "temperature": chosen, "relative_sigma": relative_sigma,
+        "relative_sigma_held_out": None if recovery else
+        f"{args.scale_scenes} generated scenes, seeds {SCALE_SEED}..",
+        "k": args.k, "target_coverage": args.target,
         "coverage_before": uncalibrated, "coverage_after": coverage_at[chosen],
         "held_out": f"{args.scenes} approaching-person walks x {args.frames} frames, seeds "
                     f"{args.seed}..{args.seed + args.scenes - 1}"}}  # fmt: skip
     out = Path(args.out or args.checkpoint)
     onnx_path = save_and_export(model, out, metadata)
-    print(json.dumps({"temperature": chosen, "coverage_before": uncalibrated,
+    print(json.dumps({"temperature": chosen, "relative_sigma": relative_sigma,
+                      "coverage_before": uncalibrated,
                       "coverage_after": coverage_at[chosen],
                       "checkpoint": str(out), "onnx": str(onnx_path)}))
     return 0

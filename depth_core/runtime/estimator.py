@@ -157,5 +157,6 @@ class DepthEstimator:
         outputs = self.backend.run(inputs)
         depth, sigma = postprocess(outputs[0], outputs[1], output_size or rgb.shape[:2],
                                    meta.uncertainty_kind, scale, meta.sigma_scale,
-                                   raw_depth if "raw_depth" in meta.inputs else None)  # fmt: skip
+                                   raw_depth if "raw_depth" in meta.inputs else None,
+                                   meta.relative_sigma)  # fmt: skip
         return DepthResult(depth, sigma)
