@@ -123,6 +123,6 @@ def test_shadow_rays_are_blocked_by_spheres_boxes_and_cylinders_between_point_an
     for kind, centre, half, yaw in kinds_and_shapes:
         visible = raycast.trace_shadows(
             points, lights, np.array([raycast.BOX, kind]), np.array([[0.0, 0, 1.5], centre]),
-            np.array([[5.0, 5, 1.5], half]), np.array([0.0, yaw]), 1)
+            np.array([[5.0, 5, 1.5], half]), np.cos([0.0, yaw]), np.sin([0.0, yaw]), 1)
         # Under the occluder: dark. Off to the side, above it, or beyond the light: lit.
         assert visible.tolist() == [0.0, 1.0, 1.0, 1.0], kind

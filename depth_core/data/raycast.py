@@ -62,21 +62,36 @@ def _smallest_positive_root(a, b, c):
 
 
 @njit(cache=True)
+def _sphere_hit(ox, oy, oz, dx, dy, dz, radius):
+    """Smallest positive t where o + t·d meets the sphere of `radius` centred at 0."""
+    return _smallest_positive_root(dx * dx + dy * dy + dz * dz,
+                                   2.0 * (dx * ox + dy * oy + dz * oz),
+                                   ox * ox + oy * oy + oz * oz - radius * radius)
+
+
+@njit(cache=True)
+def _box_slab(ox, oy, oz, dx, dy, dz, hx, hy, hz, cos_yaw, sin_yaw):
+    """Entry and exit parameters of o + t·d through the box |x| ≤ h centred at 0 and turned
+    by yaw about z, and whether o lies inside it."""
+    lx, ly = _to_local(ox, oy, cos_yaw, sin_yaw)
+    ldx, ldy = _to_local(dx, dy, cos_yaw, sin_yaw)
+    near, far = _slab(lx, ly, oz, ldx, ldy, dz, hx, hy, hz)
+    return near, far, abs(lx) < hx and abs(ly) < hy and abs(oz) < hz
+
+
+@njit(cache=True)
 def _hit(kind, centre, half, cos_yaw, sin_yaw, px, py, pz, dx, dy, dz):
     """Nearest hit parameter > 0 of the ray p + t·d with one shape (inf: none). A box that
     holds the ray's origin (the room seen from within) is hit at its exit."""
     ox, oy, oz = px - centre[0], py - centre[1], pz - centre[2]
     if kind == BOX:
-        lx, ly = _to_local(ox, oy, cos_yaw, sin_yaw)
-        ldx, ldy = _to_local(dx, dy, cos_yaw, sin_yaw)
-        near, far = _slab(lx, ly, oz, ldx, ldy, dz, half[0], half[1], half[2])
-        if abs(lx) < half[0] and abs(ly) < half[1] and abs(oz) < half[2]:
+        near, far, inside = _box_slab(ox, oy, oz, dx, dy, dz, half[0], half[1], half[2],
+                                      cos_yaw, sin_yaw)  # fmt: skip
+        if inside:
             return far if far > 0.0 else NO_HIT
         return near if near <= far and near > 0.0 else NO_HIT
     if kind == SPHERE:
-        return _smallest_positive_root(dx * dx + dy * dy + dz * dz,
-                                       2.0 * (dx * ox + dy * oy + dz * oz),
-                                       ox * ox + oy * oy + oz * oz - half[0] * half[0])
+        return _sphere_hit(ox, oy, oz, dx, dy, dz, half[0])
     # Cylinder: the side (within its height) and the two caps.
     radius, height = half[0], half[2]
     best = _smallest_positive_root(dx * dx + dy * dy, 2.0 * (dx * ox + dy * oy),
@@ -96,14 +111,13 @@ def _hit(kind, centre, half, cos_yaw, sin_yaw, px, py, pz, dx, dy, dz):
 
 @njit(cache=True)
 def trace_primary(rotation, origin, fx, fy, cx, cy, height, width, kinds, centres, halves,
-                  yaws, bound_centres, bound_radii):
+                  cos_yaws, sin_yaws, bound_centres, bound_radii):
     """Depth (H x W float32, inf: no hit), the index of the shape hit (int32) and the
     world-frame ray of every pixel (H x W x 3, camera z = 1). rotation: world-from-camera."""
     depth = np.full((height, width), np.float32(NO_HIT), dtype=np.float32)
     owner = np.zeros((height, width), dtype=np.int32)
     rays = np.empty((height, width, 3), dtype=np.float64)
     count = len(kinds)
-    cos_yaw, sin_yaw = np.cos(yaws), np.sin(yaws)
     offsets = np.empty((count, 3))
     # Per shape: |bounding centre − origin|² − radius² (≤ 0: the origin is inside).
     clearance_sq = np.empty(count)
@@ -126,7 +140,7 @@ def trace_primary(rotation, origin, fx, fy, cx, cy, height, width, kinds, centre
                     along = dx * offsets[s, 0] + dy * offsets[s, 1] + dz * offsets[s, 2]
                     if along <= 0.0 or along * along < clearance_sq[s] * length_sq:
                         continue
-                t = _hit(kinds[s], centres[s], halves[s], cos_yaw[s], sin_yaw[s],
+                t = _hit(kinds[s], centres[s], halves[s], cos_yaws[s], sin_yaws[s],
                          origin[0], origin[1], origin[2], dx, dy, dz)
                 if t < best:
                     best, best_shape = t, s
@@ -135,32 +149,27 @@ def trace_primary(rotation, origin, fx, fy, cx, cy, height, width, kinds, centre
 
 
 @njit(cache=True)
-def trace_shadows(points, lights, kinds, centres, halves, yaws, first_occluder):
+def trace_shadows(points, lights, kinds, centres, halves, cos_yaws, sin_yaws, first_occluder):
     """Light visibility (1/0) of each point towards its own light sample (N x 3 each),
     against shapes from `first_occluder` on. Boxes and spheres exactly; a cylinder casts its
     bounding box's shadow (cheap and close enough for shading)."""
     visible = np.ones(len(points), dtype=np.float32)
-    cos_yaw, sin_yaw = np.cos(yaws), np.sin(yaws)
     for i in range(len(points)):
         px, py, pz = points[i, 0], points[i, 1], points[i, 2]
         dx, dy, dz = lights[i, 0] - px, lights[i, 1] - py, lights[i, 2] - pz
         for s in range(first_occluder, len(kinds)):
             ox, oy, oz = px - centres[s, 0], py - centres[s, 1], pz - centres[s, 2]
             if kinds[s] == SPHERE:
-                t = _smallest_positive_root(dx * dx + dy * dy + dz * dz,
-                                            2.0 * (dx * ox + dy * oy + dz * oz),
-                                            ox * ox + oy * oy + oz * oz - halves[s, 0] ** 2)
+                t = _sphere_hit(ox, oy, oz, dx, dy, dz, halves[s, 0])
             else:
                 if kinds[s] == CYLINDER:  # its bounding box: centred half-way up the axis
-                    hx = hy = halves[s, 0]
                     hz = halves[s, 2] / 2
-                    oz -= hz
-                    lx, ly, ldx, ldy = ox, oy, dx, dy
+                    near, far, _ = _box_slab(ox, oy, oz - hz, dx, dy, dz, halves[s, 0],
+                                             halves[s, 0], hz, 1.0, 0.0)  # fmt: skip
                 else:
-                    hx, hy, hz = halves[s, 0], halves[s, 1], halves[s, 2]
-                    lx, ly = _to_local(ox, oy, cos_yaw[s], sin_yaw[s])
-                    ldx, ldy = _to_local(dx, dy, cos_yaw[s], sin_yaw[s])
-                near, far = _slab(lx, ly, oz, ldx, ldy, dz, hx, hy, hz)
+                    near, far, _ = _box_slab(ox, oy, oz, dx, dy, dz, halves[s, 0],
+                                             halves[s, 1], halves[s, 2], cos_yaws[s],
+                                             sin_yaws[s])  # fmt: skip
                 t = max(near, 1e-3) if near <= far and far > 0.0 else NO_HIT
             if 1e-4 < t < 1.0:
                 visible[i] = 0.0
@@ -202,8 +211,8 @@ def _surface(kind, centre, half, cos_yaw, sin_yaw, x, y, z):
 
 
 @njit(cache=True)
-def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves, yaws,
-          textures, texture_index, tints, texture_scales, speculars, shininesses,
+def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves, cos_yaws,
+          sin_yaws, textures, texture_index, tints, texture_scales, speculars, shininesses,
           light_power, ambient):
     """Linear RGB (H x W x 3 float32, 0 where no hit): textured Lambert + Blinn-Phong under
     the light sample of each pixel (`lights`, one per hit pixel in raster order), times its
@@ -211,7 +220,6 @@ def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves
     height, width = depth.shape
     size = textures.shape[1]
     colour = np.zeros((height, width, 3), dtype=np.float32)
-    cos_yaw, sin_yaw = np.cos(yaws), np.sin(yaws)
     sample = 0
     for v in range(height):
         for u in range(width):
@@ -221,8 +229,8 @@ def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves
             s = owner[v, u]
             dx, dy, dz = rays[v, u, 0], rays[v, u, 1], rays[v, u, 2]
             x, y, z = origin[0] + t * dx, origin[1] + t * dy, origin[2] + t * dz
-            nx, ny, nz, tu, tv = _surface(kinds[s], centres[s], halves[s], cos_yaw[s],
-                                          sin_yaw[s], x, y, z)
+            nx, ny, nz, tu, tv = _surface(kinds[s], centres[s], halves[s], cos_yaws[s],
+                                          sin_yaws[s], x, y, z)
             inverse = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
             wx, wy, wz = -dx * inverse, -dy * inverse, -dz * inverse  # towards the viewer
             if nx * wx + ny * wy + nz * wz < -1e-9:  # two-sided: face the viewer

@@ -101,10 +101,11 @@ class _PackedShapes:
     kinds: np.ndarray
     centres: np.ndarray
     halves: np.ndarray
-    yaws: np.ndarray
+    cos_yaws: np.ndarray
+    sin_yaws: np.ndarray
     bound_centres: np.ndarray
     bound_radii: np.ndarray
-    textures: np.ndarray
+    texture_index: np.ndarray  # into texture_bank()
     tints: np.ndarray  # 0..1 per 8-bit texel value
     texture_scales: np.ndarray
     speculars: np.ndarray
@@ -121,10 +122,11 @@ class _PackedShapes:
             kinds=column([_KINDS[s.kind] for s in shapes], np.int64),
             centres=column([s.centre for s in shapes]),
             halves=column([s.half for s in shapes]),
-            yaws=column([s.yaw for s in shapes]),
+            cos_yaws=column([np.cos(s.yaw) for s in shapes]),
+            sin_yaws=column([np.sin(s.yaw) for s in shapes]),
             bound_centres=column([centre for centre, _ in bounds]),
             bound_radii=column([radius for _, radius in bounds]),
-            textures=column([s.material.texture for s in shapes], np.int64),
+            texture_index=column([s.material.texture for s in shapes], np.int64),
             tints=column([np.asarray(s.material.tint) / 255.0 for s in shapes]),
             texture_scales=column([s.material.texture_scale for s in shapes]),
             speculars=column([s.material.specular for s in shapes]),
@@ -167,14 +169,15 @@ class Scene:
         depth, owner, rays = raycast.trace_primary(
             np.ascontiguousarray(camera.rotation, dtype=np.float64), origin, float(k.fx),
             float(k.fy), float(k.cx), float(k.cy), k.height, k.width, packed.kinds,
-            packed.centres, packed.halves, packed.yaws, packed.bound_centres,
-            packed.bound_radii)  # fmt: skip
+            packed.centres, packed.halves, packed.cos_yaws, packed.sin_yaws,
+            packed.bound_centres, packed.bound_radii)  # fmt: skip
         valid = np.isfinite(depth)
         visibility = self._shadow_map(origin, rays, depth, packed, rng)
         colour = raycast.shade(origin, rays, depth, owner, visibility,
                                self._light_samples(int(valid.sum()), rng), packed.kinds,
-                               packed.centres, packed.halves, packed.yaws, texture_bank(),
-                               packed.textures, packed.tints, packed.texture_scales,
+                               packed.centres, packed.halves, packed.cos_yaws,
+                               packed.sin_yaws, texture_bank(), packed.texture_index,
+                               packed.tints, packed.texture_scales,
                                packed.speculars, packed.shininesses, float(look.light_power),
                                float(look.ambient))  # fmt: skip
         image = self._sensor(colour, rng)
@@ -191,8 +194,8 @@ class Scene:
         return light
 
     def _shadow_map(self, origin, rays, depth, packed: _PackedShapes, rng) -> np.ndarray:
-        """Light visibility (0/1) per pixel, traced at every second pixel and row: shadows are
-        soft, and this is the costliest pass. Shadow rays start 1 mm in front of the surface."""
+        """Light visibility (0/1) per pixel, traced at every second pixel and row (shadows
+        are soft). Shadow rays start 1 mm in front of the surface."""
         height, width = depth.shape
         coarse_depth = depth[::2, ::2]
         coarse_rays = rays[::2, ::2].reshape(-1, 3)
@@ -200,7 +203,7 @@ class Scene:
         points = origin + coarse_rays * t
         visible = raycast.trace_shadows(points, self._light_samples(len(points), rng),
                                         packed.kinds, packed.centres, packed.halves,
-                                        packed.yaws, 1)  # fmt: skip
+                                        packed.cos_yaws, packed.sin_yaws, 1)  # fmt: skip
         coarse_map = visible.reshape(coarse_depth.shape)
         return np.repeat(np.repeat(coarse_map, 2, 0), 2, 1)[:height, :width]
 

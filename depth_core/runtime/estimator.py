@@ -149,9 +149,10 @@ class DepthEstimator:
             if "raw_depth" in meta.inputs:
                 if raw_depth is None:
                     raise ValueError(f"{meta.model_name} needs raw_depth")
-                # The network works in the canonical camera, as in training (to_tensors).
-                inputs["raw_depth"] = preprocess_raw_depth(
-                    np.asarray(raw_depth, np.float32) / np.float32(scale), meta.input_size)
+                # The network works in the canonical camera, as in training (to_tensors);
+                # divided after the (nearest) resampling: no copy of the full-size frame.
+                inputs["raw_depth"] = (preprocess_raw_depth(raw_depth, meta.input_size)
+                                       / np.float32(scale))  # fmt: skip
         except ValueError as error:
             raise ValueError(f"{self.source}: {error}") from None
         outputs = self.backend.run(inputs)
