@@ -49,6 +49,22 @@ def run_demo(out_dir: Path) -> dict:
     return report
 
 
+def write_int8(onnx_path: Path, out_path: Path, folder: Path | None,
+               scene_count: int | None) -> Path:  # fmt: skip
+    """The INT8 ONNX copy of an exported model, calibrated on a folder or generated frames."""
+    from depth_core.export import calibration
+    from depth_core.export.quantize import quantize_int8
+    from depth_core.runtime.backends import OnnxRuntimeBackend
+
+    if (folder is None) == (scene_count is None):
+        raise SystemExit("--onnx-int8 needs exactly one of --calib DIR and --calib-scenes N")
+    metadata = OnnxRuntimeBackend(onnx_path).metadata
+    batches = (calibration.calibration_batches(metadata, folder) if folder is not None
+               else calibration.scene_calibration_batches(metadata, scene_count))  # fmt: skip
+    quantize_int8(onnx_path, out_path, batches)
+    return out_path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="depth-core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,7 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     precision.add_argument("--int8", action="store_const", dest="precision", const="int8",
                            help="INT8 engine, entropy-calibrated on --calib")  # fmt: skip
     precision.add_argument("--fp32", action="store_const", dest="precision", const="fp32")
-    export.add_argument("--calib", type=Path, help="folder of calibration images for --int8")
+    export.add_argument("--calib", type=Path,
+                        help="folder of calibration images (and <stem>.depth.png raw depth in mm "
+                             "for recovery models) for --int8 and --onnx-int8")  # fmt: skip
+    export.add_argument("--calib-scenes", type=int, metavar="N",
+                        help="calibrate --onnx-int8 on N generated frames instead of --calib")
+    export.add_argument("--onnx-int8", type=Path, metavar="PATH",
+                        help="also write an INT8 ONNX Runtime model here (static quantization "
+                             "calibrated on --calib or --calib-scenes)")  # fmt: skip
     bench = commands.add_parser("bench", help="latency / fps / memory per backend and size")
     from depth_core.bench import add_arguments
 
@@ -79,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
 
         proto = export_checkpoint(args.checkpoint, args.onnx, args.opset)
         report = {"onnx": str(args.onnx), "nodes": len(proto.graph.node)}
+        if args.onnx_int8:
+            report["onnx_int8"] = str(write_int8(args.onnx, args.onnx_int8, args.calib,
+                                                 args.calib_scenes))  # fmt: skip
         if args.tensorrt:
             from depth_core.export.tensorrt import build_engine
 

@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FORMAT = "depth_ros.model/1"
+# ONNX metadata_props key naming a file's arithmetic ("int8" after quantize_int8; absent = fp32).
+ONNX_PRECISION_KEY = "depth_ros.precision"
 
 
 @dataclass

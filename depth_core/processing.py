@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from depth_core.geometry import Intrinsics
+from depth_core.metadata import ModelMetadata
 
 # How the model's log σ channel becomes a standard deviation in metres.
 UNCERTAINTY_TO_STD = {
@@ -72,6 +73,21 @@ def focal_scale(
         return 1.0
     scaled = intrinsics.resized(input_size[1], input_size[0])
     return float(np.sqrt(scaled.fx * scaled.fy)) / canonical_focal_px
+
+
+def model_inputs(rgb: np.ndarray, raw_depth: np.ndarray | None, metadata: ModelMetadata,
+                 depth_scale: float = 1.0) -> dict[str, np.ndarray]:  # fmt: skip
+    """One frame as the network's named inputs. raw_depth (recovery models): metres, any
+    resolution with the RGB's field of view, divided by `depth_scale` (focal_scale) into the
+    canonical camera the network works in, as in training."""
+    inputs = {"rgb": preprocess_rgb(rgb, metadata.input_size, metadata.mean, metadata.std)}
+    if "raw_depth" in metadata.inputs:
+        if raw_depth is None:
+            raise ValueError(f"{metadata.model_name} needs raw_depth")
+        # Divided after the (nearest) resampling: no copy of the full-size frame.
+        inputs["raw_depth"] = (preprocess_raw_depth(raw_depth, metadata.input_size)
+                               / np.float32(depth_scale))  # fmt: skip
+    return inputs
 
 
 # A raw measurement within this many σ of the recovered depth is kept as measured.

@@ -17,8 +17,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from depth_core.metadata import ModelMetadata
 
 LOG = logging.getLogger(__name__)
@@ -238,39 +236,11 @@ def cached_engine(
     return engine_path
 
 
-def calibration_batches(metadata: ModelMetadata, folder: str | Path) -> list[dict[str, np.ndarray]]:
-    """Preprocessed inputs for INT8 calibration: each RGB image, plus `<stem>.depth.png` (16-bit
-    millimetres) beside it for models that take raw depth."""
-    import cv2
-
-    from depth_core.processing import preprocess_raw_depth, preprocess_rgb
-
-    folder = Path(folder)
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
-                    and not p.name.endswith(".depth.png"))  # fmt: skip
-    if not images:
-        raise ValueError(f"{folder}: no calibration images (.png/.jpg)")
-    batches = []
-    for image in images:
-        bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"{image}: not a readable image")
-        inputs = {"rgb": preprocess_rgb(bgr[..., ::-1].copy(), metadata.input_size, metadata.mean,
-                                        metadata.std)}  # fmt: skip
-        if "raw_depth" in metadata.inputs:
-            depth_file = image.with_name(image.stem + ".depth.png")
-            millimetres = cv2.imread(str(depth_file), cv2.IMREAD_UNCHANGED)
-            if millimetres is None or millimetres.dtype != np.uint16:
-                raise ValueError(f"{depth_file}: 16-bit depth in millimetres needed for "
-                                 f"{metadata.model_name} calibration")  # fmt: skip
-            inputs["raw_depth"] = preprocess_raw_depth(millimetres / 1000.0, metadata.input_size)
-        batches.append(inputs)
-    return batches
-
-
 def _entropy_calibrator(metadata: ModelMetadata, folder: str | Path, cache_file: Path):
     import tensorrt as trt
     import torch  # device buffers; every machine that builds engines here has torch
+
+    from depth_core.export.calibration import calibration_batches
 
     batches = calibration_batches(metadata, folder)
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from depth_core.metadata import ModelMetadata
+from depth_core.metadata import ONNX_PRECISION_KEY, ModelMetadata
 
 TORCH_COMPILE_MODES = (None, "inductor", "torch_tensorrt")
 
@@ -113,7 +113,8 @@ class OnnxRuntimeBackend:
                              f"`depth-core export`)")  # fmt: skip
         self.metadata = ModelMetadata.from_json(props["depth_ros"], source=str(path))
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "").lower()
-        self.name, self.precision = f"onnxruntime-{provider}", "fp32"
+        self.name = f"onnxruntime-{provider}"
+        self.precision = props.get(ONNX_PRECISION_KEY, "fp32")  # int8: export --onnx-int8
 
     def run(self, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
         return self.session.run(None, {name: inputs[name] for name in self.metadata.inputs})

@@ -12,7 +12,7 @@ import numpy as np
 
 from depth_core.geometry import Intrinsics
 from depth_core.metadata import ModelMetadata
-from depth_core.processing import focal_scale, postprocess, preprocess_raw_depth, preprocess_rgb
+from depth_core.processing import focal_scale, model_inputs, postprocess
 from depth_core.runtime.backends import (
     Backend,
     OnnxRuntimeBackend,
@@ -145,14 +145,7 @@ class DepthEstimator:
             self._warned_canonical = True
         scale = focal_scale(intrinsics, meta.input_size, meta.canonical_focal_px)
         try:
-            inputs = {"rgb": preprocess_rgb(rgb, meta.input_size, meta.mean, meta.std)}
-            if "raw_depth" in meta.inputs:
-                if raw_depth is None:
-                    raise ValueError(f"{meta.model_name} needs raw_depth")
-                # The network works in the canonical camera, as in training (to_tensors);
-                # divided after the (nearest) resampling: no copy of the full-size frame.
-                inputs["raw_depth"] = (preprocess_raw_depth(raw_depth, meta.input_size)
-                                       / np.float32(scale))  # fmt: skip
+            inputs = model_inputs(rgb, raw_depth, meta, scale)
         except ValueError as error:
             raise ValueError(f"{self.source}: {error}") from None
         outputs = self.backend.run(inputs)
