@@ -163,3 +163,64 @@ def test_loss_weight_search_ranks_grid_and_random_candidates(tmp_path):
     assert {(r["mae_weight"], r["edge_weight"], r["ssim_weight"]) for r in rows[:3]} >= {
         (0.6, 0.0, 1.0), (0.6, 0.5, 1.0)}
     assert (tmp_path / "ranking.md").read_text().count("\n") == 5
+
+
+def write_folder_frames(root: Path, depths_mm: list[int]) -> None:
+    """Flat frames at the given depths: rgb/<i>.png and a 16-bit depth/<i>.png in mm."""
+    import cv2
+
+    (root / "rgb").mkdir(parents=True)
+    (root / "depth").mkdir()
+    for index, depth_mm in enumerate(depths_mm):
+        texture = np.random.default_rng(index).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+        cv2.imwrite(str(root / "rgb" / f"{index}.png"), texture)
+        cv2.imwrite(str(root / "depth" / f"{index}.png"), np.full((48, 64), depth_mm, np.uint16))
+
+
+def test_mix_concatenates_parts_and_repeat_lists_each_frame_with_fresh_raw_depth(tmp_path):
+    from depth_core.training.data_config import build_dataset
+    from depth_core.training.trainer import _sample_spec
+
+    write_folder_frames(tmp_path / "frames", [1500, 2500, 3500])
+    folder = {"kind": "folder", "root": str(tmp_path / "frames"), "depth_scale": 1000.0,
+              "intrinsics": [60.0, 60.0, 32.0, 24.0]}  # fmt: skip
+    spec = _sample_spec(tiny_config("scenes_recovery"), training=False)  # no crop, no flip
+    mix = build_dataset({"kind": "mix", "parts": [
+        {"kind": "scenes", "count": 3, "seed": 1},
+        {**folder, "limit": 2, "repeat": 4}]}, spec)  # fmt: skip
+    assert len(mix) == 3 + 2 * 4
+    # Items 3..10 are the folder's first two frames, four copies each, in order.
+    folder_depths = [float(mix[index]["depth"].median()) for index in range(3, 11)]
+    np.testing.assert_allclose(folder_depths, [1.5, 2.5] * 4, rtol=1e-6)
+    # Copies of one frame get their own raw-depth simulation, each reproducible.
+    first, second = mix[3]["raw_depth"], mix[5]["raw_depth"]
+    assert not torch.equal(first, second)
+    torch.testing.assert_close(mix[3]["raw_depth"], first)
+
+    with pytest.raises(ValueError, match="repeat must be ≥ 1"):
+        build_dataset({**folder, "repeat": 0}, spec)
+    with pytest.raises(ValueError, match="non-empty list `parts`"):
+        build_dataset({"kind": "mix", "parts": []}, spec)
+
+
+def test_init_from_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(tmp_path):
+    torch.set_num_threads(2)
+    source = Trainer(tiny_config("scenes_monocular", steps=1), tmp_path / "source")
+    source.fit(progress=False)
+    checkpoint = tmp_path / "source" / "last.pt"
+    trained, _ = load_checkpoint(checkpoint)
+
+    tuned = Trainer(tiny_config("scenes_monocular", init_from=str(checkpoint)), tmp_path / "ft")
+    torch.testing.assert_close(tuned.model.state_dict(), trained.state_dict())
+    # Without init_from the same seed gives the untrained weights: the check above can fail.
+    fresh = Trainer(tiny_config("scenes_monocular"), tmp_path / "fresh")
+    assert any(not torch.equal(value, trained.state_dict()[key])
+               for key, value in fresh.model.state_dict().items())  # fmt: skip
+
+    with pytest.raises(ValueError, match="a transfer_monocular checkpoint, the config builds "
+                                         "depth_recovery"):
+        Trainer(tiny_config("scenes_recovery", init_from=str(checkpoint)), tmp_path / "other")
+    narrow = tiny_config("scenes_monocular", init_from=str(checkpoint))
+    narrow.model = {**narrow.model, "decoder_width": narrow.model.get("decoder_width", 64) // 2}
+    with pytest.raises(ValueError, match="do not fit the configured model"):
+        Trainer(narrow, tmp_path / "narrow")

@@ -1,14 +1,16 @@
 """Data sets named in training configs: `{"kind": ..., **arguments}`.
 
-kind "scenes" (generated: count, seed) or any loader in `depth_core.data.loaders.LOADERS`
-(its arguments, e.g. root and split), optionally with `limit`.
+kind "scenes" (generated: count, seed), any loader in `depth_core.data.loaders.LOADERS`
+(its arguments, e.g. root and split), optionally with `limit` (the first frames) and
+`repeat` (each frame that many times, with fresh augmentation), or "mix" with `parts`: a list
+of such specs, concatenated (each part's share of the batches is its share of the length).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from depth_core.training.datasets import SampleDataset, SampleSpec, SceneDataset
 
@@ -20,13 +22,19 @@ def build_dataset(spec_dict: dict[str, Any], spec: SampleSpec) -> Dataset:
     kind = arguments.pop("kind", None)
     if kind == "scenes":
         return SceneDataset(int(arguments.get("count", 1000)), int(arguments.get("seed", 0)), spec)
+    if kind == "mix":
+        parts = arguments.get("parts")
+        if not parts:
+            raise ValueError("data kind mix needs a non-empty list `parts`")
+        return ConcatDataset([build_dataset(part, spec) for part in parts])
     if kind not in LOADERS:
-        raise ValueError(f"unknown data kind {kind!r}; choose scenes or one of "
+        raise ValueError(f"unknown data kind {kind!r}; choose scenes, mix or one of "
                          f"{', '.join(sorted(LOADERS))}")  # fmt: skip
     limit = arguments.pop("limit", None)
+    repeat = int(arguments.pop("repeat", 1))
     samples = LOADERS[kind](**arguments)
     if limit is not None:
         samples = samples[: int(limit)]
     if not samples:
         raise ValueError(f"{kind} {arguments}: no frames found")
-    return SampleDataset(samples, spec)
+    return SampleDataset(samples, spec, repeat=repeat)

@@ -103,14 +103,20 @@ class SceneDataset(Dataset):
 
 
 class SampleDataset(Dataset):
-    """Frames from a loader (any indexable sequence of DepthSample, e.g. LazySamples)."""
+    """Frames from a loader (any indexable sequence of DepthSample, e.g. LazySamples).
 
-    def __init__(self, samples: Sequence[DepthSample], spec: SampleSpec, seed: int = 0):
-        self.samples, self.spec, self.seed = samples, spec, seed
+    `repeat` > 1 lists every frame that many times, each copy with its own crop, flip and
+    raw-depth simulation: a few frames mixed into a large generated set."""
+
+    def __init__(self, samples: Sequence[DepthSample], spec: SampleSpec, seed: int = 0,
+                 repeat: int = 1):  # fmt: skip
+        if repeat < 1:
+            raise ValueError(f"repeat must be ≥ 1, got {repeat}")
+        self.samples, self.spec, self.seed, self.repeat = samples, spec, seed, repeat
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.samples) * self.repeat
 
     def __getitem__(self, index: int) -> dict:
-        return to_tensors(self.samples[index], self.spec,
+        return to_tensors(self.samples[index % len(self.samples)], self.spec,
                           np.random.default_rng(self.seed * 7919 + index))  # fmt: skip

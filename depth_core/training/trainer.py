@@ -82,6 +82,7 @@ class TrainConfig:
     image_every: int = 500
     train_crop: tuple[int, int] | None = None  # random crops for cheaper steps (training only)
     max_minutes: float | None = None  # wall-clock budget: validate, save and stop
+    init_from: str | None = None  # checkpoint whose weights start training (fine-tuning)
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -234,6 +235,8 @@ class Trainer:
         # Weights come from the checkpoint from now on: loading it must not need the
         # pretrained source (e.g. the ImageNet package) again.
         self.model.model_config["pretrained"] = False
+        if config.init_from:
+            self._load_initial_weights(config.init_from)
         self.objective = Objective(self.model, config)
         self.amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
@@ -284,6 +287,20 @@ class Trainer:
         temporary = self.output_dir / "train_state.pt.tmp"
         torch.save(state, temporary)
         temporary.replace(self.output_dir / "train_state.pt")  # never a half-written state
+
+    def _load_initial_weights(self, path: str) -> None:
+        from depth_core.checkpoint import load_checkpoint
+
+        source, metadata = load_checkpoint(path)
+        if metadata.model_name != self.model.model_name:
+            raise ValueError(f"init_from {path}: a {metadata.model_name} checkpoint, the config "
+                             f"builds {self.model.model_name}")  # fmt: skip
+        try:
+            self.model.load_state_dict(source.state_dict())
+        except RuntimeError as error:
+            raise ValueError(f"init_from {path}: its weights do not fit the configured model "
+                             f"(model settings differ?): {error}") from None  # fmt: skip
+        LOG.info("weights from %s", path)
 
     def load_state(self) -> bool:
         path = self.output_dir / "train_state.pt"
