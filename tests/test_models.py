@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from depth_core.export.onnx import export_onnx
-from depth_core.models import build_model, build_model_from_config, registered_models
+from depth_core.models import build_model, build_model_from_config, recovery, registered_models
 from depth_core.models.encoders import SUPPORTED_ENCODERS
 from depth_core.models.recovery import RobustFeatureAlignment, misalignment_target
 
@@ -144,6 +144,66 @@ def test_feature_alignment_attends_over_the_window_with_offsets():
     changed[..., 0, 0] += 10
     moved = (module(changed) - out).abs().sum(1)[0] > 1e-6
     assert moved[:3, :3].any() and not moved[3:, :].any() and not moved[:, 3:].any()
+
+
+def test_feature_alignment_equals_the_per_neighbour_mlp_written_out():
+    """The module against the attention computed literally, pixel by pixel in float64:
+    score(q, k) = w·leaky(W·[f_q − f_k, Δ_k] + b) + c, softmax over the window,
+    out = x + O·Σ_k softmax·(V·f_k + v), neighbours clamped at the borders."""
+    torch.manual_seed(1)
+    module = RobustFeatureAlignment(channels=4, window=3, hidden=6).double()
+    for parameter in module.parameters():  # non-zero everywhere, so every term counts
+        torch.nn.init.normal_(parameter, std=0.5)
+    x = torch.randn(1, 4, 4, 5, dtype=torch.float64)
+    features = x[0].permute(1, 2, 0).numpy()  # HxWxC
+    w_f = module.feature_proj.weight[:, :, 0, 0].detach().numpy()
+    b_f = module.feature_proj.bias.detach().numpy()
+    w_offset = module.offset_proj.weight.detach().numpy()
+    w_score = module.score.weight.flatten().detach().numpy()
+    b_score = module.score.bias.item()
+    w_value = module.value.weight[:, :, 0, 0].detach().numpy()
+    b_value = module.value.bias.detach().numpy()
+    w_out = module.out.weight[:, :, 0, 0].detach().numpy()
+    b_out = module.out.bias.detach().numpy()
+    height, width = features.shape[:2]
+    expected = np.empty_like(features)
+    for qy in range(height):
+        for qx in range(width):
+            scores, values = [], []
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    neighbour = features[min(max(qy + dy, 0), height - 1),
+                                         min(max(qx + dx, 0), width - 1)]  # fmt: skip
+                    hidden = (w_f @ (features[qy, qx] - neighbour) + w_offset @ [dy, dx] + b_f)
+                    hidden = np.where(hidden > 0, hidden, 0.2 * hidden)
+                    scores.append(w_score @ hidden + b_score)
+                    values.append(w_value @ neighbour + b_value)
+            weights = np.exp(np.array(scores) - max(scores))
+            weights /= weights.sum()
+            aggregated = (weights[:, None] * np.array(values)).sum(0)
+            expected[qy, qx] = features[qy, qx] + w_out @ aggregated + b_out
+    with torch.no_grad():
+        actual = module(x)[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_structure_uncertainty_equals_its_output_convolution_at_full_resolution():
+    """The cheap tap-by-tap output against the plain one: upsample, then the 3x3 convolution
+    (odd sizes, so the upsampling is not an exact 2x and the borders count)."""
+    torch.manual_seed(2)
+    module = recovery.StructureUncertainty().double()
+    rgb = torch.randn(2, 3, 13, 17, dtype=torch.float64)
+    raw = torch.rand(2, 1, 13, 17, dtype=torch.float64) * (torch.rand(2, 1, 13, 17) > 0.3)
+    prior = torch.randn(2, 1, 13, 17, dtype=torch.float64)
+    with torch.no_grad():
+        logit = module(rgb, raw, (raw > 0).double(), prior)
+        hidden = module.net(torch.cat([rgb, raw, (raw > 0).double(), prior,
+                                       recovery._image_gradient(raw) * (raw > 0),
+                                       recovery._image_gradient(prior)], dim=1))  # fmt: skip
+        plain = module.out(F.interpolate(hidden, size=(13, 17), mode="bilinear",
+                                         align_corners=False))  # fmt: skip
+    assert logit.shape == (2, 1, 13, 17)
+    torch.testing.assert_close(logit, plain, rtol=1e-10, atol=1e-10)
 
 
 def test_recovery_prior_falls_back_to_monocular_with_a_log_line(caplog):
