@@ -16,7 +16,7 @@ Batch = dict[str, np.ndarray]
 def calibration_batches(metadata: ModelMetadata, folder: str | Path) -> list[Batch]:
     """Each RGB image in `folder`, plus `<stem>.depth.png` (16-bit millimetres) beside it for
     models that take raw depth. Use frames from the camera the model will see."""
-    import cv2
+    from depth_core.data.loaders import read_depth_png, read_image_rgb
 
     folder = Path(folder)
     images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
@@ -25,19 +25,16 @@ def calibration_batches(metadata: ModelMetadata, folder: str | Path) -> list[Bat
         raise ValueError(f"{folder}: no calibration images (.png/.jpg)")
     batches = []
     for image in images:
-        bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ValueError(f"{image}: not a readable image")
         raw = None
         if "raw_depth" in metadata.inputs:
             depth_file = image.with_name(image.stem + ".depth.png")
-            millimetres = cv2.imread(str(depth_file), cv2.IMREAD_UNCHANGED)
-            if millimetres is None or millimetres.dtype != np.uint16:
-                raise ValueError(f"{depth_file}: 16-bit depth in millimetres needed for "
-                                 f"{metadata.model_name} calibration")  # fmt: skip
-            raw = millimetres / 1000.0
+            try:
+                raw = read_depth_png(depth_file) / 1000.0
+            except ValueError as error:
+                raise ValueError(f"{error}; 16-bit depth in millimetres needed for "
+                                 f"{metadata.model_name} calibration") from None  # fmt: skip
         # No intrinsics with a folder: the canonical camera, as the estimator assumes then.
-        batches.append(model_inputs(bgr[..., ::-1].copy(), raw, metadata))
+        batches.append(model_inputs(read_image_rgb(image), raw, metadata))
     return batches
 
 

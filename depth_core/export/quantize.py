@@ -41,6 +41,8 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path,
     batches = list(batches)
     if not batches:
         raise ValueError("INT8 quantization needs at least one calibration frame")
+    if not any(p.key == "depth_ros" for p in onnx.load(str(onnx_path)).metadata_props):
+        raise ValueError(f"{onnx_path}: no depth_ros metadata (export it with `depth-core export`)")
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -59,8 +61,6 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path,
                         weight_type=QuantType.QInt8, nodes_to_exclude=kept,
                         calibrate_method=CalibrationMethod.Percentile)
     proto = onnx.load(str(out_path))
-    if not any(p.key == "depth_ros" for p in proto.metadata_props):
-        raise ValueError(f"{onnx_path}: no depth_ros metadata (export it with `depth-core export`)")
     entry = proto.metadata_props.add()
     entry.key, entry.value = ONNX_PRECISION_KEY, "int8"
     onnx.save(proto, str(out_path))

@@ -33,7 +33,7 @@ import yaml
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from depth_core.checkpoint import describe, save_checkpoint
+from depth_core.checkpoint import describe, load_checkpoint, save_checkpoint
 from depth_core.data.simulation import RawDepthConfig
 from depth_core.losses import (
     MetricDepthConfig,
@@ -289,8 +289,6 @@ class Trainer:
         temporary.replace(self.output_dir / "train_state.pt")  # never a half-written state
 
     def _load_initial_weights(self, path: str) -> None:
-        from depth_core.checkpoint import load_checkpoint
-
         source, metadata = load_checkpoint(path)
         if metadata.model_name != self.model.model_name:
             raise ValueError(f"init_from {path}: a {metadata.model_name} checkpoint, the config "
