@@ -187,23 +187,29 @@ def test_feature_alignment_equals_the_per_neighbour_mlp_written_out():
     np.testing.assert_allclose(actual, expected, rtol=1e-9, atol=1e-9)
 
 
-def test_structure_uncertainty_equals_its_output_convolution_at_full_resolution():
-    """The cheap tap-by-tap output against the plain one: upsample, then the 3x3 convolution
-    (odd sizes, so the upsampling is not an exact 2x and the borders count)."""
+@pytest.mark.parametrize("stride", [2, 4])
+def test_structure_uncertainty_equals_its_output_convolution_at_full_resolution(stride):
+    """The cheap tap-by-tap output against the plain one: (stride 4: average 2x2 blocks,)
+    the network, upsample, then the 3x3 convolution (odd sizes, so the upsampling is not an
+    exact 2x or 4x and the borders count)."""
     torch.manual_seed(2)
-    module = recovery.StructureUncertainty().double()
+    module = recovery.StructureUncertainty(stride=stride).double()
     rgb = torch.randn(2, 3, 13, 17, dtype=torch.float64)
     raw = torch.rand(2, 1, 13, 17, dtype=torch.float64) * (torch.rand(2, 1, 13, 17) > 0.3)
     prior = torch.randn(2, 1, 13, 17, dtype=torch.float64)
     with torch.no_grad():
         logit = module(rgb, raw, (raw > 0).double(), prior)
-        hidden = module.net(torch.cat([rgb, raw, (raw > 0).double(), prior,
-                                       recovery._image_gradient(raw) * (raw > 0),
-                                       recovery._image_gradient(prior)], dim=1))  # fmt: skip
-        plain = module.out(F.interpolate(hidden, size=(13, 17), mode="bilinear",
+        inputs = torch.cat([rgb, raw, (raw > 0).double(), prior,
+                            recovery._image_gradient(raw) * (raw > 0),
+                            recovery._image_gradient(prior)], dim=1)  # fmt: skip
+        if stride == 4:  # mean of each whole 2x2 block; the odd last row and column are left out
+            inputs = inputs[..., :12, :16].reshape(2, 8, 6, 2, 8, 2).mean(dim=(3, 5))
+        plain = module.out(F.interpolate(module.net(inputs), size=(13, 17), mode="bilinear",
                                          align_corners=False))  # fmt: skip
     assert logit.shape == (2, 1, 13, 17)
     torch.testing.assert_close(logit, plain, rtol=1e-10, atol=1e-10)
+    with pytest.raises(ValueError, match="stride must be 2 or 4"):
+        recovery.StructureUncertainty(stride=3)
 
 
 def test_recovery_prior_falls_back_to_monocular_with_a_log_line(caplog):
