@@ -78,3 +78,40 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, ModelMetadata]:
     model = build_model(metadata.model_name, **metadata.model_config)
     model.load_state_dict(payload["state_dict"])
     return model.eval(), metadata
+
+
+def parse_settings(items: list[str]) -> dict[str, Any]:
+    """KEY=VALUE strings (values in YAML: 4, true, [1, 2]) -> a dict; ValueError names a bad
+    item. Shared by the command lines' --set options."""
+    import yaml
+
+    settings = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        settings[key] = yaml.safe_load(value)
+    return settings
+
+
+def reconfigure_checkpoint(
+    path: str | Path, settings: dict[str, Any]
+) -> tuple[nn.Module, ModelMetadata]:
+    """The checkpoint's weights under other model settings that keep every weight's name and
+    shape, i.e. choices that need no retraining (a recovery model's `uncertainty_stride` or
+    `alignment_window`). A setting the model does not take, or one that changes the weights,
+    raises ValueError. Measure the result before shipping it: the weights were trained under
+    the old settings."""
+    model, metadata = load_checkpoint(path)
+    config = {**metadata.model_config, **settings}
+    try:
+        reconfigured = build_model(metadata.model_name, **config)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {metadata.model_name} cannot take {settings}: {error}") from None
+    try:
+        reconfigured.load_state_dict(model.state_dict())
+    except RuntimeError as error:
+        raise ValueError(f"{path}: settings {settings} change the weights' names or "
+                         f"shapes, so they need training, not reconfiguring: {error}") from None
+    metadata.model_config = dict(reconfigured.model_config)
+    return reconfigured.eval(), metadata

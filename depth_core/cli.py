@@ -1,4 +1,4 @@
-"""`depth-core`: the command-line front of depth_core: demo, export and bench."""
+"""`depth-core`: the command-line front of depth_core: demo, export, reconfigure and bench."""
 
 from __future__ import annotations
 
@@ -89,6 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--onnx-int8", type=Path, metavar="PATH",
                         help="also write an INT8 ONNX Runtime model here (static quantization "
                              "calibrated on --calib or --calib-scenes)")  # fmt: skip
+    reconfigure = commands.add_parser(
+        "reconfigure", help="a checkpoint's weights under other model settings that keep "
+        "their shapes (e.g. uncertainty_stride, alignment_window); writes OUT and its .onnx",
+    )  # fmt: skip
+    reconfigure.add_argument("checkpoint", type=Path)
+    reconfigure.add_argument("--set", action="append", required=True, metavar="KEY=VALUE",
+                             help="a model setting (YAML value); repeat for more")  # fmt: skip
+    reconfigure.add_argument("--out", type=Path, required=True, help="output checkpoint (.pt)")
     bench = commands.add_parser("bench", help="latency / fps / memory per backend and size")
     from depth_core.bench import add_arguments
 
@@ -111,6 +119,17 @@ def main(argv: list[str] | None = None) -> int:
             key = build_engine(args.onnx, args.tensorrt, args.precision or "fp16", args.calib)
             report["tensorrt"] = {"engine": str(args.tensorrt), **key.__dict__}
         print(json.dumps(report))
+    elif args.command == "reconfigure":
+        from depth_core.checkpoint import parse_settings, reconfigure_checkpoint
+        from depth_core.export.onnx import save_and_export
+
+        try:
+            model, metadata = reconfigure_checkpoint(args.checkpoint, parse_settings(args.set))
+        except ValueError as error:
+            parser.error(str(error))
+        onnx_path = save_and_export(model, args.out, metadata)
+        print(json.dumps({"checkpoint": str(args.out), "onnx": str(onnx_path),
+                          "model_config": metadata.model_config}))  # fmt: skip
     elif args.command == "bench":
         from depth_core.bench import main as bench_main
 

@@ -58,6 +58,40 @@ def test_checkpoint_round_trip_keeps_weights_and_metadata(exported):
     assert len(metadata.content_hash) == 64
 
 
+def test_reconfigure_keeps_the_weights_under_settings_that_keep_their_shapes(tmp_path, capsys):
+    """depth-core reconfigure: the same weights (same content hash) under the new settings,
+    which change the output; settings that change the weights, or that the model does not
+    take, are refused with the reason."""
+    from depth_core.checkpoint import parse_settings, read_metadata, reconfigure_checkpoint
+    from depth_core.cli import main
+
+    torch.manual_seed(0)
+    model = build_model("depth_recovery").eval()
+    checkpoint = tmp_path / "recovery.pt"
+    save_and_export(model, checkpoint, describe(model, INPUT_SIZE, training_data="none (test)"))
+    out = tmp_path / "fast.pt"
+    assert main(["reconfigure", str(checkpoint), "--set", "uncertainty_stride=4",
+                 "--set", "alignment_window=3", "--out", str(out)]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["onnx"] == str(out.with_suffix(".onnx"))
+    before, after = read_metadata(checkpoint), read_metadata(out)
+    assert after.content_hash == before.content_hash
+    assert after.model_config == {**before.model_config, "uncertainty_stride": 4,
+                                  "alignment_window": 3}  # fmt: skip
+    fast, _ = load_checkpoint(out)
+    assert fast.uncertainty.stride == 4 and fast.decoder.refine["2"].window == 3
+    assert DepthEstimator.load(out.with_suffix(".onnx")).metadata == after
+    rgb, raw = torch.randn(1, 3, *INPUT_SIZE), torch.rand(1, 1, *INPUT_SIZE) + 0.5
+    with torch.no_grad():
+        assert not torch.allclose(fast(rgb, raw).depth, model(rgb, raw).depth)
+    with pytest.raises(ValueError, match="change the weights' names or shapes"):
+        reconfigure_checkpoint(checkpoint, {"decoder_width": 32})
+    with pytest.raises(ValueError, match="cannot take"):
+        reconfigure_checkpoint(checkpoint, {"no_such_setting": 1})
+    assert parse_settings(["a=4", "b=[1, 2]", "c=true"]) == {"a": 4, "b": [1, 2], "c": True}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse_settings(["uncertainty_stride"])
+
+
 def test_estimator_gives_the_same_result_from_checkpoint_and_onnx(exported, real_frame):
     checkpoint, onnx_path = exported
     previous = torch.get_num_threads()

@@ -15,8 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
-
+from depth_core.checkpoint import parse_settings
 from depth_core.training.search import (
     WEIGHT_NAMES,
     grid_candidates,
@@ -38,10 +37,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
-    overrides = {}
-    for item in args.set:
-        key, _, value = item.partition("=")
-        overrides[key] = yaml.safe_load(value)
+    try:
+        overrides = parse_settings(args.set)
+    except ValueError as error:
+        parser.error(str(error))
     config = TrainConfig.from_yaml(args.config, overrides)
     candidates = []
     if args.grid:

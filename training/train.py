@@ -14,8 +14,7 @@ import argparse
 import json
 import logging
 
-import yaml
-
+from depth_core.checkpoint import parse_settings
 from depth_core.training.trainer import TrainConfig, Trainer
 
 
@@ -34,12 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    overrides = {}
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key] = yaml.safe_load(value)
+    try:
+        overrides = parse_settings(args.set)
+    except ValueError as error:
+        parser.error(str(error))
     config = TrainConfig.from_yaml(args.config, overrides)
     summary = Trainer(config, args.out, args.device).fit(resume=args.resume,
                                                          max_steps=args.max_steps)
