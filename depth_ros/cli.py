@@ -94,7 +94,7 @@ def print_table(report: dict[str, dict], extra_columns: tuple[str, ...] = ()) ->
 def run_demo(args: argparse.Namespace) -> int:
     import cv2
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
@@ -114,7 +114,7 @@ def run_demo(args: argparse.Namespace) -> int:
     for key, topic in (("raw", "tof/depth/image_raw"), ("rgb", "camera/color/image_raw")):
         listener_node.create_subscription(
             Image, topic, lambda m, key=key: raw_topic.update({key: m}), camera_qos)
-    executor = MultiThreadedExecutor()
+    executor = SingleThreadedExecutor()  # as depth-ros-pipeline's (see depth_ros.pipeline)
     for node in [*nodes, listener_node]:
         executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
