@@ -8,7 +8,7 @@ each node's own threads. The nodes' callbacks only convert and queue, so they ne
 pool. rclpy's MultiThreadedExecutor also costs more than it gives here: while a callback it has
 handed to its pool has not started, its wait loop spins in Python holding the GIL (ros2/rclpy
 issue 1452), and the inference threads wait for the GIL. With it, one node with two workers
-published 16-19 Hz from a 30 Hz camera; with this executor, 28.5 Hz (`depth-ros bench`).
+published 16-19 Hz from a 30 Hz camera; with this executor, 28.5-30 Hz (`depth-ros bench`).
 """
 
 from __future__ import annotations
