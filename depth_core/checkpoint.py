@@ -70,11 +70,16 @@ def read_metadata(path: str | Path) -> ModelMetadata:
     return _read_payload(path)[1]
 
 
-def load_checkpoint(path: str | Path) -> tuple[nn.Module, ModelMetadata]:
-    """Rebuild the model from its checkpoint; errors name the file and the problem."""
+def _verified_payload(path: str | Path) -> tuple[dict, ModelMetadata]:
     payload, metadata = _read_payload(path)
     if state_hash(payload["state_dict"]) != metadata.content_hash:
         raise ValueError(f"{path}: weights do not match the content hash in its metadata")
+    return payload, metadata
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, ModelMetadata]:
+    """Rebuild the model from its checkpoint; errors name the file and the problem."""
+    payload, metadata = _verified_payload(path)
     model = build_model(metadata.model_name, **metadata.model_config)
     model.load_state_dict(payload["state_dict"])
     return model.eval(), metadata
@@ -102,14 +107,14 @@ def reconfigure_checkpoint(
     `alignment_window`). A setting the model does not take, or one that changes the weights,
     raises ValueError. Measure the result before shipping it: the weights were trained under
     the old settings."""
-    model, metadata = load_checkpoint(path)
+    payload, metadata = _verified_payload(path)
     config = {**metadata.model_config, **settings}
     try:
         reconfigured = build_model(metadata.model_name, **config)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{path}: {metadata.model_name} cannot take {settings}: {error}") from None
     try:
-        reconfigured.load_state_dict(model.state_dict())
+        reconfigured.load_state_dict(payload["state_dict"])
     except RuntimeError as error:
         raise ValueError(f"{path}: settings {settings} change the weights' names or "
                          f"shapes, so they need training, not reconfiguring: {error}") from None
