@@ -132,7 +132,10 @@ class DepthNode(Node):
             raise
         self.rejected = ReasonCounter()
         self.dropped = ReasonCounter()
+        # output_stats: rate, and latency from the frame's arrival here (the node's own share);
+        # stamp_latency: from the frame's header stamp (what the depth's age is when published).
         self.input_stats, self.output_stats = RollingStats(), RollingStats()
+        self.stamp_latency = RollingStats()
         self.estimator_stats = RollingStats()
         self._camera_info: CameraInfo | None = None
         self._last_stamp = -math.inf
@@ -290,7 +293,10 @@ class DepthNode(Node):
             except Exception as error:  # e.g. publishing while the node shuts down
                 self.reject("publish_error", f"publishing failed: {error}")
                 continue
-            self.output_stats.add(time.monotonic() - frame.received)
+            now = time.monotonic()  # one instant for both: their windows hold the same frames
+            self.output_stats.add(now - frame.received, now)
+            age = self.get_clock().now().nanoseconds * 1e-9 - stamp
+            self.stamp_latency.add(age, now)
 
     def _point_cloud(self, frame: Frame, result, header) -> PointCloud2:
         height, width = result.depth.shape
@@ -305,7 +311,9 @@ class DepthNode(Node):
         return "normal"
 
     def _publish_diagnostics(self) -> None:
-        p50, p99 = self.output_stats.latency_percentiles()
+        now = time.monotonic()
+        p50, p99 = self.stamp_latency.latency_percentiles(now)
+        n50, n99 = self.output_stats.latency_percentiles(now)
         e50, _ = self.estimator_stats.latency_percentiles()
         backend = self.estimator.backend
         values = {
@@ -313,6 +321,8 @@ class DepthNode(Node):
             "output_rate_hz": f"{self.output_stats.rate():.2f}",
             "latency_p50_ms": f"{p50 * 1000:.1f}",
             "latency_p99_ms": f"{p99 * 1000:.1f}",
+            "node_latency_p50_ms": f"{n50 * 1000:.1f}",
+            "node_latency_p99_ms": f"{n99 * 1000:.1f}",
             "estimator_p50_ms": f"{e50 * 1000:.1f}",
             "mode": self.mode(),
             "backend": backend.name,

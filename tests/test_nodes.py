@@ -331,6 +331,36 @@ def test_no_inference_without_subscribers_unless_forced(models, scene):
         spinner.close()
 
 
+def test_diagnostics_latency_runs_from_the_header_stamp_and_node_latency_from_arrival(models,
+                                                                                    scene):
+    """A camera whose stamps are 2 s old: the stamp -> publish latency carries those 2 s (the
+    depth's age when published), the node's own latency (arrival -> publish) does not."""
+    rgb, _, intrinsics, _ = scene
+    node = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
+                                                            diagnostics_period=0.2))  # fmt: skip
+    probe = Probe(outputs=("depth/estimated",))
+    spinner = Spinner(node, probe)
+    age = 2.0
+    try:
+        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        for _ in range(5):
+            now = node.get_clock().now().nanoseconds * 1e-9
+            probe.publish_frame(rgb, intrinsics, now - age)
+            time.sleep(0.2)
+        assert wait_until(lambda: len(probe.received["depth/estimated"]) >= 3)
+        assert wait_until(lambda: any(d["latency_p50_ms"] != "nan" for d in probe.diagnostics(
+            "monocular_depth")))  # fmt: skip
+    finally:
+        spinner.close()
+    report = [d for d in probe.diagnostics("monocular_depth") if d["latency_p50_ms"] != "nan"][-1]
+    stamp_p50, node_p50 = float(report["latency_p50_ms"]), float(report["node_latency_p50_ms"])
+    # Per frame, stamp -> publish = (stamp -> arrival) + (arrival -> publish), and stamp ->
+    # arrival >= 2 s; both statistics cover the same frames, so their medians differ by >= 2 s.
+    assert node_p50 > 0
+    assert stamp_p50 - node_p50 >= age * 1000 - 0.2  # two values rounded to 0.1 ms
+    assert stamp_p50 < (age + 60) * 1000  # the stamps' age, not their value since the epoch
+
+
 def test_parameters_are_validated_and_read_only_ones_refuse_changes(models):
     with pytest.raises(ParameterError, match="output_scale"):
         MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
