@@ -25,9 +25,13 @@ from pathlib import Path
 import numpy as np
 
 DEFAULT_MODELS = ("transfer_monocular", "depth_recovery")
-# What each backend can run; torch FP16 only on CUDA. INT8 engines need calibration images:
-# build them with `depth-core export --int8` and bench the engine with the estimator instead.
-PRECISIONS = {"torch": ("fp32", "fp16"), "onnxruntime": ("fp32",), "tensorrt": ("fp32", "fp16")}
+# What each backend can run; torch FP16 only on CUDA. ONNX Runtime INT8 runs a static INT8 copy
+# (`depth-core export --onnx-int8`) calibrated on a few generated frames: its speed does not
+# depend on the calibration. INT8 engines need calibration images: build them with
+# `depth-core export --int8` and bench the engine with the estimator instead.
+PRECISIONS = {"torch": ("fp32", "fp16"), "onnxruntime": ("fp32", "int8"),
+              "tensorrt": ("fp32", "fp16")}  # fmt: skip
+INT8_CALIBRATION_SCENES = 4
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ def measure(config: BenchConfig) -> dict:
         path, backend=config.backend, device=config.device, threads=config.threads,
         precision=config.precision,
     )  # fmt: skip
+    if estimator.backend.precision != config.precision:
+        raise ValueError(f"{path} runs in {estimator.backend.precision}, not {config.precision}")
     rgb, raw = _frame(config.width, config.height)
     raw = raw if "raw_depth" in estimator.metadata.inputs else None
     for _ in range(config.warmup):
@@ -112,8 +118,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # non-Linux
 
 
-def _prepare(model: str, width: int, height: int, folder: Path, checkpoint: str | None):
-    """Checkpoint + ONNX export for one model at one input size."""
+def _prepare(model: str, width: int, height: int, folder: Path, checkpoint: str | None,
+             int8: bool) -> tuple[str, str, str | None]:  # fmt: skip
+    """Checkpoint, ONNX export and (if `int8`) its INT8 copy for one model at one input size."""
     import torch
 
     from depth_core.checkpoint import describe, load_checkpoint
@@ -128,7 +135,14 @@ def _prepare(model: str, width: int, height: int, folder: Path, checkpoint: str 
         torch.manual_seed(0)
         built = build_model(model).eval()
         metadata = describe(built, (height, width), training_data="none (benchmark)")
-    return str(path), str(save_and_export(built, path, metadata))
+    onnx_path = save_and_export(built, path, metadata)
+    if not int8:
+        return str(path), str(onnx_path), None
+    from depth_core.export.quantize import quantize_exported
+
+    int8_path = quantize_exported(onnx_path, onnx_path.with_name(f"{onnx_path.stem}_int8.onnx"),
+                                  calib_scenes=INT8_CALIBRATION_SCENES)  # fmt: skip
+    return str(path), str(onnx_path), str(int8_path)
 
 
 def run_benchmark(args: argparse.Namespace) -> list[dict]:
@@ -136,20 +150,22 @@ def run_benchmark(args: argparse.Namespace) -> list[dict]:
 
     sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.sizes]
     configs = []
+    int8 = "int8" in args.precisions and "onnxruntime" in args.backends
     with tempfile.TemporaryDirectory(prefix="depth_ros_bench_") as folder:
         for model in args.models:
             for width, height in sizes:
-                checkpoint, onnx_path = _prepare(model, width, height, Path(folder),
-                                                 args.checkpoint)  # fmt: skip
+                checkpoint, onnx_path, int8_path = _prepare(model, width, height, Path(folder),
+                                                            args.checkpoint, int8)  # fmt: skip
                 for backend in args.backends:
                     for precision in args.precisions:
                         runnable = precision in PRECISIONS[backend] and not (
                             precision == "fp16" and args.device == "cpu")
                         if not runnable:
                             continue
+                        onnx_file = int8_path if precision == "int8" else onnx_path
                         configs.append(BenchConfig(model, backend, width, height, precision,
                                                    args.device, args.threads, args.warmup,
-                                                   args.runs, checkpoint, onnx_path))  # fmt: skip
+                                                   args.runs, checkpoint, onnx_file))  # fmt: skip
         results = []
         context = get_context("spawn")
         for config in tqdm(configs, desc="benchmark", unit="config", file=sys.stderr):

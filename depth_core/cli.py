@@ -49,22 +49,6 @@ def run_demo(out_dir: Path) -> dict:
     return report
 
 
-def write_int8(onnx_path: Path, out_path: Path, folder: Path | None,
-               scene_count: int | None) -> Path:  # fmt: skip
-    """The INT8 ONNX copy of an exported model, calibrated on a folder or generated frames."""
-    from depth_core.export import calibration
-    from depth_core.export.quantize import quantize_int8
-    from depth_core.runtime.backends import OnnxRuntimeBackend
-
-    if (folder is None) == (scene_count is None):
-        raise SystemExit("--onnx-int8 needs exactly one of --calib DIR and --calib-scenes N")
-    metadata = OnnxRuntimeBackend(onnx_path).metadata
-    batches = (calibration.calibration_batches(metadata, folder) if folder is not None
-               else calibration.scene_calibration_batches(metadata, scene_count))  # fmt: skip
-    quantize_int8(onnx_path, out_path, batches)
-    return out_path
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="depth-core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -108,11 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "export":
         from depth_core.export.onnx import export_checkpoint
 
+        if args.onnx_int8 and (args.calib is None) == (args.calib_scenes is None):
+            raise SystemExit("--onnx-int8 needs exactly one of --calib DIR and --calib-scenes N")
         proto = export_checkpoint(args.checkpoint, args.onnx, args.opset)
         report = {"onnx": str(args.onnx), "nodes": len(proto.graph.node)}
         if args.onnx_int8:
-            report["onnx_int8"] = str(write_int8(args.onnx, args.onnx_int8, args.calib,
-                                                 args.calib_scenes))  # fmt: skip
+            from depth_core.export.quantize import quantize_exported
+
+            report["onnx_int8"] = str(quantize_exported(args.onnx, args.onnx_int8, args.calib,
+                                                        args.calib_scenes))  # fmt: skip
         if args.tensorrt:
             from depth_core.export.tensorrt import build_engine
 

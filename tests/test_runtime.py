@@ -257,11 +257,18 @@ def test_bench_command_reports_every_configuration(tmp_path, capsys):
 
     out = tmp_path / "bench.json"
     code = main(["bench", "--models", "transfer_monocular", "--sizes", "64x64", "--runs", "3",
-                 "--warmup", "1", "--threads", "1", "--json", str(out)])  # fmt: skip
+                 "--warmup", "1", "--threads", "1", "--precisions", "fp32", "int8",
+                 "--json", str(out)])  # fmt: skip
     assert code == 0
     rows = json.loads(out.read_text())["results"]
-    assert [r["backend_name"] for r in rows] == ["torch-cpu", "onnxruntime-cpu"]
+    # torch has no INT8 row; ONNX Runtime's INT8 row runs a file that the runtime reads as INT8
+    # (measure() refuses a row whose file runs in another precision).
+    assert [(r["backend_name"], r["precision"]) for r in rows] == [
+        ("torch-cpu", "fp32"), ("onnxruntime-cpu", "fp32"), ("onnxruntime-cpu", "int8")]
+    assert rows[2]["onnx"].endswith("_int8.onnx")
     for row in rows:
         assert 0 < row["p50_ms"] <= row["p99_ms"] and row["fps"] > 0 and row["peak_rss_mb"] > 0
     assert rows[0]["speedup_vs_torch_eager"] == 1.0
-    assert "| transfer_monocular | onnxruntime-cpu | 64x64 | fp32 |" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "| transfer_monocular | onnxruntime-cpu | 64x64 | fp32 |" in printed
+    assert "| transfer_monocular | onnxruntime-cpu | 64x64 | int8 |" in printed

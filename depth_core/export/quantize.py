@@ -65,3 +65,20 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path,
     entry.key, entry.value = ONNX_PRECISION_KEY, "int8"
     onnx.save(proto, str(out_path))
     return proto
+
+
+def quantize_exported(onnx_path: str | Path, out_path: str | Path,
+                      calib_folder: str | Path | None = None,
+                      calib_scenes: int | None = None) -> Path:  # fmt: skip
+    """The INT8 copy of an exported model, calibrated on a folder of frames or on
+    `calib_scenes` generated ones (exactly one of the two)."""
+    from depth_core.export import calibration
+    from depth_core.runtime.backends import OnnxRuntimeBackend
+
+    if (calib_folder is None) == (calib_scenes is None):
+        raise ValueError("INT8 calibration needs exactly one of a folder and a scene count")
+    metadata = OnnxRuntimeBackend(Path(onnx_path)).metadata
+    batches = (calibration.calibration_batches(metadata, calib_folder) if calib_folder is not None
+               else calibration.scene_calibration_batches(metadata, calib_scenes))  # fmt: skip
+    quantize_int8(onnx_path, out_path, batches)
+    return Path(out_path)
