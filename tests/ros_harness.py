@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -145,10 +145,10 @@ class Probe(Node):
 
 
 class Spinner:
-    """A multi-threaded executor spinning the given nodes in a background thread."""
+    """One executor spinning the given nodes in a background thread."""
 
     def __init__(self, *nodes: Node):
-        self.executor = MultiThreadedExecutor()
+        self.executor = SingleThreadedExecutor()  # as depth-ros-pipeline (depth_ros.pipeline)
         self.nodes = list(nodes)
         for node in nodes:
             self.executor.add_node(node)
