@@ -38,6 +38,24 @@ def tiny_config(name: str, **extra) -> TrainConfig:
     return config
 
 
+def test_a_config_starts_from_its_base_and_replaces_whole_keys(tmp_path):
+    (tmp_path / "base.yaml").write_text(
+        "model: {name: transfer_monocular}\nobjective: monocular\nlr: 1.0e-4\nsteps: 7\n"
+        "train_data: {kind: scenes, count: 100, seed: 1}\nval_data: {kind: scenes, seed: 2}\n")
+    (tmp_path / "child.yaml").write_text(
+        "base: base.yaml\nlr: 3.0e-5\ntrain_data: {kind: scenes, seed: 3}\n")
+    config = TrainConfig.from_yaml(tmp_path / "child.yaml", {"steps": 9})
+    assert (config.lr, config.steps, config.objective) == (3.0e-5, 9, "monocular")
+    assert config.train_data == {"kind": "scenes", "seed": 3}  # replaced, not merged
+    (tmp_path / "base.yaml").write_text("base: child.yaml\n")
+    with pytest.raises(ValueError, match="loop"):
+        TrainConfig.from_yaml(tmp_path / "child.yaml")
+    continued = TrainConfig.from_yaml(CONFIGS / "scenes_monocular_continue.yaml")
+    shipped = TrainConfig.from_yaml(CONFIGS / "scenes_monocular.yaml")
+    assert continued.model == shipped.model and continued.loss == shipped.loss
+    assert continued.train_data["seed"] == 3 and continued.init_from == "runs/monocular/best.pt"
+
+
 @pytest.mark.parametrize("name", sorted(STEPS))
 def test_config_trains_saves_resumes_and_evaluates(name, tmp_path):
     torch.set_num_threads(2)

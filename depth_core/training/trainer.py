@@ -101,13 +101,26 @@ class TrainConfig:
 
     @classmethod
     def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-        with open(path) as stream:
-            data = yaml.safe_load(stream) or {}
+        data = _read_config(Path(path))
         data.update(overrides or {})
         try:
             return cls(**data)
         except TypeError as error:
             raise ValueError(f"{path}: {error}") from None
+
+
+def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file's fields. `base: other.yaml` (relative to the file) starts from another
+    config's fields; each top-level key of this file replaces the base's whole value, so a
+    fine-tuning config lists only what it changes."""
+    if path.resolve() in seen:
+        raise ValueError(f"{path}: configs inherit from each other in a loop")
+    with open(path) as stream:
+        data = yaml.safe_load(stream) or {}
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    return {**_read_config(path.parent / base, (*seen, path.resolve())), **data}
 
 
 @dataclass
