@@ -7,6 +7,8 @@ native byte order and either no row padding or a strided view over it. Every err
 
 from __future__ import annotations
 
+import array as pyarray
+
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
@@ -118,8 +120,17 @@ def array_to_image(array: np.ndarray, encoding: str, header: Header) -> Image:
     msg = Image(header=header, height=array.shape[0], width=array.shape[1], encoding=encoding,
                 is_bigendian=not LITTLE_ENDIAN_HOST,
                 step=array.shape[1] * channels * dtype.itemsize)  # fmt: skip
-    msg.data = array.tobytes()
+    msg.data = message_bytes(array)
     return msg
+
+
+def message_bytes(array: np.ndarray) -> pyarray.array:
+    """A contiguous array's bytes as the array.array('B') that generated uint8[] fields store.
+    Handing them bytes instead costs a per-element Python check of every byte when
+    ROS_PYTHON_CHECK_FIELDS=1 (55 ms for a 640x480 32FC1 image here, against 0.02 ms)."""
+    out = pyarray.array("B")
+    out.frombytes(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+    return out
 
 
 def camera_info_to_intrinsics(msg: CameraInfo) -> Intrinsics:

@@ -8,6 +8,7 @@ from sensor_msgs.msg import PointCloud2, PointField
 from std_msgs.msg import Header
 
 from depth_core.pointcloud import Points
+from depth_ros.conversions import message_bytes
 
 _NUMPY_OF = {PointField.FLOAT32: "f4", PointField.FLOAT64: "f8", PointField.UINT32: "u4",
              PointField.INT32: "i4", PointField.UINT16: "u2", PointField.INT16: "i2",
@@ -41,7 +42,7 @@ def points_to_cloud(points: Points, header: Header) -> PointCloud2:
     cloud.height, cloud.width = (shape[0], shape[1]) if points.organised else (1, shape[0])
     cloud.row_step = cloud.point_step * cloud.width
     cloud.is_dense = not points.organised
-    cloud.data = buffer.tobytes()
+    cloud.data = message_bytes(buffer)
     return cloud
 
 

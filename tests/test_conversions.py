@@ -16,6 +16,7 @@ from depth_ros.conversions import (
     array_to_image,
     disparity_message_to_depth,
     image_to_array,
+    message_bytes,
     scaled_camera_info,
     to_depth_metres,
     to_rgb8,
@@ -105,6 +106,17 @@ def test_round_trip_keeps_values_and_header():
     msg = array_to_image(depth, "32FC1", header)
     assert msg.header == header and msg.step == 24
     np.testing.assert_array_equal(image_to_array(msg), depth)
+
+
+def test_message_bytes_take_the_setters_fast_path_even_with_field_checks():
+    # Bytes would be checked element by element under ROS_PYTHON_CHECK_FIELDS=1; an
+    # array.array('B') is stored as it is, so the message holds this very object.
+    strided = np.arange(12, dtype=np.float32).reshape(3, 4)[:, ::2]
+    payload = message_bytes(strided)
+    msg = Image(check_fields=True)
+    msg.data = payload
+    assert msg.data is payload and payload.typecode == "B"
+    assert bytes(payload) == strided.tobytes()
 
 
 def test_stereo_disparity_gives_f_times_baseline_over_d():
