@@ -20,13 +20,13 @@ export are rewritten in place (or to --out); the ONNX file is what the nodes loa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from depth_core.checkpoint import load_checkpoint
 from depth_core.data.scenes import random_scene
 from depth_core.export.onnx import save_and_export
 from depth_core.processing import with_scale_uncertainty
@@ -63,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="held-out generated scenes for the scale term (monocular)")
     parser.add_argument("--out", help="new checkpoint path (default: overwrite)")
     args = parser.parse_args(argv)
-    model, metadata = load_checkpoint(args.checkpoint)
     estimator = DepthEstimator.load(args.checkpoint, backend="torch")
+    # The model and a copy of its metadata to save; the estimator's own copy is changed below.
+    model, metadata = estimator.backend.model, dataclasses.replace(estimator.metadata)
     estimator.metadata.sigma_scale = 1.0  # fit from the raw σ
     estimator.metadata.relative_sigma = 0.0
     recovery = "raw_depth" in metadata.inputs
