@@ -14,6 +14,8 @@ from depth_core.data.scenes import (  # noqa: E402
     Scene,
     Shape,
     random_scene,
+    texture_bank,
+    texture_mips,
 )
 from depth_core.geometry import Intrinsics  # noqa: E402
 
@@ -126,3 +128,29 @@ def test_shadow_rays_are_blocked_by_spheres_boxes_and_cylinders_between_point_an
             np.array([[5.0, 5, 1.5], half]), np.cos([0.0, yaw]), np.sin([0.0, yaw]), 1)
         # Under the occluder: dark. Off to the side, above it, or beyond the light: lit.
         assert visible.tolist() == [0.0, 1.0, 1.0, 1.0], kind
+
+
+def test_mip_levels_are_area_averages_down_to_the_texture_mean():
+    textures = texture_bank().astype(np.float64)
+    mip, offsets = texture_mips()
+    side = textures.shape[1]
+    level1 = mip[:, offsets[1]:offsets[1] + (side // 2) ** 2].reshape(len(textures), side // 2,
+                                                                       side // 2, 3)
+    np.testing.assert_allclose(level1[:, 3, 5], textures[:, 6:8, 10:12].mean(axis=(1, 2)),
+                               rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(mip[:, offsets[-1]], textures.mean(axis=(1, 2)), rtol=1e-4)
+
+
+def test_a_far_fine_texture_is_averaged_over_each_pixel_not_point_sampled():
+    # 200 repeats per metre at 4 m: each pixel (1 cm) covers ~500 texels, so a camera sees the
+    # texture's mean colour; one point sample per pixel would give speckle.
+    fine = Material(texture=0, tint=np.ones(3, np.float32), texture_scale=200.0,
+                    specular=0.0, shininess=10.0)  # fmt: skip
+    wall = Shape("box", np.array([0.0, 0.0, 1.5]), np.array([4.0, 6.0, 1.5]), fine)
+    ambient_only = Appearance(np.array([0.0, 0.0, 2.9]), 0.2, 0.0, 0.5, 1.0, 0.0, 0)
+    camera = Camera.looking(INTRINSICS, [0.0, 0.0, 1.5], yaw=0.0, pitch=0.0)
+    rgb = Scene(wall, [], ambient_only, seed=0, layout="room").render(camera).rgb
+    linear = texture_bank()[0].reshape(-1, 3).mean(axis=0) / 255.0 * 0.5  # albedo x ambient
+    expected = linear ** (1 / 2.2) * 255  # the sensor's gamma
+    np.testing.assert_allclose(rgb.reshape(-1, 3).mean(axis=0), expected, atol=1.0)
+    assert rgb.reshape(-1, 3).std(axis=0).max() < 1.0

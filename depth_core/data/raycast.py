@@ -210,15 +210,55 @@ def _surface(kind, centre, half, cos_yaw, sin_yaw, x, y, z):
     return lx * scale, ly * scale, 0.0, math.atan2(ly, lx) * radius, lz
 
 
+@njit(cache=True, inline="always")
+def _bilinear(mip, texture, offset, size, x, y, channel):
+    """Texel value at continuous level coordinates (x, y), wrapping (textures repeat)."""
+    x, y = x - 0.5, y - 0.5
+    x0, y0 = math.floor(x), math.floor(y)
+    fx, fy = x - x0, y - y0
+    c0, c1 = int(x0) % size, int(x0 + 1) % size
+    r0, r1 = int(y0) % size, int(y0 + 1) % size
+    top = mip[texture, offset + r0 * size + c0, channel] * (1 - fx) \
+        + mip[texture, offset + r0 * size + c1, channel] * fx  # fmt: skip
+    bottom = mip[texture, offset + r1 * size + c0, channel] * (1 - fx) \
+        + mip[texture, offset + r1 * size + c1, channel] * fx  # fmt: skip
+    return top * (1 - fy) + bottom * fy
+
+
+@njit(cache=True, inline="always")
+def _mip_levels(texels_per_pixel, levels):
+    """The two mip levels around a pixel footprint of `texels_per_pixel` level-0 texels, and
+    the blend between them (trilinear filtering)."""
+    level = min(max(math.log2(max(texels_per_pixel, 1.0)), 0.0), levels - 1.0)
+    low = int(level)
+    return low, min(low + 1, levels - 1), level - low
+
+
+@njit(cache=True, inline="always")
+def _filtered_texel(mip, mip_offsets, texture, u, v, low, high, blend, channel):
+    """Trilinear mip-map lookup at level-0 texel coordinates (u, v): the texture averaged
+    over about one pixel's footprint, as a camera pixel integrates light, instead of one
+    point sample that aliases far surfaces into high-frequency speckle."""
+    top = mip_offsets.shape[0] - 1
+    a = _bilinear(mip, texture, mip_offsets[low], 1 << (top - low), u / (1 << low),
+                  v / (1 << low), channel)  # fmt: skip
+    b = _bilinear(mip, texture, mip_offsets[high], 1 << (top - high), u / (1 << high),
+                  v / (1 << high), channel)  # fmt: skip
+    return a * (1 - blend) + b * blend
+
+
 @njit(cache=True)
 def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves, cos_yaws,
-          sin_yaws, textures, texture_index, tints, texture_scales, speculars, shininesses,
-          light_power, ambient):
+          sin_yaws, mip, mip_offsets, texture_index, tints, texture_scales, speculars,
+          shininesses, light_power, ambient, focal):
     """Linear RGB (H x W x 3 float32, 0 where no hit): textured Lambert + Blinn-Phong under
     the light sample of each pixel (`lights`, one per hit pixel in raster order), times its
-    visibility, plus ambient light."""
+    visibility, plus ambient light. Textures are mip-mapped (`mip`: each texture's levels
+    packed row-major from `mip_offsets[level]`, level 0 square with a power-of-two side) and
+    sampled over the pixel's footprint on the surface (z / `focal` metres, widened on
+    oblique surfaces)."""
     height, width = depth.shape
-    size = textures.shape[1]
+    size = 1 << (mip_offsets.shape[0] - 1)
     colour = np.zeros((height, width, 3), dtype=np.float32)
     sample = 0
     for v in range(height):
@@ -235,9 +275,12 @@ def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves
             wx, wy, wz = -dx * inverse, -dy * inverse, -dz * inverse  # towards the viewer
             if nx * wx + ny * wy + nz * wz < -1e-9:  # two-sided: face the viewer
                 nx, ny, nz = -nx, -ny, -nz
-            repeat = texture_scales[s] * size
-            column = min(int((tu * repeat) % size), size - 1)
-            row = min(int((tv * repeat) % size), size - 1)
+            repeat = texture_scales[s] * size  # texels per metre
+            facing = max(abs(nx * wx + ny * wy + nz * wz), 0.05)
+            # One pixel covers t/focal metres across the ray, stretched by 1/cos along the
+            # slope of an oblique surface: the geometric mean of the two axes.
+            low, high, blend = _mip_levels(t / focal * repeat / math.sqrt(facing),
+                                           mip_offsets.shape[0])  # fmt: skip
             lx, ly, lz = lights[sample, 0] - x, lights[sample, 1] - y, lights[sample, 2] - z
             sample += 1
             distance_sq = lx * lx + ly * ly + lz * lz
@@ -254,6 +297,8 @@ def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves
                 specular = speculars[s] * highlight ** shininesses[s] * 0.1 * light_power
             gain = ambient + irradiance
             for channel in range(3):
-                albedo = textures[texture_index[s], row, column, channel] * tints[s, channel]
+                albedo = _filtered_texel(mip, mip_offsets, texture_index[s], tu * repeat,
+                                         tv * repeat, low, high, blend,
+                                         channel) * tints[s, channel]  # fmt: skip
                 colour[v, u, channel] = albedo * gain + specular
     return colour

@@ -50,6 +50,22 @@ def texture_bank() -> np.ndarray:
     return np.stack(textures)
 
 
+@cache
+def texture_mips() -> tuple[np.ndarray, np.ndarray]:
+    """texture_bank() as mip maps for the shading kernel: (N x texels x 3 float32, each
+    texture's levels 256², 128², ..., 1² packed row-major; the offset of each level). Each
+    level is the area average of the one above."""
+    levels = [texture_bank().astype(np.float32)]
+    while levels[-1].shape[1] > 1:
+        above = levels[-1]
+        levels.append(0.25 * (above[:, 0::2, 0::2] + above[:, 1::2, 0::2]
+                              + above[:, 0::2, 1::2] + above[:, 1::2, 1::2]))  # fmt: skip
+    count = len(levels[0])
+    offsets = np.cumsum([0] + [level.shape[1] ** 2 for level in levels[:-1]])
+    packed = np.concatenate([level.reshape(count, -1, 3) for level in levels], axis=1)
+    return np.ascontiguousarray(packed), offsets.astype(np.int64)
+
+
 @dataclass
 class Camera:
     intrinsics: Intrinsics
@@ -145,6 +161,7 @@ class Appearance:
     exposure: float
     noise_std: float  # sensor noise, in [0, 1] intensity units
     jpeg_quality: int  # 0 = no compression
+    blur_sigma: float = 0.0  # lens and demosaicing softness, Gaussian σ in pixels
 
 
 @dataclass
@@ -176,10 +193,10 @@ class Scene:
         colour = raycast.shade(origin, rays, depth, owner, visibility,
                                self._light_samples(int(valid.sum()), rng), packed.kinds,
                                packed.centres, packed.halves, packed.cos_yaws,
-                               packed.sin_yaws, texture_bank(), packed.texture_index,
+                               packed.sin_yaws, *texture_mips(), packed.texture_index,
                                packed.tints, packed.texture_scales,
                                packed.speculars, packed.shininesses, float(look.light_power),
-                               float(look.ambient))  # fmt: skip
+                               float(look.ambient), float(np.sqrt(k.fx * k.fy)))  # fmt: skip
         image = self._sensor(colour, rng)
         return DepthSample(rgb=image, depth=np.where(valid, depth, np.float32(0)), valid=valid,
                            intrinsics=k, name=f"scene/{self.layout}/{self.seed}")  # fmt: skip
@@ -210,6 +227,8 @@ class Scene:
     def _sensor(self, colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         look = self.appearance
         linear = colour * np.float32(look.exposure)
+        if look.blur_sigma > 0:
+            linear = cv2.GaussianBlur(linear, (0, 0), look.blur_sigma)
         linear += look.noise_std * rng.standard_normal(linear.shape, dtype=np.float32)
         image = _GAMMA_LUT[(np.clip(linear, 0, 1) * (len(_GAMMA_LUT) - 1)).astype(np.int32)]
         if look.jpeg_quality:
@@ -360,6 +379,7 @@ def random_scene(
         ambient=float(rng.uniform(0.08, 0.35)), exposure=float(rng.uniform(0.6, 1.6)),
         noise_std=float(rng.uniform(0.0, 0.03)),
         jpeg_quality=int(rng.choice([0, 60, 75, 90])),
+        blur_sigma=float(rng.uniform(0.0, 1.0)),  # drawn last: the layouts stay as they were
     )  # fmt: skip
     return Scene(room, objects, appearance, seed, layout, cameras)
 
