@@ -17,7 +17,7 @@ pytest.importorskip("skimage", reason="scikit-image holds the scene textures")
 
 from depth_core.checkpoint import load_checkpoint, read_metadata  # noqa: E402
 from depth_core.metrics import METRIC_NAMES  # noqa: E402
-from depth_core.training.trainer import TrainConfig, Trainer  # noqa: E402
+from depth_core.training.trainer import TrainConfig, Trainer, warmup_factor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "training" / "configs"
@@ -242,3 +242,13 @@ def test_init_from_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(tm
     narrow.model = {**narrow.model, "decoder_width": narrow.model.get("decoder_width", 64) // 2}
     with pytest.raises(ValueError, match="do not fit the configured model"):
         Trainer(narrow, tmp_path / "narrow")
+
+
+def test_warmup_ramps_the_learning_rate_linearly_then_holds_it(tmp_path):
+    assert [warmup_factor(step, 4) for step in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    assert warmup_factor(0, 0) == 1.0
+    torch.set_num_threads(2)
+    trainer = Trainer(tiny_config("scenes_monocular", steps=2, warmup_steps=8), tmp_path)
+    trainer.fit(progress=False)
+    # The second update (step 1) ran at 2/8 of lr; a resumed run goes on from there.
+    assert trainer.optimiser.param_groups[0]["lr"] == pytest.approx(TINY["lr"] * 2 / 8)

@@ -83,6 +83,9 @@ class TrainConfig:
     train_crop: tuple[int, int] | None = None  # random crops for cheaper steps (training only)
     max_minutes: float | None = None  # wall-clock budget: validate, save and stop
     init_from: str | None = None  # checkpoint whose weights start training (fine-tuning)
+    # Linear lr ramp over the first steps of a run: Adam's first updates, with fresh moment
+    # estimates, are as large as lr allows and can undo trained weights (fine-tuning).
+    warmup_steps: int = 0
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -107,6 +110,12 @@ class TrainConfig:
             return cls(**data)
         except TypeError as error:
             raise ValueError(f"{path}: {error}") from None
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """lr multiplier for the update made at `step` (0-based): (step + 1) / warmup_steps,
+    then 1."""
+    return min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
 
 
 def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -424,6 +433,8 @@ class Trainer:
                     loss, parts, _ = self.net(batch, stage)
                 self.optimiser.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
+                for group in self.optimiser.param_groups:
+                    group["lr"] = config.lr * warmup_factor(self.step, config.warmup_steps)
                 self.scaler.step(self.optimiser)
                 self.scaler.update()
                 self.step += 1
