@@ -15,7 +15,7 @@ import time
 import cv2
 import numpy as np
 
-from depth_core.data.scenes import random_scene, scene_frame, texture_bank
+from depth_core.data.scenes import random_scene, scene_frame, texture_mips
 
 
 def per_frame_ms(frames) -> list[float]:
@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     cv2.setNumThreads(1)
-    texture_bank()  # loaded once per process, not per frame
+    texture_mips()  # built once per process, not per frame
 
     training = per_frame_ms(scene_frame(args.seed, i, args.width, args.height)
                             for i in range(args.frames))  # fmt: skip
