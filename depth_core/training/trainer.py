@@ -83,8 +83,8 @@ class TrainConfig:
     train_crop: tuple[int, int] | None = None  # random crops for cheaper steps (training only)
     max_minutes: float | None = None  # wall-clock budget: validate, save and stop
     init_from: str | None = None  # checkpoint whose weights start training (fine-tuning)
-    # Linear lr ramp over the first steps of a run: Adam's first updates, with fresh moment
-    # estimates, are as large as lr allows and can undo trained weights (fine-tuning).
+    # Linear lr ramp over a run's first steps, the usual guard when fine-tuning: Adam's first
+    # updates, with fresh moment estimates, are as large as lr allows.
     warmup_steps: int = 0
 
     def __post_init__(self):
