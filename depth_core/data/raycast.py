@@ -211,40 +211,42 @@ def _surface(kind, centre, half, cos_yaw, sin_yaw, x, y, z):
 
 
 @njit(cache=True, inline="always")
-def _bilinear(mip, texture, offset, size, x, y, channel):
-    """Texel value at continuous level coordinates (x, y), wrapping (textures repeat)."""
+def _bilinear(mip, texture, offset, size, x, y):
+    """(r, g, b) at continuous level coordinates (x, y), wrapping (textures repeat). The
+    corner indices and weights are found once for the three channels."""
     x, y = x - 0.5, y - 0.5
     x0, y0 = math.floor(x), math.floor(y)
     fx, fy = x - x0, y - y0
     c0, c1 = int(x0) % size, int(x0 + 1) % size
     r0, r1 = int(y0) % size, int(y0 + 1) % size
-    top = mip[texture, offset + r0 * size + c0, channel] * (1 - fx) \
-        + mip[texture, offset + r0 * size + c1, channel] * fx  # fmt: skip
-    bottom = mip[texture, offset + r1 * size + c0, channel] * (1 - fx) \
-        + mip[texture, offset + r1 * size + c1, channel] * fx  # fmt: skip
-    return top * (1 - fy) + bottom * fy
+    i00, i01 = offset + r0 * size + c0, offset + r0 * size + c1
+    i10, i11 = offset + r1 * size + c0, offset + r1 * size + c1
+    corners = mip[texture]
+
+    def channel(k):
+        top = corners[i00, k] * (1 - fx) + corners[i01, k] * fx
+        bottom = corners[i10, k] * (1 - fx) + corners[i11, k] * fx
+        return top * (1 - fy) + bottom * fy
+
+    return channel(0), channel(1), channel(2)
 
 
 @njit(cache=True, inline="always")
-def _mip_levels(texels_per_pixel, levels):
-    """The two mip levels around a pixel footprint of `texels_per_pixel` level-0 texels, and
-    the blend between them (trilinear filtering)."""
-    level = min(max(math.log2(max(texels_per_pixel, 1.0)), 0.0), levels - 1.0)
-    low = int(level)
-    return low, min(low + 1, levels - 1), level - low
-
-
-@njit(cache=True, inline="always")
-def _filtered_texel(mip, mip_offsets, texture, u, v, low, high, blend, channel):
-    """Trilinear mip-map lookup at level-0 texel coordinates (u, v): the texture averaged
-    over about one pixel's footprint, as a camera pixel integrates light, instead of one
-    point sample that aliases far surfaces into high-frequency speckle."""
+def _filtered_texel(mip, mip_offsets, texture, u, v, texels_per_pixel):
+    """Trilinear mip-map lookup, (r, g, b), at level-0 texel coordinates (u, v): the texture
+    averaged over a footprint of `texels_per_pixel` texels, as a camera pixel integrates
+    light, instead of one point sample that aliases far surfaces into high-frequency speckle."""
     top = mip_offsets.shape[0] - 1
+    level = min(max(math.log2(max(texels_per_pixel, 1.0)), 0.0), float(top))
+    low = int(level)
+    high = min(low + 1, top)
+    blend = level - low
     a = _bilinear(mip, texture, mip_offsets[low], 1 << (top - low), u / (1 << low),
-                  v / (1 << low), channel)  # fmt: skip
+                  v / (1 << low))  # fmt: skip
     b = _bilinear(mip, texture, mip_offsets[high], 1 << (top - high), u / (1 << high),
-                  v / (1 << high), channel)  # fmt: skip
-    return a * (1 - blend) + b * blend
+                  v / (1 << high))  # fmt: skip
+    return (a[0] * (1 - blend) + b[0] * blend, a[1] * (1 - blend) + b[1] * blend,
+            a[2] * (1 - blend) + b[2] * blend)  # fmt: skip
 
 
 @njit(cache=True)
@@ -279,8 +281,8 @@ def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves
             facing = max(abs(nx * wx + ny * wy + nz * wz), 0.05)
             # One pixel covers t/focal metres across the ray, stretched by 1/cos along the
             # slope of an oblique surface: the geometric mean of the two axes.
-            low, high, blend = _mip_levels(t / focal * repeat / math.sqrt(facing),
-                                           mip_offsets.shape[0])  # fmt: skip
+            albedo = _filtered_texel(mip, mip_offsets, texture_index[s], tu * repeat,
+                                     tv * repeat, t / focal * repeat / math.sqrt(facing))
             lx, ly, lz = lights[sample, 0] - x, lights[sample, 1] - y, lights[sample, 2] - z
             sample += 1
             distance_sq = lx * lx + ly * ly + lz * lz
@@ -297,8 +299,5 @@ def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves
                 specular = speculars[s] * highlight ** shininesses[s] * 0.1 * light_power
             gain = ambient + irradiance
             for channel in range(3):
-                albedo = _filtered_texel(mip, mip_offsets, texture_index[s], tu * repeat,
-                                         tv * repeat, low, high, blend,
-                                         channel) * tints[s, channel]  # fmt: skip
-                colour[v, u, channel] = albedo * gain + specular
+                colour[v, u, channel] = albedo[channel] * tints[s, channel] * gain + specular
     return colour

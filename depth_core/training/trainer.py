@@ -433,8 +433,9 @@ class Trainer:
                     loss, parts, _ = self.net(batch, stage)
                 self.optimiser.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
-                for group in self.optimiser.param_groups:
-                    group["lr"] = config.lr * warmup_factor(self.step, config.warmup_steps)
+                if self.step < config.warmup_steps:  # after the ramp lr stays at config.lr
+                    for group in self.optimiser.param_groups:
+                        group["lr"] = config.lr * warmup_factor(self.step, config.warmup_steps)
                 self.scaler.step(self.optimiser)
                 self.scaler.update()
                 self.step += 1
