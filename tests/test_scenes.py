@@ -154,3 +154,45 @@ def test_a_far_fine_texture_is_averaged_over_each_pixel_not_point_sampled():
     expected = linear ** (1 / 2.2) * 255  # the sensor's gamma
     np.testing.assert_allclose(rgb.reshape(-1, 3).mean(axis=0), expected, atol=1.0)
     assert rgb.reshape(-1, 3).std(axis=0).max() < 1.0
+
+
+def test_grain_octaves_fade_out_below_the_pixel_footprint():
+    from depth_core.data import raycast
+
+    u, v, salt, longest = 0.37, 1.91, 5, 0.02
+    # Every octave at or below 2 footprints is dropped: a footprint of half the longest
+    # wavelength leaves nothing, a quarter leaves exactly the first octave at full weight.
+    assert raycast.grain(u, v, longest / 2, salt, longest) == 0.0
+    assert raycast.grain(u, v, longest / 4, salt, longest) == pytest.approx(
+        raycast._value_noise(u / longest, v / longest, salt * 16))
+    # Halfway (in log2) between 2 and 4 footprints, an octave counts half.
+    assert raycast.grain(u, v, longest / 2**1.5, salt, longest) == pytest.approx(
+        0.5 * raycast._value_noise(u / longest, v / longest, salt * 16))
+    # The normalisation constant is the noise's own spread.
+    points = np.random.default_rng(0).uniform(-50, 50, (20000, 2))
+    values = [raycast._value_noise(x, y, 3) for x, y in points]
+    assert np.std(values) == pytest.approx(raycast.VALUE_NOISE_STD, rel=0.03)
+
+
+def test_grain_gives_a_near_magnified_surface_fine_detail_and_leaves_far_ones_as_they_were():
+    # 0.3 texture repeats per metre: 13 mm texels, magnified about 8x on a wall 0.3 m away
+    # (1.6 mm pixels at f = 190 px), so the photograph alone is blurry there.
+    import cv2
+
+    intrinsics = Intrinsics(190.0, 190.0, 79.5, 59.5, 160, 120)
+    ambient_only = Appearance(np.array([0.0, 0.0, 2.9]), 0.2, 0.0, 0.6, 1.0, 0.0, 0)
+    camera = Camera.looking(intrinsics, [0.0, 0.0, 1.5], yaw=0.0, pitch=0.0)
+
+    def render(distance: float, grain: float) -> np.ndarray:
+        material = Material(texture=0, tint=np.ones(3, np.float32), texture_scale=0.3,
+                            specular=0.0, shininess=10.0, grain=grain)  # fmt: skip
+        wall = Shape("box", np.array([0.0, 0.0, 1.5]), np.array([distance, 20.0, 10.0]), material)
+        return Scene(wall, [], ambient_only, seed=0, layout="room").render(camera).rgb
+
+    def fine_contrast(rgb: np.ndarray) -> float:
+        grey = rgb.astype(np.float32).mean(axis=-1)
+        return float(np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 1.0)).mean() / grey.mean())
+
+    assert fine_contrast(render(0.3, 1.0)) > 3 * fine_contrast(render(0.3, 0.0))
+    # At 5 m a pixel (26 mm) is wider than a texel: every grain octave is below it.
+    np.testing.assert_array_equal(render(5.0, 1.0), render(5.0, 0.0))

@@ -252,3 +252,35 @@ def test_warmup_ramps_the_learning_rate_linearly_then_holds_it(tmp_path):
     trainer.fit(progress=False)
     # The second update (step 1) ran at 2/8 of lr; a resumed run goes on from there.
     assert trainer.optimiser.param_groups[0]["lr"] == pytest.approx(TINY["lr"] * 2 / 8)
+
+
+def test_sharpness_jitter_blurs_or_sharpens_the_image_only_with_unit_gain():
+    from depth_core.training.datasets import jitter_sharpness
+    from depth_core.training.trainer import _sample_spec
+
+    image = np.random.default_rng(0).standard_normal((3, 48, 64)).astype(np.float32)
+    # Each draw either blurs (less contrast) or sharpens (more); unit gain keeps the mean
+    # and a flat image.
+    spreads = [jitter_sharpness(image, np.random.default_rng(seed), 1.5, 1.0).std()
+               for seed in range(16)]  # fmt: skip
+    assert min(spreads) < 0.9 * image.std() and max(spreads) > 1.1 * image.std()
+    flat = np.full((3, 48, 64), 0.7, np.float32)
+    np.testing.assert_allclose(jitter_sharpness(flat, np.random.default_rng(3), 1.5, 1.0), flat,
+                               rtol=1e-5)  # fmt: skip
+
+    # In a training spec it changes the RGB alone: the same seed gives the same crop, flip and
+    # raw-depth simulation as without it.
+    config = tiny_config("scenes_recovery")
+    plain = _sample_spec(config, training=True)
+    config.blur_max_px, config.sharpen_max = 1.5, 1.0
+    jittered = _sample_spec(config, training=True)
+    assert _sample_spec(config, training=False).blur_max_px == 0.0  # never on validation
+    from depth_core.data.scenes import scene_frame
+    from depth_core.training.datasets import to_tensors
+
+    sample = scene_frame(1, 0, 64, 48)
+    before = to_tensors(sample, plain, np.random.default_rng(5))
+    after = to_tensors(sample, jittered, np.random.default_rng(5))
+    for key in ("depth", "valid", "raw_depth", "misaligned"):
+        torch.testing.assert_close(after[key], before[key])
+    assert not torch.equal(after["rgb"], before["rgb"])

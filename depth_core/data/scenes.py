@@ -66,6 +66,17 @@ def texture_mips() -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(packed), offsets.astype(np.int64)
 
 
+@cache
+def texture_detail_contrast() -> np.ndarray:
+    """Per texture, the contrast of its finest octave: the standard deviation of log
+    luminance about each 2x2 block's mean. The grain below the texels gets this contrast."""
+    luminance = np.log(texture_bank().astype(np.float64).mean(axis=-1) + 4.0)
+    count, side = luminance.shape[:2]
+    blocks = luminance.reshape(count, side // 2, 2, side // 2, 2).mean(axis=(2, 4))
+    finest = luminance - np.repeat(np.repeat(blocks, 2, axis=1), 2, axis=2)
+    return finest.reshape(count, -1).std(axis=1)
+
+
 @dataclass
 class Camera:
     intrinsics: Intrinsics
@@ -91,6 +102,8 @@ class Material:
     texture_scale: float  # texture repeats per metre
     specular: float  # Blinn-Phong weight
     shininess: float
+    grain: float = 1.0  # detail below the texels (raycast.grain), in units of the
+    # photograph's finest-octave contrast (texture_detail_contrast); 0 = none
 
 
 @dataclass
@@ -124,6 +137,7 @@ class _PackedShapes:
     texture_index: np.ndarray  # into texture_bank()
     tints: np.ndarray  # 0..1 per 8-bit texel value
     texture_scales: np.ndarray
+    grains: np.ndarray
     speculars: np.ndarray
     shininesses: np.ndarray
 
@@ -145,6 +159,8 @@ class _PackedShapes:
             texture_index=column([s.material.texture for s in shapes], np.int64),
             tints=column([np.asarray(s.material.tint) / 255.0 for s in shapes]),
             texture_scales=column([s.material.texture_scale for s in shapes]),
+            grains=column([s.material.grain * texture_detail_contrast()[s.material.texture]
+                           / raycast.VALUE_NOISE_STD for s in shapes]),
             speculars=column([s.material.specular for s in shapes]),
             shininesses=column([s.material.shininess for s in shapes]),
         )  # fmt: skip
@@ -194,7 +210,7 @@ class Scene:
                                self._light_samples(int(valid.sum()), rng), packed.kinds,
                                packed.centres, packed.halves, packed.cos_yaws,
                                packed.sin_yaws, *texture_mips(), packed.texture_index,
-                               packed.tints, packed.texture_scales,
+                               packed.tints, packed.texture_scales, packed.grains,
                                packed.speculars, packed.shininesses, float(look.light_power),
                                float(look.ambient), float(np.sqrt(k.fx * k.fy)))  # fmt: skip
         image = self._sensor(colour, rng)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -33,6 +34,12 @@ class SampleSpec:
     needs_raw: bool = False
     flip: bool = False  # random horizontal flips (training)
     crop: tuple[int, int] | None = None  # random (height, width) crops at the input scale
+    # Random sharpness (training): half the samples blurred (Gaussian σ up to `blur_max_px`
+    # input pixels), half sharpened (unsharp mask, amount up to `sharpen_max`). Real cameras
+    # differ in focus, motion blur and processing; without this a network can read the
+    # sharpness of a whole frame as its scale.
+    blur_max_px: float = 0.0
+    sharpen_max: float = 0.0
 
 
 def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) -> dict:
@@ -82,7 +89,26 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
                 if value.ndim == 3 else value for key, value in item.items()}  # fmt: skip
     if spec.flip and rng.random() < 0.5:
         item = {key: value.flip(-1) if value.ndim == 3 else value for key, value in item.items()}
+    if spec.blur_max_px > 0 or spec.sharpen_max > 0:
+        # Drawn last, so that the draws above (crops, raw simulation) stay as they were.
+        item["rgb"] = torch.from_numpy(jitter_sharpness(item["rgb"].numpy(), rng,
+                                                        spec.blur_max_px, spec.sharpen_max))
     return item
+
+
+def jitter_sharpness(chw: np.ndarray, rng: np.random.Generator, blur_max_px: float,
+                     sharpen_max: float) -> np.ndarray:
+    """A C x H x W image blurred or sharpened by a random amount (see SampleSpec). Both are
+    linear with unit gain, so they commute with the per-channel normalisation."""
+    image = np.ascontiguousarray(chw.transpose(1, 2, 0))
+    if rng.random() < 0.5:
+        sigma = rng.uniform(0.0, blur_max_px)
+        result = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0.05 else image
+    else:
+        amount = rng.uniform(0.0, sharpen_max)
+        result = image + amount * (image - cv2.GaussianBlur(image, (0, 0), 1.0))
+    result = result.reshape(image.shape)  # cv2 drops a single channel's axis
+    return np.ascontiguousarray(result.transpose(2, 0, 1), dtype=np.float32)
 
 
 class SceneDataset(Dataset):

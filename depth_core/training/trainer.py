@@ -81,6 +81,9 @@ class TrainConfig:
     training_data: str = ""  # goes into the checkpoint metadata
     image_every: int = 500
     train_crop: tuple[int, int] | None = None  # random crops for cheaper steps (training only)
+    # Random blur / sharpening of training images (datasets.SampleSpec): 0 = off.
+    blur_max_px: float = 0.0
+    sharpen_max: float = 0.0
     max_minutes: float | None = None  # wall-clock budget: validate, save and stop
     init_from: str | None = None  # checkpoint whose weights start training (fine-tuning)
     # Linear lr ramp over a run's first steps, the usual guard when fine-tuning: Adam's first
@@ -165,7 +168,9 @@ def _sample_spec(config: TrainConfig, training: bool) -> SampleSpec:
     raw = RawDepthConfig(**config.raw_simulation) if config.raw_simulation is not None else None
     return SampleSpec(config.input_size, mean, std, config.canonical_focal_px, raw,
                       needs_raw=config.objective == "recovery", flip=training,
-                      crop=config.train_crop if training else None)  # fmt: skip
+                      crop=config.train_crop if training else None,
+                      blur_max_px=config.blur_max_px if training else 0.0,
+                      sharpen_max=config.sharpen_max if training else 0.0)  # fmt: skip
 
 
 def _output_target(depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]):
