@@ -84,6 +84,9 @@ def _metrics(pred, gt, valid, max_depth, crop, median_scaling=False) -> dict[str
                            median_scaling=median_scaling)  # fmt: skip
     mask = valid & (gt > 1e-3) & (gt < max_depth)
     result["mae"] = float(np.mean(np.abs(np.clip(pred[mask], 1e-3, max_depth) - gt[mask])))
+    if not median_scaling:
+        # The scale alone: 1 when the median depth is right, < 1 when the scene is put too near.
+        result["median_ratio"] = float(np.median(pred[mask]) / np.median(gt[mask]))
     return result
 
 

@@ -1,6 +1,7 @@
 """The evaluation's baselines: nearest filling and RGB-guided hole filling, by hand."""
 
 import numpy as np
+import pytest
 
 from depth_core.evaluation import (
     DatasetReport,  # noqa: I001
@@ -38,3 +39,14 @@ def test_markdown_table_lists_every_method():
     table = markdown_table([report])
     assert "| set | 2 | model | 0.100 | 0.200 | 0.900 | 0.500 | 0.050 |" in table
     assert table.count("\n") == 3
+
+
+def test_median_ratio_is_the_scale_of_the_prediction_against_the_truth():
+    from depth_core.evaluation import _metrics
+
+    gt = np.linspace(1.0, 4.0, 48, dtype=np.float32).reshape(6, 8)
+    valid = np.ones(gt.shape, bool)
+    valid[0, 0] = False
+    assert _metrics(0.5 * gt, gt, valid, 10.0, None)["median_ratio"] == pytest.approx(0.5)
+    # Median scaling removes the scale; the ratio would say nothing there.
+    assert "median_ratio" not in _metrics(0.5 * gt, gt, valid, 10.0, None, median_scaling=True)

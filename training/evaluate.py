@@ -10,6 +10,8 @@ Writes metrics.md and metrics.json (per data set: model and baselines), sparsifi
 (AUSE curves) and qualitative PNGs to --out, and prints the tables. Real frames come from
 ../shared/data (--shared) and scikit-image's Middlebury pair; a set that is absent is
 skipped with a message. --data adds a set from any loader, e.g. `--data nyu_eigen:root=/d/nyu`.
+--rgb-blur / --rgb-sharpen perturb every RGB frame first, to see how far the predicted scale
+(`median_ratio`, median prediction / median truth, in metrics.json) leans on sharpness.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,15 @@ def training_mean_depth(seed: int, count: int = 100) -> float:
     return total / pixels
 
 
+def perturbed(samples, blur_sigma: float, sharpen: float):
+    """The frames with blurred or sharpened RGB (how much the scale leans on sharpness)."""
+    from depth_core.training.datasets import change_sharpness
+
+    for sample in samples:
+        rgb = change_sharpness(sample.rgb.astype(np.float32), blur_sigma, sharpen)
+        yield replace(sample, rgb=np.clip(np.rint(rgb), 0, 255).astype(np.uint8))
+
+
 def parse_data(text: str):
     kind, _, rest = text.partition(":")
     if kind not in LOADERS:
@@ -75,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-real", action="store_true",
                         help="generated scenes (and --data) only: a quick check")
     parser.add_argument("--data", action="append", default=[], metavar="LOADER:ARG=VALUE,...")
+    parser.add_argument("--rgb-blur", type=float, default=0.0, metavar="SIGMA_PX",
+                        help="diagnostic: blur every RGB frame (Gaussian σ, pixels) first")
+    parser.add_argument("--rgb-sharpen", type=float, default=0.0, metavar="AMOUNT",
+                        help="diagnostic: sharpen every RGB frame (unsharp mask) first")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -115,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
                      "garg" if kind.startswith("kitti") else
                      ("eigen" if kind.startswith("nyu") else None), False))  # fmt: skip
 
+    if args.rgb_blur or args.rgb_sharpen:
+        sets = [(name, perturbed(samples, args.rgb_blur, args.rgb_sharpen), *rest)
+                for name, samples, *rest in sets]  # fmt: skip
     train_mean = None if recovery else training_mean_depth(args.train_seed, args.mean_frames)
     reports, curves = [], {}
     for name, samples, max_depth, crop, simulate in sets:
@@ -123,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
                                          simulate_raw=simulate, preview_dir=out / "previews")
         reports.append(report)
         curves[name] = curve
-        print(f"{name}: {report.frames} frames, model AbsRel "
-              f"{report.methods['model']['abs_rel']:.3f}", file=sys.stderr)  # fmt: skip
+        model = report.methods["model"]
+        print(f"{name}: {report.frames} frames, model AbsRel {model['abs_rel']:.3f}, "
+              f"median prediction / truth {model['median_ratio']:.3f}",
+              file=sys.stderr)  # fmt: skip
     table, ause = markdown_table(reports), ause_table(reports)
     (out / "metrics.md").write_text(f"{table}\n\nUncertainty (AUSE, lower is better):\n\n{ause}\n")
     (out / "metrics.json").write_text(json.dumps(

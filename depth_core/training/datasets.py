@@ -98,17 +98,26 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
 
 def jitter_sharpness(chw: np.ndarray, rng: np.random.Generator, blur_max_px: float,
                      sharpen_max: float) -> np.ndarray:
-    """A C x H x W image blurred or sharpened by a random amount (see SampleSpec). Both are
-    linear with unit gain, so they commute with the per-channel normalisation."""
+    """A C x H x W image blurred or sharpened by a random amount (see SampleSpec)."""
     image = np.ascontiguousarray(chw.transpose(1, 2, 0))
     if rng.random() < 0.5:
-        sigma = rng.uniform(0.0, blur_max_px)
-        result = cv2.GaussianBlur(image, (0, 0), sigma) if sigma > 0.05 else image
+        result = change_sharpness(image, blur_sigma=rng.uniform(0.0, blur_max_px))
     else:
-        amount = rng.uniform(0.0, sharpen_max)
-        result = image + amount * (image - cv2.GaussianBlur(image, (0, 0), 1.0))
-    result = result.reshape(image.shape)  # cv2 drops a single channel's axis
+        result = change_sharpness(image, sharpen=rng.uniform(0.0, sharpen_max))
     return np.ascontiguousarray(result.transpose(2, 0, 1), dtype=np.float32)
+
+
+def change_sharpness(image: np.ndarray, blur_sigma: float = 0.0,
+                     sharpen: float = 0.0) -> np.ndarray:
+    """An H x W x C float image blurred (Gaussian σ in pixels) or sharpened (unsharp mask of
+    σ 1 px with weight `sharpen`). Both are linear with unit gain, so they commute with a
+    per-channel normalisation."""
+    result = image
+    if blur_sigma > 0.05:
+        result = cv2.GaussianBlur(result, (0, 0), blur_sigma)
+    if sharpen > 0:
+        result = result + sharpen * (result - cv2.GaussianBlur(result, (0, 0), 1.0))
+    return result.reshape(image.shape)  # cv2 drops a single channel's axis
 
 
 class SceneDataset(Dataset):
