@@ -284,3 +284,25 @@ def test_sharpness_jitter_blurs_or_sharpens_the_image_only_with_unit_gain():
     for key in ("depth", "valid", "raw_depth", "misaligned"):
         torch.testing.assert_close(after[key], before[key])
     assert not torch.equal(after["rgb"], before["rgb"])
+
+
+def test_ema_weights_are_validated_saved_and_resumed(tmp_path):
+    torch.set_num_threads(2)
+    config = tiny_config("scenes_monocular", steps=2, ema_decay=0.5, val_every=1)
+    first = Trainer(config, tmp_path)
+    first.fit(max_steps=1, progress=False)
+    after_one = {k: v.clone() for k, v in first.model.state_dict().items()}
+    # The first update copies the weights: the average of one step is that step's weights.
+    torch.testing.assert_close(load_checkpoint(tmp_path / "last.pt")[0].state_dict(), after_one)
+
+    resumed = Trainer(config, tmp_path)
+    resumed.fit(resume=True, progress=False)
+    after_two = resumed.model.state_dict()
+    saved = load_checkpoint(tmp_path / "last.pt")[0].state_dict()
+    name = "encoder.conv_stem.weight" if "encoder.conv_stem.weight" in saved else next(
+        key for key, value in saved.items() if value.is_floating_point())
+    assert not torch.equal(after_two[name], after_one[name])  # step 2 moved the weights
+    # decay 0.5: average = 0.5 · (step 1's weights) + 0.5 · (step 2's), across the resume.
+    torch.testing.assert_close(saved[name], 0.5 * after_one[name] + 0.5 * after_two[name])
+    # The model keeps training on its own weights, not the average.
+    assert not torch.equal(after_two[name], saved[name])

@@ -21,6 +21,7 @@ import logging
 import os
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 import yaml
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler
 
 from depth_core.checkpoint import describe, load_checkpoint, save_checkpoint
@@ -89,6 +91,10 @@ class TrainConfig:
     # Linear lr ramp over a run's first steps, the usual guard when fine-tuning: Adam's first
     # updates, with fresh moment estimates, are as large as lr allows.
     warmup_steps: int = 0
+    # Exponential moving average of the weights (torch.optim.swa_utils), decay per step; 0 =
+    # off. With it, validation (so early stopping), best.pt and last.pt use the averaged
+    # weights: single steps' noise averaged out, as timm and most detection codebases do.
+    ema_decay: float = 0.0
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -272,6 +278,10 @@ class Trainer:
         self.best_loss = float("inf")
         self.bad_validations = 0
         self.optimiser = self._make_optimiser()
+        self.ema: AveragedModel | None = None
+        if config.ema_decay > 0:
+            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(
+                config.ema_decay), use_buffers=True)  # fmt: skip
         self.writer = None
 
     # ---------------------------------------------------------------- state
@@ -310,7 +320,8 @@ class Trainer:
                  "scaler": self.scaler.state_dict(), "step": self.step,
                  "best_loss": self.best_loss, "bad_validations": self.bad_validations,
                  "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
-                 "python_rng": random.getstate()}  # fmt: skip
+                 "python_rng": random.getstate(),
+                 "ema": self.ema.state_dict() if self.ema is not None else None}  # fmt: skip
         temporary = self.output_dir / "train_state.pt.tmp"
         torch.save(state, temporary)
         temporary.replace(self.output_dir / "train_state.pt")  # never a half-written state
@@ -338,6 +349,8 @@ class Trainer:
         self.optimiser.load_state_dict(state["optimiser"])
         self.scaler.load_state_dict(state["scaler"])
         self.best_loss, self.bad_validations = state["best_loss"], state["bad_validations"]
+        if self.ema is not None and state.get("ema") is not None:
+            self.ema.load_state_dict(state["ema"])
         torch.set_rng_state(state["torch_rng"])
         np.random.set_state(state["numpy_rng"])
         random.setstate(state["python_rng"])
@@ -345,12 +358,28 @@ class Trainer:
 
     def save_model(self, name: str, metrics: dict | None = None) -> Path:
         path = self.output_dir / name
-        metadata = describe(self.model, self.config.input_size,
-                            canonical_focal_px=self.config.canonical_focal_px,
-                            training_data=self.config.training_data or None,
-                            metrics=metrics or {})  # fmt: skip
-        save_checkpoint(self.model, path, metadata)
+        with self.evaluation_weights():
+            metadata = describe(self.model, self.config.input_size,
+                                canonical_focal_px=self.config.canonical_focal_px,
+                                training_data=self.config.training_data or None,
+                                metrics=metrics or {})  # fmt: skip
+            save_checkpoint(self.model, path, metadata)
         return path
+
+    @contextmanager
+    def evaluation_weights(self):
+        """The weights that are validated and saved: the moving average when ema_decay is
+        set (swapped into the model for the duration, so the objective and its feature taps
+        stay attached to one module), else the training weights."""
+        if self.ema is None:
+            yield
+            return
+        training = {key: value.clone() for key, value in self.model.state_dict().items()}
+        self.model.load_state_dict(self.ema.module.state_dict())
+        try:
+            yield
+        finally:
+            self.model.load_state_dict(training)
 
     # ---------------------------------------------------------------- loops
     def _set_train_mode(self) -> None:
@@ -443,6 +472,8 @@ class Trainer:
                         group["lr"] = config.lr * warmup_factor(self.step, config.warmup_steps)
                 self.scaler.step(self.optimiser)
                 self.scaler.update()
+                if self.ema is not None:
+                    self.ema.update_parameters(self.model)
                 self.step += 1
                 losses_seen.append(loss.item())
                 bar.update(1)
@@ -458,7 +489,8 @@ class Trainer:
                 if out_of_time:
                     end = self.step
                 if self.step % config.val_every == 0 or self.step == end:
-                    summary = self.validate(val_set)
+                    with self.evaluation_weights():
+                        summary = self.validate(val_set)
                     summary["step"] = self.step
                     history.append(summary)
                     stopped_early = self._after_validation(summary, val_set)
@@ -483,7 +515,8 @@ class Trainer:
             if key != "step":
                 self.writer.add_scalar(f"val/{key}", value, self.step)
         if self.step % self.config.image_every < self.config.val_every:
-            self._log_images(val_set)
+            with self.evaluation_weights():
+                self._log_images(val_set)
         # The best model is judged within the last stage (a stage change resets best_loss).
         if summary["loss"] < self.best_loss:
             self.best_loss, self.bad_validations = summary["loss"], 0
