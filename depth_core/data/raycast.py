@@ -255,7 +255,7 @@ def _filtered_texel(mip, mip_offsets, texture, u, v, texels_per_pixel):
 # photograph's finest wavelength (2 texels) downwards, each octave with the contrast of the
 # photograph's finest octave: the texture's statistics continue below its resolution.
 # Octaves finer than the pixel's footprint fade out, so far surfaces are left as they were.
-GRAIN_OCTAVES = 8  # below 2 texels of 1.5–13 mm: down to 0.1 mm, far below any footprint
+GRAIN_OCTAVES = 8  # from 2 texels (3–26 mm) to 1/128 of that: below any footprint here
 VALUE_NOISE_STD = 0.429  # of one octave (_value_noise), over many lattice cells
 _GRAIN_TURN_COS, _GRAIN_TURN_SIN = math.cos(2.39996), math.sin(2.39996)  # golden angle
 
