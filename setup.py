@@ -21,8 +21,10 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(include=["depth_core", "depth_core.*", "depth_ros", "depth_ros.*"]),
-    package_data={"depth_core.export": ["tensorrt_onnx_ops.txt"],
-                  "depth_ros": ["models/*.onnx", "models/*.pt"]},
+    package_data={
+        "depth_core.export": ["tensorrt_onnx_ops.txt"],
+        "depth_ros": ["models/*.onnx", "models/*.pt"],
+    },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

@@ -159,7 +159,8 @@ def run_benchmark(args: argparse.Namespace) -> list[dict]:
                 for backend in args.backends:
                     for precision in args.precisions:
                         runnable = precision in PRECISIONS[backend] and not (
-                            precision == "fp16" and args.device == "cpu")
+                            precision == "fp16" and args.device == "cpu"
+                        )
                         if not runnable:
                             continue
                         onnx_file = int8_path if precision == "int8" else onnx_path

@@ -116,7 +116,9 @@ def reconfigure_checkpoint(
     try:
         reconfigured.load_state_dict(payload["state_dict"])
     except RuntimeError as error:
-        raise ValueError(f"{path}: settings {settings} change the weights' names or "
-                         f"shapes, so they need training, not reconfiguring: {error}") from None
+        raise ValueError(
+            f"{path}: settings {settings} change the weights' names or "
+            f"shapes, so they need training, not reconfiguring: {error}"
+        ) from None
     metadata.model_config = dict(reconfigured.model_config)
     return reconfigured.eval(), metadata

@@ -68,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--calib", type=Path,
                         help="folder of calibration images (and <stem>.depth.png raw depth in mm "
                              "for recovery models) for --int8 and --onnx-int8")  # fmt: skip
-    export.add_argument("--calib-scenes", type=int, metavar="N",
-                        help="calibrate --onnx-int8 on N generated frames instead of --calib")
+    export.add_argument(
+        "--calib-scenes",
+        type=int,
+        metavar="N",
+        help="calibrate --onnx-int8 on N generated frames instead of --calib",
+    )
     export.add_argument("--onnx-int8", type=Path, metavar="PATH",
                         help="also write an INT8 ONNX Runtime model here (static quantization "
                              "calibrated on --calib or --calib-scenes)")  # fmt: skip

@@ -147,7 +147,8 @@ def evaluate_samples(
             rows.setdefault(method, []).append(_metrics(pred, gt, valid, max_depth, crop))
         if not recovery:
             rows.setdefault("model, median-scaled", []).append(
-                _metrics(result.depth, gt, valid, max_depth, crop, median_scaling=True))
+                _metrics(result.depth, gt, valid, max_depth, crop, median_scaling=True)
+            )
         mask = valid & (gt > 1e-3) & (gt < max_depth)
         pooled_pred.append(result.depth[mask])
         pooled_sigma.append(result.sigma[mask])
@@ -203,7 +204,8 @@ def ause_table(reports: list[DatasetReport]) -> str:
             f"| {r.name} | {a['ause_rmse']:.4f} | {a['ause_random_rmse']:.4f} | "
             f"{a['ause_random_rmse'] / max(a['ause_rmse'], 1e-12):.2f} | "
             f"{a['ause_abs_rel']:.4f} | {a['ause_random_abs_rel']:.4f} | "
-            f"{a['ause_random_abs_rel'] / max(a['ause_abs_rel'], 1e-12):.2f} |")
+            f"{a['ause_random_abs_rel'] / max(a['ause_abs_rel'], 1e-12):.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -218,7 +220,7 @@ def plot_sparsification(curves: dict[str, dict], path) -> None:
     rows = -(-len(curves) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows),
                                 squeeze=False)  # fmt: skip
-    for axis in axes.flat[len(curves):]:
+    for axis in axes.flat[len(curves) :]:
         axis.axis("off")
     for axis, (name, curve) in zip(axes.flat, curves.items()):  # noqa: B905 (spare axes)
         full = curve["curve_rmse"][0]

@@ -129,7 +129,8 @@ def postprocess(
         raise ValueError(f"unknown uncertainty kind {uncertainty_kind!r}")
     height, width = output_size
     sigma = np.exp(np.clip(log_sigma[0, 0], -20.0, 20.0)) * (
-        UNCERTAINTY_TO_STD[uncertainty_kind] * sigma_scale)
+        UNCERTAINTY_TO_STD[uncertainty_kind] * sigma_scale
+    )
     scale = np.float32(depth_scale)
     depth_out = cv2.resize(depth[0, 0], (width, height), interpolation=cv2.INTER_LINEAR) * scale
     sigma_out = cv2.resize(sigma.astype(np.float32), (width, height),

@@ -48,8 +48,10 @@ class Zone:
                                  f"got {len(self.region)} values")  # fmt: skip
             low, high = np.array(self.region[:3]), np.array(self.region[3:])
             if not np.all(low < high) or high[2] <= 0:
-                raise ValueError(f"zone {self.name}: box {list(self.region)} needs x0<x1, "
-                                 f"y0<y1, z0<z1 and z1 > 0 (in front of the camera)")
+                raise ValueError(
+                    f"zone {self.name}: box {list(self.region)} needs x0<x1, "
+                    f"y0<y1, z0<z1 and z1 > 0 (in front of the camera)"
+                )
         else:
             raise ValueError(f"zone {self.name}: kind must be 'image' or 'box', got {self.kind!r}")
 
@@ -127,8 +129,9 @@ def zone_reading(depth: np.ndarray, sigma: np.ndarray, mask: ZoneMask, k: float 
     d, s = mask.values(depth, sigma)
     if len(d) < min_pixels:
         return Reading(float("nan"), float("nan"), int(len(d)))
-    return Reading(_percentile(d, percentile), _percentile(d - np.float32(k) * s, percentile),
-                   int(len(d)))
+    return Reading(
+        _percentile(d, percentile), _percentile(d - np.float32(k) * s, percentile), int(len(d))
+    )
 
 
 def _percentile(values: np.ndarray, percentile: float) -> float:

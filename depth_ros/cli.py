@@ -45,7 +45,6 @@ class Listener:
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Image
 
-
         self.node = node
         self.samples: dict[str, list[tuple[float, float]]] = {t: [] for t in topics}
         self.last: dict[str, object] = {}
@@ -126,7 +125,8 @@ def run_demo(args: argparse.Namespace) -> int:
     camera_qos = qos_profile_sensor_data  # the replay camera publishes best-effort
     for key, topic in (("raw", "tof/depth/image_raw"), ("rgb", "camera/color/image_raw")):
         listener_node.create_subscription(
-            Image, topic, lambda m, key=key: raw_topic.update({key: m}), camera_qos)
+            Image, topic, lambda m, key=key: raw_topic.update({key: m}), camera_qos
+        )
     executor = SingleThreadedExecutor()  # as depth-ros-pipeline's (see depth_ros.pipeline)
     for node in [*nodes, listener_node]:
         executor.add_node(node)
@@ -275,8 +275,9 @@ def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_cl
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="depth-ros", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="depth-ros", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("demo", "bench"):
         sub = commands.add_parser(name)

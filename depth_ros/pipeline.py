@@ -44,13 +44,25 @@ class LaunchArgument:
 
 
 NODES = (
-    NodeSpec("monocular_depth", "monocular_depth", "depth_ros.depth_nodes:MonocularDepthNode",
-             condition="monocular"),
-    NodeSpec("depth_recovery", "depth_recovery", "depth_ros.depth_nodes:DepthRecoveryNode",
-             condition="recovery"),
+    NodeSpec(
+        "monocular_depth",
+        "monocular_depth",
+        "depth_ros.depth_nodes:MonocularDepthNode",
+        condition="monocular",
+    ),
+    NodeSpec(
+        "depth_recovery",
+        "depth_recovery",
+        "depth_ros.depth_nodes:DepthRecoveryNode",
+        condition="recovery",
+    ),
     NodeSpec("replay", "replay", "depth_ros.replay:ReplayNode", condition="replay"),
-    NodeSpec("proximity_monitor", "proximity_monitor",
-             "depth_ros.proximity_node:ProximityMonitorNode", condition="proximity"),
+    NodeSpec(
+        "proximity_monitor",
+        "proximity_monitor",
+        "depth_ros.proximity_node:ProximityMonitorNode",
+        condition="proximity",
+    ),
 )
 
 DEPTH_NODES = ("monocular_depth", "depth_recovery")  # what a "*.parameter" argument sets

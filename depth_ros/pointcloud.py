@@ -25,8 +25,14 @@ def points_to_cloud(points: Points, header: Header) -> PointCloud2:
     """Organised points give a height x width cloud (NaN kept, is_dense False); unorganised
     ones a 1 x N cloud of finite points (is_dense True)."""
     fields = cloud_fields(points.rgb is not None, points.sigma is not None)
-    dtype = np.dtype({"names": [f.name for f in fields], "formats": ["<f4"] * len(fields),
-                      "offsets": [f.offset for f in fields], "itemsize": 4 * len(fields)})
+    dtype = np.dtype(
+        {
+            "names": [f.name for f in fields],
+            "formats": ["<f4"] * len(fields),
+            "offsets": [f.offset for f in fields],
+            "itemsize": 4 * len(fields),
+        }
+    )
     shape = points.xyz.shape[:-1]
     buffer = np.empty(shape, dtype=dtype)
     for axis, name in enumerate("xyz"):
@@ -60,4 +66,3 @@ def cloud_to_array(cloud: PointCloud2) -> np.ndarray:
     rows = data[: cloud.row_step * cloud.height].reshape(cloud.height, cloud.row_step)
     usable = rows[:, : cloud.point_step * cloud.width].copy()
     return usable.view(dtype).reshape(cloud.height, cloud.width)
-

@@ -47,8 +47,9 @@ def declare_zones(node: Node, names: list[str]) -> list[Zone]:
         kind = node.declare_parameter(f"zone.{name}.kind", "image", ParameterDescriptor(
             description="image (region in fractions of the image) or box (metres, optical "
                         "frame)", read_only=True)).value  # fmt: skip
-        region = node.declare_parameter(f"zone.{name}.region", [0.25, 0.25, 0.75, 0.75],
-                                        ParameterDescriptor(read_only=True)).value
+        region = node.declare_parameter(
+            f"zone.{name}.region", [0.25, 0.25, 0.75, 0.75], ParameterDescriptor(read_only=True)
+        ).value
         try:
             zones.append(Zone(name, kind, tuple(float(v) for v in region)))
         except (TypeError, ValueError) as error:
@@ -62,13 +63,20 @@ class ProximityMonitorNode(Node):
         super().__init__("proximity_monitor", **kwargs)
         self.params = declare_parameters(self, NODE_PARAMETERS["proximity_monitor"])
         if self.params["stop_distance"] >= self.params["warning_distance"]:
-            raise ParameterError(f"{self.get_name()}: invalid parameter stop_distance "
-                                 f"({self.params['stop_distance']}) must be below "
-                                 f"warning_distance ({self.params['warning_distance']})")
+            raise ParameterError(
+                f"{self.get_name()}: invalid parameter stop_distance "
+                f"({self.params['stop_distance']}) must be below "
+                f"warning_distance ({self.params['warning_distance']})"
+            )
         self.zones = declare_zones(self, list(self.params["zones"]))
-        self.states = {zone.name: ZoneState(self.params["warning_distance"],
-                                            self.params["stop_distance"],
-                                            self.params["hysteresis"]) for zone in self.zones}
+        self.states = {
+            zone.name: ZoneState(
+                self.params["warning_distance"],
+                self.params["stop_distance"],
+                self.params["hysteresis"],
+            )
+            for zone in self.zones
+        }
         self.masks: dict[str, ZoneMask] = {}
         self._mask_key = None
         qos = input_qos(self.params["input_reliability"], 5)
@@ -80,8 +88,9 @@ class ProximityMonitorNode(Node):
             self.create_publisher(Range, f"proximity/{zone.name}/conservative", OUTPUT_QOS))
             for zone in self.zones}  # fmt: skip
         self.state_pub = self.create_publisher(DiagnosticArray, "proximity/state", OUTPUT_QOS)
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics",
-                                                     QoSProfile(depth=10))
+        self.diagnostics_pub = self.create_publisher(
+            DiagnosticArray, "/diagnostics", QoSProfile(depth=10)
+        )
         self.pending: dict[str, dict[float, Image]] = {"depth": {}, "sigma": {}}
         self.info: CameraInfo | None = None
         self.stats, self.monitor_time = RollingStats(), RollingStats()
@@ -182,17 +191,23 @@ class ProximityMonitorNode(Node):
         values = {"state": state, "nearest_m": f"{reading.nearest:.3f}",
                   "conservative_m": f"{reading.conservative:.3f}", "pixels": str(reading.pixels),
                   "k": str(self.params["k"])}  # fmt: skip
-        return DiagnosticStatus(level=STATE_LEVEL[state], name=f"proximity: {zone.name}",
-                                message=state.replace("_", " ") if state != "stop"
-                                else "protective stop", hardware_id=self.get_name(),
-                                values=[KeyValue(key=k, value=v) for k, v in values.items()])
+        return DiagnosticStatus(
+            level=STATE_LEVEL[state],
+            name=f"proximity: {zone.name}",
+            message=state.replace("_", " ") if state != "stop" else "protective stop",
+            hardware_id=self.get_name(),
+            values=[KeyValue(key=k, value=v) for k, v in values.items()],
+        )
 
     def _publish_diagnostics(self) -> None:
         p50, p99 = self.monitor_time.latency_percentiles()
-        values = {"rate_hz": f"{self.stats.rate():.2f}", "monitor_p50_ms": f"{p50 * 1000:.2f}",
-                  "monitor_p99_ms": f"{p99 * 1000:.2f}",
-                  **{f"zone.{n}": s.state for n, s in self.states.items()},
-                  **{f"rejected.{k}": str(v) for k, v in self.rejected.snapshot().items()}}
+        values = {
+            "rate_hz": f"{self.stats.rate():.2f}",
+            "monitor_p50_ms": f"{p50 * 1000:.2f}",
+            "monitor_p99_ms": f"{p99 * 1000:.2f}",
+            **{f"zone.{n}": s.state for n, s in self.states.items()},
+            **{f"rejected.{k}": str(v) for k, v in self.rejected.snapshot().items()},
+        }
         worst = max((s.state for s in self.states.values()), key=SEVERITY.index)
         summary = ", ".join(f"{name} {state.state}" for name, state in self.states.items())
         status = DiagnosticStatus(
@@ -206,4 +221,3 @@ class ProximityMonitorNode(Node):
 
 def main() -> None:
     run_node(ProximityMonitorNode)
-

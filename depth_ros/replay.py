@@ -188,4 +188,3 @@ def disparity_message(frame: ReplayFrame, header: Header) -> DisparityImage:
 
 def main() -> None:
     run_node(ReplayNode)
-

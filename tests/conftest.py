@@ -9,7 +9,6 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 os.environ.setdefault("ROS_DOMAIN_ID", "61")
 
 
-
 @pytest.fixture(scope="session", autouse=True)
 def model_cache(tmp_path_factory):
     """Model caches (ONNX exports, engines) go to the run's temporary folder, not ~/.cache."""

@@ -32,10 +32,14 @@ def test_guided_filling_keeps_measurements_and_respects_colour_edges():
 
 
 def test_markdown_table_lists_every_method():
-    report = DatasetReport("set", 2, {"model": {"abs_rel": 0.1, "rmse": 0.2, "delta1": 0.9,
-                                                "delta_1.05": 0.5, "mae": 0.05},
-                                      "raw": {"abs_rel": 0.2, "rmse": 0.3, "delta1": 0.8,
-                                              "delta_1.05": 0.4, "mae": 0.1}})
+    report = DatasetReport(
+        "set",
+        2,
+        {
+            "model": {"abs_rel": 0.1, "rmse": 0.2, "delta1": 0.9, "delta_1.05": 0.5, "mae": 0.05},
+            "raw": {"abs_rel": 0.2, "rmse": 0.3, "delta1": 0.8, "delta_1.05": 0.4, "mae": 0.1},
+        },
+    )
     table = markdown_table([report])
     assert "| set | 2 | model | 0.100 | 0.200 | 0.900 | 0.500 | 0.050 |" in table
     assert table.count("\n") == 3

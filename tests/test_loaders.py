@@ -71,7 +71,8 @@ def test_kitti_eigen_divides_by_256_and_reads_the_calibration(tmp_path):
     write_rgb(tmp_path / "raw" / image, np.zeros((5, 12, 3), np.uint8))
     write_u16(tmp_path / "gt" / depth, gt)
     (tmp_path / "raw" / date / "calib_cam_to_cam.txt").write_text(
-        "S_rect_02: 1.2e+03 3.7e+02\nP_rect_02: 721.5 0 609.6 44.9 0 721.5 172.8 0.2 0 0 1 0\n")
+        "S_rect_02: 1.2e+03 3.7e+02\nP_rect_02: 721.5 0 609.6 44.9 0 721.5 172.8 0.2 0 0 1 0\n"
+    )
     (tmp_path / "split.txt").write_text(f"{image} {depth} 721.5377\n{image} None 721.5\n")
     samples = loaders.kitti_eigen(tmp_path / "raw", tmp_path / "gt", tmp_path / "split.txt")
     assert len(samples) == 1
@@ -108,7 +109,8 @@ def test_middlebury2014_pfm_and_calib_give_metric_depth(tmp_path):
     (scene / "calib.txt").write_text(
         "cam0=[3979.911 0 1244.772; 0 3979.911 1019.507; 0 0 1]\n"
         "cam1=[3979.911 0 1369.115; 0 3979.911 1019.507; 0 0 1]\n"
-        "doffs=124.343\nbaseline=193.001\nwidth=2964\nheight=1988\nndisp=280\n")
+        "doffs=124.343\nbaseline=193.001\nwidth=2964\nheight=1988\nndisp=280\n"
+    )
     np.testing.assert_array_equal(read_pfm(scene / "disp0GT.pfm"), disparity)
     write_pfm(tmp_path / "big.pfm", disparity, little_endian=False)
     np.testing.assert_array_equal(read_pfm(tmp_path / "big.pfm"), disparity)
@@ -177,7 +179,8 @@ def test_kitti_lidar_projection_by_hand(tmp_path):
     # Identity extrinsics; P2 = [f 0 cx 0; 0 f cy 0; 0 0 1 0] with f = 100, cx = 5, cy = 4.
     (tmp_path / "calib.txt").write_text(
         "P2: 100 0 5 0 0 100 4 0 0 0 1 0\nR0_rect: 1 0 0 0 1 0 0 0 1\n"
-        "Tr_velo_to_cam: 1 0 0 0 0 1 0 0 0 0 1 0\n")
+        "Tr_velo_to_cam: 1 0 0 0 0 1 0 0 0 0 1 0\n"
+    )
     points = np.array([[0.2, 0.1, 10.0, 0.5],    # -> u = 5 + 2 = 7, v = 4 + 1 = 5, z = 10
                        [0.1, 0.05, 5.0, 0.5],    # same pixel, nearer: wins
                        [0.0, 0.0, -3.0, 0.5],    # behind the camera

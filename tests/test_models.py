@@ -174,7 +174,7 @@ def test_feature_alignment_equals_the_per_neighbour_mlp_written_out():
                 for dx in (-1, 0, 1):
                     neighbour = features[min(max(qy + dy, 0), height - 1),
                                          min(max(qx + dx, 0), width - 1)]  # fmt: skip
-                    hidden = (w_f @ (features[qy, qx] - neighbour) + w_offset @ [dy, dx] + b_f)
+                    hidden = w_f @ (features[qy, qx] - neighbour) + w_offset @ [dy, dx] + b_f
                     hidden = np.where(hidden > 0, hidden, 0.2 * hidden)
                     scores.append(w_score @ hidden + b_score)
                     values.append(w_value @ neighbour + b_value)

@@ -331,8 +331,9 @@ def test_no_inference_without_subscribers_unless_forced(models, scene):
         spinner.close()
 
 
-def test_diagnostics_latency_runs_from_the_header_stamp_and_node_latency_from_arrival(models,
-                                                                                    scene):
+def test_diagnostics_latency_runs_from_the_header_stamp_and_node_latency_from_arrival(
+    models, scene
+):
     """A camera whose stamps are 2 s old: the stamp -> publish latency carries those 2 s (the
     depth's age when published), the node's own latency (arrival -> publish) does not."""
     rgb, _, intrinsics, _ = scene

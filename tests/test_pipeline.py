@@ -87,8 +87,10 @@ def test_every_node_executable_is_a_console_script_running_its_class():
     assert scripts["depth-ros-pipeline"] == "depth_ros.pipeline:main"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("launch_ros") is None,
-                    reason="launch and launch_ros are not installable here (no ROS 2 install)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("launch_ros") is None,
+    reason="launch and launch_ros are not installable here (no ROS 2 install)",
+)
 def test_launch_file_loads_under_a_real_ros_install():
     spec = importlib.util.spec_from_file_location("pipeline_launch", LAUNCH_FILE)
     module = importlib.util.module_from_spec(spec)
@@ -99,8 +101,14 @@ def test_launch_file_loads_under_a_real_ros_install():
 
 
 def test_arguments_map_to_the_same_nodes_parameters_and_remappings():
-    arguments = parse_arguments(["replay:=true", "backend:=onnxruntime",
-                                 "camera_image:=/front/image", "recovery_model:=r.onnx"])
+    arguments = parse_arguments(
+        [
+            "replay:=true",
+            "backend:=onnxruntime",
+            "camera_image:=/front/image",
+            "recovery_model:=r.onnx",
+        ]
+    )
     assert [n.name for n in enabled_nodes(arguments)] == ["monocular_depth", "depth_recovery",
                                                           "replay"]  # fmt: skip
     assert [n.name for n in enabled_nodes({})] == ["monocular_depth", "depth_recovery"]
@@ -198,8 +206,10 @@ def test_readme_demo_runs_the_pipeline_and_writes_the_mosaic(tmp_path):
     for topic, row in summary["topics"].items():
         assert row["messages"] > 0 and row["rate_hz"] > 0, topic
     # It says what it ran: the shipped models.
-    assert summary["models"] == {"monocular": str(shipped_model("monocular_depth")),
-                                 "recovery": str(shipped_model("depth_recovery"))}
+    assert summary["models"] == {
+        "monocular": str(shipped_model("monocular_depth")),
+        "recovery": str(shipped_model("depth_recovery")),
+    }
     picture = cv2.imread(str(tmp_path / "pipeline_mosaic.png"))
     assert picture.shape[0] == 240 and picture.shape[1] > 4 * 240  # five panels side by side
 
@@ -226,8 +236,10 @@ def test_entry_point_starts_the_monitor_next_to_the_depth_nodes(tmp_path):
         assert set(by_name) == {"monocular_depth", "proximity_monitor"}
         monitor = by_name["proximity_monitor"]
         assert {s.topic_name for s in monitor.subscriptions} == {
-            "/robot/depth/estimated", "/robot/depth/estimated/uncertainty",
-            "/robot/depth/estimated/camera_info"}
+            "/robot/depth/estimated",
+            "/robot/depth/estimated/uncertainty",
+            "/robot/depth/estimated/camera_info",
+        }
         assert monitor.get_parameter("zone.front.region").value == [0.3, 0.33, 0.7, 1.0]
         with pytest.raises(ValueError, match="proximity_source"):
             build_nodes({"proximity_source": "sideways", "monocular": "false",

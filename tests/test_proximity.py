@@ -16,8 +16,13 @@ def plane(distance: float = 1.5, sigma: float = 0.1):
     return np.full((80, 100), distance, np.float32), np.full((80, 100), sigma, np.float32)
 
 
-@pytest.mark.parametrize("zone", [Zone("front", "image", (0.25, 0.25, 0.75, 1.0)),
-                                  Zone("box", "box", (-0.5, -0.5, 0.5, 0.5, 0.5, 3.0))])
+@pytest.mark.parametrize(
+    "zone",
+    [
+        Zone("front", "image", (0.25, 0.25, 0.75, 1.0)),
+        Zone("box", "box", (-0.5, -0.5, 0.5, 0.5, 0.5, 3.0)),
+    ],
+)
 def test_plane_at_1_5_m_with_sigma_0_1_gives_1_5_and_1_3_at_k_2(zone):
     depth, sigma = plane()
     reading = zone_reading(depth, sigma, ZoneMask(zone, K), k=2.0)
@@ -115,8 +120,9 @@ def monitor(**values) -> ProximityMonitorNode:
     defaults = {"zones": ["front", "left"], "zone.front.kind": "image",
                 "zone.front.region": [0.25, 0.25, 0.75, 1.0], "zone.left.kind": "image",
                 "zone.left.region": [0.0, 0.0, 0.2, 0.5]}  # fmt: skip
-    return ProximityMonitorNode(parameter_overrides=[
-        Parameter(k, value=v) for k, v in {**defaults, **values}.items()])
+    return ProximityMonitorNode(
+        parameter_overrides=[Parameter(k, value=v) for k, v in {**defaults, **values}.items()]
+    )
 
 
 def test_monitor_node_publishes_ranges_and_states_over_dds(ros_context):
@@ -133,8 +139,12 @@ def test_monitor_node_publishes_ranges_and_states_over_dds(ros_context):
     probe.create_subscription(DiagnosticArray, "proximity/state", got["state"].append, 10)
     spinner = Spinner(node, probe)
     try:
-        assert wait_until(lambda: node.count_publishers("depth") == 1
-                          and probe.count_subscribers("depth/camera_info") == 1)
+        assert wait_until(
+            lambda: (
+                node.count_publishers("depth") == 1
+                and probe.count_subscribers("depth/camera_info") == 1
+            )
+        )
         depth, sigma = plane(1.5, 0.1)
         depth[:40, :20] = np.nan  # the "left" zone sees nothing
         stamp = 5.0

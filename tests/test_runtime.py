@@ -264,7 +264,10 @@ def test_bench_command_reports_every_configuration(tmp_path, capsys):
     # torch has no INT8 row; ONNX Runtime's INT8 row runs a file that the runtime reads as INT8
     # (measure() refuses a row whose file runs in another precision).
     assert [(r["backend_name"], r["precision"]) for r in rows] == [
-        ("torch-cpu", "fp32"), ("onnxruntime-cpu", "fp32"), ("onnxruntime-cpu", "int8")]
+        ("torch-cpu", "fp32"),
+        ("onnxruntime-cpu", "fp32"),
+        ("onnxruntime-cpu", "int8"),
+    ]
     assert rows[2]["onnx"].endswith("_int8.onnx")
     for row in rows:
         assert 0 < row["p50_ms"] <= row["p99_ms"] and row["fps"] > 0 and row["peak_rss_mb"] > 0

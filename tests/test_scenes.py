@@ -124,8 +124,15 @@ def test_shadow_rays_are_blocked_by_spheres_boxes_and_cylinders_between_point_an
     ]
     for kind, centre, half, yaw in kinds_and_shapes:
         visible = raycast.trace_shadows(
-            points, lights, np.array([raycast.BOX, kind]), np.array([[0.0, 0, 1.5], centre]),
-            np.array([[5.0, 5, 1.5], half]), np.cos([0.0, yaw]), np.sin([0.0, yaw]), 1)
+            points,
+            lights,
+            np.array([raycast.BOX, kind]),
+            np.array([[0.0, 0, 1.5], centre]),
+            np.array([[5.0, 5, 1.5], half]),
+            np.cos([0.0, yaw]),
+            np.sin([0.0, yaw]),
+            1,
+        )
         # Under the occluder: dark. Off to the side, above it, or beyond the light: lit.
         assert visible.tolist() == [0.0, 1.0, 1.0, 1.0], kind
 
@@ -134,8 +141,9 @@ def test_mip_levels_are_area_averages_down_to_the_texture_mean():
     textures = texture_bank().astype(np.float64)
     mip, offsets = texture_mips()
     side = textures.shape[1]
-    level1 = mip[:, offsets[1]:offsets[1] + (side // 2) ** 2].reshape(len(textures), side // 2,
-                                                                       side // 2, 3)
+    level1 = mip[:, offsets[1] : offsets[1] + (side // 2) ** 2].reshape(
+        len(textures), side // 2, side // 2, 3
+    )
     np.testing.assert_allclose(level1[:, 3, 5], textures[:, 6:8, 10:12].mean(axis=(1, 2)),
                                rtol=1e-5)  # fmt: skip
     np.testing.assert_allclose(mip[:, offsets[-1]], textures.mean(axis=(1, 2)), rtol=1e-4)
@@ -164,10 +172,12 @@ def test_grain_octaves_fade_out_below_the_pixel_footprint():
     # wavelength leaves nothing, a quarter leaves exactly the first octave at full weight.
     assert raycast.grain(u, v, longest / 2, salt, longest) == 0.0
     assert raycast.grain(u, v, longest / 4, salt, longest) == pytest.approx(
-        raycast._value_noise(u / longest, v / longest, salt * 16))
+        raycast._value_noise(u / longest, v / longest, salt * 16)
+    )
     # Halfway (in log2) between 2 and 4 footprints, an octave counts half.
     assert raycast.grain(u, v, longest / 2**1.5, salt, longest) == pytest.approx(
-        0.5 * raycast._value_noise(u / longest, v / longest, salt * 16))
+        0.5 * raycast._value_noise(u / longest, v / longest, salt * 16)
+    )
     # The normalisation constant is the noise's own spread.
     points = np.random.default_rng(0).uniform(-50, 50, (20000, 2))
     values = [raycast._value_noise(x, y, 3) for x, y in points]

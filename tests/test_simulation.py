@@ -112,8 +112,11 @@ def test_edge_holes_and_flying_pixels_sit_on_discontinuities():
     config = RawDepthConfig(**{**NONE, "edge_hole_probability": 1.0})
     holes = simulate_raw_depth(step_edge(), np.random.default_rng(0), config)
     np.testing.assert_array_equal(holes.raw == 0, edges)
-    flying = simulate_raw_depth(step_edge(), np.random.default_rng(0),
-                                RawDepthConfig(**{**NONE, "flying_pixel_probability": 1.0}))
+    flying = simulate_raw_depth(
+        step_edge(),
+        np.random.default_rng(0),
+        RawDepthConfig(**{**NONE, "flying_pixel_probability": 1.0}),
+    )
     mixed = flying.raw[edges]
     assert np.all((mixed >= 1.0) & (mixed <= 3.0))
     assert np.mean((mixed > 1.05) & (mixed < 2.95)) > 0.9  # genuinely between the surfaces

@@ -41,9 +41,11 @@ def tiny_config(name: str, **extra) -> TrainConfig:
 def test_a_config_starts_from_its_base_and_replaces_whole_keys(tmp_path):
     (tmp_path / "base.yaml").write_text(
         "model: {name: transfer_monocular}\nobjective: monocular\nlr: 1.0e-4\nsteps: 7\n"
-        "train_data: {kind: scenes, count: 100, seed: 1}\nval_data: {kind: scenes, seed: 2}\n")
+        "train_data: {kind: scenes, count: 100, seed: 1}\nval_data: {kind: scenes, seed: 2}\n"
+    )
     (tmp_path / "child.yaml").write_text(
-        "base: base.yaml\nlr: 3.0e-5\ntrain_data: {kind: scenes, seed: 3}\n")
+        "base: base.yaml\nlr: 3.0e-5\ntrain_data: {kind: scenes, seed: 3}\n"
+    )
     config = TrainConfig.from_yaml(tmp_path / "child.yaml", {"steps": 9})
     assert (config.lr, config.steps, config.objective) == (3.0e-5, 9, "monocular")
     assert config.train_data == {"kind": "scenes", "seed": 3}  # replaced, not merged
@@ -66,7 +68,8 @@ def test_config_trains_saves_resumes_and_evaluates(name, tmp_path):
     # Two frames, seen over and over: the last losses are well below the first ones.
     last_stage = losses[-6:]
     stage_start = (STEPS[name].get("latent_stage_steps") or [0])[0] + STEPS[name].get(
-        "uncertainty_pretrain_steps", 0)
+        "uncertainty_pretrain_steps", 0
+    )
     first_of_last_stage = losses[stage_start:][:3]
     assert np.mean(last_stage) < 0.85 * np.mean(first_of_last_stage), losses
     assert (tmp_path / "train_state.pt").is_file() and (tmp_path / "last.pt").is_file()
@@ -151,8 +154,10 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     assert float((difference > 2e-5).float().mean()) < 0.2
     assert float(difference.median()) < 1e-5
     # Guard against a vacuous pass: training changed the weights.
-    fresh = Trainer(tiny_config("scenes_monocular", model={"name": "transfer_monocular",
-                                                           "decoder_width": 32}), tmp_path / "x")
+    fresh = Trainer(
+        tiny_config("scenes_monocular", model={"name": "transfer_monocular", "decoder_width": 32}),
+        tmp_path / "x",
+    )
     changed = [k for k, v in fresh.model.state_dict().items()
                if v.dtype.is_floating_point and not torch.equal(v, one_state[k])]  # fmt: skip
     assert len(changed) > 10
@@ -179,7 +184,9 @@ def test_loss_weight_search_ranks_grid_and_random_candidates(tmp_path):
     assert len(rows) == 3
     assert [r["abs_rel"] for r in rows] == sorted(r["abs_rel"] for r in rows)
     assert {(r["mae_weight"], r["edge_weight"], r["ssim_weight"]) for r in rows[:3]} >= {
-        (0.6, 0.0, 1.0), (0.6, 0.5, 1.0)}
+        (0.6, 0.0, 1.0),
+        (0.6, 0.5, 1.0),
+    }
     assert (tmp_path / "ranking.md").read_text().count("\n") == 5
 
 
@@ -235,8 +242,9 @@ def test_init_from_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(tm
     assert any(not torch.equal(value, trained.state_dict()[key])
                for key, value in fresh.model.state_dict().items())  # fmt: skip
 
-    with pytest.raises(ValueError, match="a transfer_monocular checkpoint, the config builds "
-                                         "depth_recovery"):
+    with pytest.raises(
+        ValueError, match="a transfer_monocular checkpoint, the config builds depth_recovery"
+    ):
         Trainer(tiny_config("scenes_recovery", init_from=str(checkpoint)), tmp_path / "other")
     narrow = tiny_config("scenes_monocular", init_from=str(checkpoint))
     narrow.model = {**narrow.model, "decoder_width": narrow.model.get("decoder_width", 64) // 2}
@@ -299,8 +307,11 @@ def test_ema_weights_are_validated_saved_and_resumed(tmp_path):
     resumed.fit(resume=True, progress=False)
     after_two = resumed.model.state_dict()
     saved = load_checkpoint(tmp_path / "last.pt")[0].state_dict()
-    name = "encoder.conv_stem.weight" if "encoder.conv_stem.weight" in saved else next(
-        key for key, value in saved.items() if value.is_floating_point())
+    name = (
+        "encoder.conv_stem.weight"
+        if "encoder.conv_stem.weight" in saved
+        else next(key for key, value in saved.items() if value.is_floating_point())
+    )
     assert not torch.equal(after_two[name], after_one[name])  # step 2 moved the weights
     # decay 0.5: average = 0.5 · (step 1's weights) + 0.5 · (step 2's), across the resume.
     torch.testing.assert_close(saved[name], 0.5 * after_one[name] + 0.5 * after_two[name])

@@ -59,8 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=10)
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--seed", type=int, default=700_000)
-    parser.add_argument("--scale-scenes", type=int, default=24,
-                        help="held-out generated scenes for the scale term (monocular)")
+    parser.add_argument(
+        "--scale-scenes",
+        type=int,
+        default=24,
+        help="held-out generated scenes for the scale term (monocular)",
+    )
     parser.add_argument("--out", help="new checkpoint path (default: overwrite)")
     args = parser.parse_args(argv)
     estimator = DepthEstimator.load(args.checkpoint, backend="torch")
@@ -87,8 +91,11 @@ def main(argv: list[str] | None = None) -> int:
             chosen = float(temperature)
             break
     if chosen is None:
-        print(f"no temperature up to {temperatures[-1]:.0f} reaches coverage {args.target}; "
-              f"best {max(coverage_at.values()):.3f}", file=sys.stderr)
+        print(
+            f"no temperature up to {temperatures[-1]:.0f} reaches coverage {args.target}; "
+            f"best {max(coverage_at.values()):.3f}",
+            file=sys.stderr,
+        )
         return 1
     metadata.sigma_scale = chosen
     metadata.relative_sigma = relative_sigma
@@ -102,10 +109,18 @@ def main(argv: list[str] | None = None) -> int:
                     f"{args.seed}..{args.seed + args.scenes - 1}"}}  # fmt: skip
     out = Path(args.out or args.checkpoint)
     onnx_path = save_and_export(model, out, metadata)
-    print(json.dumps({"temperature": chosen, "relative_sigma": relative_sigma,
-                      "coverage_before": uncalibrated,
-                      "coverage_after": coverage_at[chosen],
-                      "checkpoint": str(out), "onnx": str(onnx_path)}))
+    print(
+        json.dumps(
+            {
+                "temperature": chosen,
+                "relative_sigma": relative_sigma,
+                "coverage_before": uncalibrated,
+                "coverage_after": coverage_at[chosen],
+                "checkpoint": str(out),
+                "onnx": str(onnx_path),
+            }
+        )
+    )
     return 0
 
 

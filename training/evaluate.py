@@ -78,18 +78,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent
                                                 / "shared" / "data"))  # fmt: skip
     parser.add_argument("--backend", default="auto")
-    parser.add_argument("--train-seed", type=int, default=1,
-                        help="seed of the training scenes (for the mean-depth baseline)")
-    parser.add_argument("--mean-frames", type=int, default=100,
-                        help="training scenes averaged for the mean-depth baseline")
+    parser.add_argument(
+        "--train-seed",
+        type=int,
+        default=1,
+        help="seed of the training scenes (for the mean-depth baseline)",
+    )
+    parser.add_argument(
+        "--mean-frames",
+        type=int,
+        default=100,
+        help="training scenes averaged for the mean-depth baseline",
+    )
     parser.add_argument("--scenes", type=int, default=16, help="held-out generated frames")
-    parser.add_argument("--skip-real", action="store_true",
-                        help="generated scenes (and --data) only: a quick check")
+    parser.add_argument(
+        "--skip-real", action="store_true", help="generated scenes (and --data) only: a quick check"
+    )
     parser.add_argument("--data", action="append", default=[], metavar="LOADER:ARG=VALUE,...")
-    parser.add_argument("--rgb-blur", type=float, default=0.0, metavar="SIGMA_PX",
-                        help="diagnostic: blur every RGB frame (Gaussian σ, pixels) first")
-    parser.add_argument("--rgb-sharpen", type=float, default=0.0, metavar="AMOUNT",
-                        help="diagnostic: sharpen every RGB frame (unsharp mask) first")
+    parser.add_argument(
+        "--rgb-blur",
+        type=float,
+        default=0.0,
+        metavar="SIGMA_PX",
+        help="diagnostic: blur every RGB frame (Gaussian σ, pixels) first",
+    )
+    parser.add_argument(
+        "--rgb-sharpen",
+        type=float,
+        default=0.0,
+        metavar="AMOUNT",
+        help="diagnostic: sharpen every RGB frame (unsharp mask) first",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -136,9 +155,16 @@ def main(argv: list[str] | None = None) -> int:
     train_mean = None if recovery else training_mean_depth(args.train_seed, args.mean_frames)
     reports, curves = [], {}
     for name, samples, max_depth, crop, simulate in sets:
-        report, curve = evaluate_samples(estimator, samples, name, max_depth=max_depth,
-                                         crop=crop, train_mean_depth=train_mean,
-                                         simulate_raw=simulate, preview_dir=out / "previews")
+        report, curve = evaluate_samples(
+            estimator,
+            samples,
+            name,
+            max_depth=max_depth,
+            crop=crop,
+            train_mean_depth=train_mean,
+            simulate_raw=simulate,
+            preview_dir=out / "previews",
+        )
         reports.append(report)
         curves[name] = curve
         model = report.methods["model"]

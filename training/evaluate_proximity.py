@@ -85,8 +85,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows[(source, k)].append((truth, reading.nearest, reading.conservative))
         if len(monitor_ms) < 5:
             monitor_ms.append(monitor_time_ms(result.depth, result.sigma))
-    table = ["| depth | k | frames | coverage | mean slack (m) | mean abs nearest error (m) | "
-             "model latency p50 (ms) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    table = [
+        "| depth | k | frames | coverage | mean slack (m) | mean abs nearest error (m) | "
+        "model latency p50 (ms) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     report = []
     for (source, k), values in rows.items():
         truth, nearest, conservative = (np.array(v) for v in zip(*values, strict=True))
@@ -96,9 +99,11 @@ def main(argv: list[str] | None = None) -> int:
                  "mean_abs_nearest_error_m": float(np.mean(np.abs(nearest - truth))),
                  "model_latency_p50_ms": float(np.median(latency[source]) * 1000)}  # fmt: skip
         report.append(entry)
-        table.append(f"| {source} | {k:g} | {entry['frames']} | {entry['coverage']:.3f} | "
-                     f"{entry['mean_slack_m']:.3f} | {entry['mean_abs_nearest_error_m']:.3f} | "
-                     f"{entry['model_latency_p50_ms']:.1f} |")
+        table.append(
+            f"| {source} | {k:g} | {entry['frames']} | {entry['coverage']:.3f} | "
+            f"{entry['mean_slack_m']:.3f} | {entry['mean_abs_nearest_error_m']:.3f} | "
+            f"{entry['model_latency_p50_ms']:.1f} |"
+        )
     text = "\n".join(table)
     footer = f"\nmonitor time per zone at 640x480: {np.median(monitor_ms):.2f} ms (median)"
     out = Path(args.out)

@@ -30,8 +30,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("config")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--grid", nargs="*", default=[], metavar="NAME=V1,V2,...",
-                        help=f"grid values for {', '.join(WEIGHT_NAMES)} (unset: the paper's)")
+    parser.add_argument(
+        "--grid",
+        nargs="*",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help=f"grid values for {', '.join(WEIGHT_NAMES)} (unset: the paper's)",
+    )
     parser.add_argument("--random", type=int, default=0, help="random candidates to add")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")

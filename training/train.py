@@ -38,11 +38,19 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     config = TrainConfig.from_yaml(args.config, overrides)
-    summary = Trainer(config, args.out, args.device).fit(resume=args.resume,
-                                                         max_steps=args.max_steps)
+    summary = Trainer(config, args.out, args.device).fit(
+        resume=args.resume, max_steps=args.max_steps
+    )
     last = summary["history"][-1] if summary["history"] else {}
-    print(json.dumps({"steps": summary["steps"], "stopped_early": summary["stopped_early"],
-                      "last_validation": last}))
+    print(
+        json.dumps(
+            {
+                "steps": summary["steps"],
+                "stopped_early": summary["stopped_early"],
+                "last_validation": last,
+            }
+        )
+    )
     return 0
 
 

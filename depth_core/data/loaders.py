@@ -20,8 +20,12 @@ from depth_core.geometry import Intrinsics, disparity_to_depth
 from depth_core.processing import zero_missing
 
 NYU_INTRINSICS = (518.8579, 519.4696, 325.5824, 253.7362)  # Kinect v1 colour, 640x480
-TUM_INTRINSICS = {"fr1": (517.3, 516.5, 318.6, 255.3), "fr2": (520.9, 521.0, 325.1, 249.7),
-                  "fr3": (535.4, 539.2, 320.1, 247.6), "ros": (525.0, 525.0, 319.5, 239.5)}
+TUM_INTRINSICS = {
+    "fr1": (517.3, 516.5, 318.6, 255.3),
+    "fr2": (520.9, 521.0, 325.1, 249.7),
+    "fr3": (535.4, 539.2, 320.1, 247.6),
+    "ros": (525.0, 525.0, 319.5, 239.5),
+}
 # Not published for the Orbbec frames: a nominal value for a 640x480 consumer structured-light
 # camera (58-60° horizontal field of view). Recovery does not use it; it only sets 3D geometry.
 ORBBEC_NOMINAL_INTRINSICS = (570.0, 570.0, 319.5, 239.5)
@@ -81,8 +85,10 @@ def read_pgm(path: str | Path) -> np.ndarray:
     body = data[position + 1 :]  # one whitespace byte ends the header
     if len(body) < width * height * dtype.itemsize:
         raise ValueError(f"{path}: PGM body shorter than {width}x{height}")
-    return np.frombuffer(body, dtype, width * height).reshape(height, width).astype(
-        np.uint16 if maxval > 255 else np.uint8
+    return (
+        np.frombuffer(body, dtype, width * height)
+        .reshape(height, width)
+        .astype(np.uint16 if maxval > 255 else np.uint8)
     )
 
 
@@ -346,8 +352,13 @@ def folder_pairs(root: str | Path, depth_scale: float, intrinsics: Sequence[floa
         if stem in raws:
             raw = read_depth_file(raws[stem]).astype(np.float32) / np.float32(depth_scale)
         height, width = depth.shape
-        return _sample(read_image_rgb(images[stem]), depth,
-                       _intrinsics(intrinsics, width, height), f"{root.name}/{stem}", raw)
+        return _sample(
+            read_image_rgb(images[stem]),
+            depth,
+            _intrinsics(intrinsics, width, height),
+            f"{root.name}/{stem}",
+            raw,
+        )
 
     return LazySamples(stems, read)
 

@@ -64,9 +64,11 @@ def _smallest_positive_root(a, b, c):
 @njit(cache=True)
 def _sphere_hit(ox, oy, oz, dx, dy, dz, radius):
     """Smallest positive t where o + t·d meets the sphere of `radius` centred at 0."""
-    return _smallest_positive_root(dx * dx + dy * dy + dz * dz,
-                                   2.0 * (dx * ox + dy * oy + dz * oz),
-                                   ox * ox + oy * oy + oz * oz - radius * radius)
+    return _smallest_positive_root(
+        dx * dx + dy * dy + dz * dz,
+        2.0 * (dx * ox + dy * oy + dz * oz),
+        ox * ox + oy * oy + oz * oz - radius * radius,
+    )
 
 
 @njit(cache=True)
@@ -94,8 +96,9 @@ def _hit(kind, centre, half, cos_yaw, sin_yaw, px, py, pz, dx, dy, dz):
         return _sphere_hit(ox, oy, oz, dx, dy, dz, half[0])
     # Cylinder: the side (within its height) and the two caps.
     radius, height = half[0], half[2]
-    best = _smallest_positive_root(dx * dx + dy * dy, 2.0 * (dx * ox + dy * oy),
-                                   ox * ox + oy * oy - radius * radius)
+    best = _smallest_positive_root(
+        dx * dx + dy * dy, 2.0 * (dx * ox + dy * oy), ox * ox + oy * oy - radius * radius
+    )
     if best != NO_HIT:
         z = oz + best * dz
         if z < 0.0 or z > height:
@@ -110,8 +113,23 @@ def _hit(kind, centre, half, cos_yaw, sin_yaw, px, py, pz, dx, dy, dz):
 
 
 @njit(cache=True)
-def trace_primary(rotation, origin, fx, fy, cx, cy, height, width, kinds, centres, halves,
-                  cos_yaws, sin_yaws, bound_centres, bound_radii):
+def trace_primary(
+    rotation,
+    origin,
+    fx,
+    fy,
+    cx,
+    cy,
+    height,
+    width,
+    kinds,
+    centres,
+    halves,
+    cos_yaws,
+    sin_yaws,
+    bound_centres,
+    bound_radii,
+):
     """Depth (H x W float32, inf: no hit), the index of the shape hit (int32) and the
     world-frame ray of every pixel (H x W x 3, camera z = 1). rotation: world-from-camera."""
     depth = np.full((height, width), np.float32(NO_HIT), dtype=np.float32)
@@ -124,8 +142,9 @@ def trace_primary(rotation, origin, fx, fy, cx, cy, height, width, kinds, centre
     for s in range(count):
         for axis in range(3):
             offsets[s, axis] = bound_centres[s, axis] - origin[axis]
-        clearance_sq[s] = (offsets[s, 0] ** 2 + offsets[s, 1] ** 2 + offsets[s, 2] ** 2
-                           - bound_radii[s] ** 2)
+        clearance_sq[s] = (
+            offsets[s, 0] ** 2 + offsets[s, 1] ** 2 + offsets[s, 2] ** 2 - bound_radii[s] ** 2
+        )
     for v in range(height):
         for u in range(width):
             cam_x, cam_y = (u - cx) / fx, (v - cy) / fy
@@ -140,8 +159,19 @@ def trace_primary(rotation, origin, fx, fy, cx, cy, height, width, kinds, centre
                     along = dx * offsets[s, 0] + dy * offsets[s, 1] + dz * offsets[s, 2]
                     if along <= 0.0 or along * along < clearance_sq[s] * length_sq:
                         continue
-                t = _hit(kinds[s], centres[s], halves[s], cos_yaws[s], sin_yaws[s],
-                         origin[0], origin[1], origin[2], dx, dy, dz)
+                t = _hit(
+                    kinds[s],
+                    centres[s],
+                    halves[s],
+                    cos_yaws[s],
+                    sin_yaws[s],
+                    origin[0],
+                    origin[1],
+                    origin[2],
+                    dx,
+                    dy,
+                    dz,
+                )
                 if t < best:
                     best, best_shape = t, s
             depth[v, u], owner[v, u] = best, best_shape
@@ -301,9 +331,30 @@ def grain(u, v, footprint, salt, longest):
 
 
 @njit(cache=True)
-def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves, cos_yaws,
-          sin_yaws, mip, mip_offsets, texture_index, tints, texture_scales, grains,
-          speculars, shininesses, light_power, ambient, focal):
+def shade(
+    origin,
+    rays,
+    depth,
+    owner,
+    visibility,
+    lights,
+    kinds,
+    centres,
+    halves,
+    cos_yaws,
+    sin_yaws,
+    mip,
+    mip_offsets,
+    texture_index,
+    tints,
+    texture_scales,
+    grains,
+    speculars,
+    shininesses,
+    light_power,
+    ambient,
+    focal,
+):
     """Linear RGB (H x W x 3 float32, 0 where no hit): textured Lambert + Blinn-Phong under
     the light sample of each pixel (`lights`, one per hit pixel in raster order), times its
     visibility, plus ambient light. Textures are mip-mapped (`mip`: each texture's levels
@@ -323,8 +374,9 @@ def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves
             s = owner[v, u]
             dx, dy, dz = rays[v, u, 0], rays[v, u, 1], rays[v, u, 2]
             x, y, z = origin[0] + t * dx, origin[1] + t * dy, origin[2] + t * dz
-            nx, ny, nz, tu, tv = _surface(kinds[s], centres[s], halves[s], cos_yaws[s],
-                                          sin_yaws[s], x, y, z)
+            nx, ny, nz, tu, tv = _surface(
+                kinds[s], centres[s], halves[s], cos_yaws[s], sin_yaws[s], x, y, z
+            )
             inverse = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
             wx, wy, wz = -dx * inverse, -dy * inverse, -dz * inverse  # towards the viewer
             if nx * wx + ny * wy + nz * wz < -1e-9:  # two-sided: face the viewer
@@ -334,8 +386,9 @@ def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves
             # One pixel covers t/focal metres across the ray, stretched by 1/cos along the
             # slope of an oblique surface: the geometric mean of the two axes.
             footprint = t / focal / math.sqrt(facing)
-            albedo = _filtered_texel(mip, mip_offsets, texture_index[s], tu * repeat,
-                                     tv * repeat, footprint * repeat)
+            albedo = _filtered_texel(
+                mip, mip_offsets, texture_index[s], tu * repeat, tv * repeat, footprint * repeat
+            )
             detail = 1.0
             if grains[s] > 0.0:
                 detail = math.exp(grains[s] * grain(tu, tv, footprint, s, 2.0 / repeat))
@@ -355,6 +408,7 @@ def shade(origin, rays, depth, owner, visibility, lights, kinds, centres, halves
                 specular = speculars[s] * highlight ** shininesses[s] * 0.1 * light_power
             gain = ambient + irradiance
             for channel in range(3):
-                colour[v, u, channel] = (albedo[channel] * detail * tints[s, channel] * gain
-                                         + specular)
+                colour[v, u, channel] = (
+                    albedo[channel] * detail * tints[s, channel] * gain + specular
+                )
     return colour

@@ -282,8 +282,15 @@ def _table(rng, centre_xy, top_height, size, yaw) -> list[Shape]:
         for sy in (-1, 1):
             lx, ly = sx * (size[0] / 2 - 0.05), sy * (size[1] / 2 - 0.05)
             x, y = centre_xy[0] + c * lx - s * ly, centre_xy[1] + s * lx + c * ly
-            legs.append(Shape("box", np.array([x, y, (top_height - 0.04) / 2]),
-                              np.array([0.025, 0.025, (top_height - 0.04) / 2]), material, yaw))
+            legs.append(
+                Shape(
+                    "box",
+                    np.array([x, y, (top_height - 0.04) / 2]),
+                    np.array([0.025, 0.025, (top_height - 0.04) / 2]),
+                    material,
+                    yaw,
+                )
+            )
     return [top, *legs]
 
 
@@ -322,11 +329,23 @@ def random_scene(
                  _material(rng, plain=True))  # fmt: skip
     hfov = np.radians(rng.uniform(48, 95))
     focal = width / (2 * np.tan(hfov / 2)) * rng.uniform(0.98, 1.02)
-    intrinsics = Intrinsics(focal, focal, (width - 1) / 2 + rng.uniform(-0.02, 0.02) * width,
-                            (height - 1) / 2 + rng.uniform(-0.02, 0.02) * height, width, height)
+    intrinsics = Intrinsics(
+        focal,
+        focal,
+        (width - 1) / 2 + rng.uniform(-0.02, 0.02) * width,
+        (height - 1) / 2 + rng.uniform(-0.02, 0.02) * height,
+        width,
+        height,
+    )
     # The floor: its own material, a 1 mm slab over the room's floor.
-    objects: list[Shape] = [Shape("box", np.array([0.0, 0.0, 0.0005]),
-                                  np.array([size_x / 2, size_y / 2, 0.0005]), _material(rng))]
+    objects: list[Shape] = [
+        Shape(
+            "box",
+            np.array([0.0, 0.0, 0.0005]),
+            np.array([size_x / 2, size_y / 2, 0.0005]),
+            _material(rng),
+        )
+    ]
     margin_x, margin_y = size_x / 2 - 0.3, size_y / 2 - 0.3
 
     if layout == "tabletop":
@@ -411,8 +430,14 @@ def scene_frame(seed: int, index: int, width: int = 320, height: int = 240) -> D
     return scene.render(scene.cameras[0])
 
 
-def approaching_person(seed: int, width: int = 320, height: int = 240, frames: int = 15,
-                       start_m: float = 3.5, end_m: float = 0.6) -> Iterator[DepthSample]:
+def approaching_person(
+    seed: int,
+    width: int = 320,
+    height: int = 240,
+    frames: int = 15,
+    start_m: float = 3.5,
+    end_m: float = 0.6,
+) -> Iterator[DepthSample]:
     """A person-like shape (a 1.5 m cylinder body and a sphere head) walking straight at a
     still camera in a generated room, from `start_m` to `end_m` away (horizontal distance).
     Other objects in its path are removed. For evaluating proximity distances."""
@@ -427,8 +452,12 @@ def approaching_person(seed: int, width: int = 320, height: int = 240, frames: i
     origin = np.array([camera.position[0], camera.position[1], 0.0])
     # Keep the walkway clear: drop objects whose footprint comes near the person's path.
     path = [origin + lateral + forward * d for d in np.linspace(end_m, start_m, 12)]
-    scene.objects = [o for o in scene.objects if o is scene.objects[0] or min(
-        np.hypot(*(o.centre[:2] - p[:2])) for p in path) > _footprint(o) + radius + 0.1]
+    scene.objects = [
+        o
+        for o in scene.objects
+        if o is scene.objects[0]
+        or min(np.hypot(*(o.centre[:2] - p[:2])) for p in path) > _footprint(o) + radius + 0.1
+    ]
     material = _material(rng)
     head_material = _material(rng)
     static = list(scene.objects)

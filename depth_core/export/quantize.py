@@ -56,10 +56,17 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path,
         quant_pre_process(str(onnx_path), str(prepared))  # shape inference and fusions first
         kept = [n.name for n in onnx.load(str(prepared)).graph.node
                 if n.name.startswith(float_prefixes)]  # fmt: skip
-        quantize_static(str(prepared), str(out_path), Reader(), quant_format=QuantFormat.QDQ,
-                        per_channel=True, activation_type=QuantType.QUInt8,
-                        weight_type=QuantType.QInt8, nodes_to_exclude=kept,
-                        calibrate_method=CalibrationMethod.Percentile)
+        quantize_static(
+            str(prepared),
+            str(out_path),
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=kept,
+            calibrate_method=CalibrationMethod.Percentile,
+        )
     proto = onnx.load(str(out_path))
     entry = proto.metadata_props.add()
     entry.key, entry.value = ONNX_PRECISION_KEY, "int8"

@@ -56,6 +56,7 @@ def bicubic_matrix(out_size: int, in_size: int, scale: float) -> np.ndarray:
             weights[i, min(max(left + offset, 0), in_size - 1)] += weight
     return weights
 
+
 class ResidualConvUnit(nn.Module):
     def __init__(self, features: int):
         super().__init__()

@@ -110,8 +110,7 @@ class DepthEstimator:
         cache = cache.expanduser()
         if backend == "torch":
             graphs = on_gpu and compile_mode is None if cuda_graphs is None else cuda_graphs
-            chosen: Backend = TorchBackend(path, device, precision, graphs, compile_mode,
-                                          threads)
+            chosen: Backend = TorchBackend(path, device, precision, graphs, compile_mode, threads)
         else:
             onnx_path = _cached_onnx(path, cache) if kind == "checkpoint" else path
             if backend == "onnxruntime":

@@ -52,8 +52,9 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
         sample = sample.resized(width, height)
     scale = focal_scale(sample.intrinsics, spec.input_size, spec.canonical_focal_px)
     item = {
-        "rgb": torch.from_numpy(preprocess_rgb(sample.rgb, spec.input_size, spec.mean,
-                                               spec.std)[0]),  # fmt: skip
+        "rgb": torch.from_numpy(
+            preprocess_rgb(sample.rgb, spec.input_size, spec.mean, spec.std)[0]
+        ),  # fmt: skip
         "depth": torch.from_numpy(sample.depth / np.float32(scale))[None],
         "valid": torch.from_numpy(sample.valid & (sample.depth > 0))[None],
         "focal_scale": torch.tensor(scale, dtype=torch.float32),
@@ -91,13 +92,15 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
         item = {key: value.flip(-1) if value.ndim == 3 else value for key, value in item.items()}
     if spec.blur_max_px > 0 or spec.sharpen_max > 0:
         # Drawn last, so that the draws above (crops, raw simulation) stay as they were.
-        item["rgb"] = torch.from_numpy(jitter_sharpness(item["rgb"].numpy(), rng,
-                                                        spec.blur_max_px, spec.sharpen_max))
+        item["rgb"] = torch.from_numpy(
+            jitter_sharpness(item["rgb"].numpy(), rng, spec.blur_max_px, spec.sharpen_max)
+        )
     return item
 
 
-def jitter_sharpness(chw: np.ndarray, rng: np.random.Generator, blur_max_px: float,
-                     sharpen_max: float) -> np.ndarray:
+def jitter_sharpness(
+    chw: np.ndarray, rng: np.random.Generator, blur_max_px: float, sharpen_max: float
+) -> np.ndarray:
     """A C x H x W image blurred or sharpened by a random amount (see SampleSpec)."""
     image = np.ascontiguousarray(chw.transpose(1, 2, 0))
     if rng.random() < 0.5:
@@ -107,8 +110,9 @@ def jitter_sharpness(chw: np.ndarray, rng: np.random.Generator, blur_max_px: flo
     return np.ascontiguousarray(result.transpose(2, 0, 1), dtype=np.float32)
 
 
-def change_sharpness(image: np.ndarray, blur_sigma: float = 0.0,
-                     sharpen: float = 0.0) -> np.ndarray:
+def change_sharpness(
+    image: np.ndarray, blur_sigma: float = 0.0, sharpen: float = 0.0
+) -> np.ndarray:
     """An H x W x C float image blurred (Gaussian σ in pixels) or sharpened (unsharp mask of
     σ 1 px with weight `sharpen`). Both are linear with unit gain, so they commute with a
     per-channel normalisation."""

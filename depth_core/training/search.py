@@ -40,7 +40,8 @@ def search(config: TrainConfig, candidates: list[dict[str, float]], output_dir: 
         candidate = copy.deepcopy(config)
         candidate.loss = {**candidate.loss, "kind": "weighted", "weights": weights}
         summary = Trainer(candidate, Path(output_dir) / f"run_{index:03d}", device).fit(
-            progress=progress)
+            progress=progress
+        )
         best = min(summary["history"], key=lambda h: h["abs_rel"])
         rows.append({**weights, "abs_rel": best["abs_rel"], "rmse": best["rmse"],
                      "delta1": best["delta1"], "step": best["step"], "run": index})  # fmt: skip

@@ -213,8 +213,9 @@ class Objective(nn.Module):
         if config.objective == "latent":
             weights = {k: v for k, v in config.loss.items() if k != "finetune_decoder"}
             if stage == 1:
-                loss, parts = autoencoder_stage_loss(model, depth, valid,
-                                                     weights.get("gradient_weight", 1.0))
+                loss, parts = autoencoder_stage_loss(
+                    model, depth, valid, weights.get("gradient_weight", 1.0)
+                )
             else:
                 loss, parts = colour_stage_loss(model, rgb, depth, valid, **weights)
             return loss, parts, None
@@ -222,12 +223,14 @@ class Objective(nn.Module):
             prediction = model(rgb, batch["raw_depth"])
             defined = batch["raw_depth"] > 0
             bce = F.binary_cross_entropy_with_logits(
-                prediction.misalignment_logit[defined], batch["misaligned"][defined].float())
+                prediction.misalignment_logit[defined], batch["misaligned"][defined].float()
+            )
             parts = {"misalignment_bce": bce.detach()}
             if stage == 1:
                 return bce, parts, prediction
-            loss, recovery_parts = recovery_loss(prediction.depth, depth, valid,
-                                                 config.loss.get("gradient_weight", 0.5))
+            loss, recovery_parts = recovery_loss(
+                prediction.depth, depth, valid, config.loss.get("gradient_weight", 0.5)
+            )
             parts.update(recovery_parts)
             total = loss + config.loss.get("misalignment_weight", 0.5) * bce
             return self._with_uncertainty(total, parts, prediction, depth, valid), parts, prediction
