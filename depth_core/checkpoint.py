@@ -122,3 +122,39 @@ def reconfigure_checkpoint(
         ) from None
     metadata.model_config = dict(reconfigured.model_config)
     return reconfigured.eval(), metadata
+
+
+def interpolate_checkpoints(
+    start: str | Path, tuned: str | Path, alpha: float
+) -> tuple[nn.Module, ModelMetadata]:
+    """(1 − alpha) · start + alpha · tuned, weight by weight: the two ends of one fine-tune
+    (WiSE-FT, Wortsman et al. 2022), which often holds up better under distribution shift
+    than the fine-tuned end. Both must be the same model with the same settings. Integer
+    buffers (BatchNorm's batch counts) come from `tuned`; so does the metadata, with both
+    sources named in training_data. Re-fit σ before shipping the result (calibrate_sigma)."""
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    start_payload, start_meta = _verified_payload(start)
+    tuned_payload, metadata = _verified_payload(tuned)
+    if (start_meta.model_name, start_meta.model_config) != (
+        metadata.model_name,
+        metadata.model_config,
+    ):
+        raise ValueError(
+            f"{start} ({start_meta.model_name}) and {tuned} ({metadata.model_name}) are not the "
+            f"same model with the same settings"
+        )
+    mixed = {}
+    for key, value in tuned_payload["state_dict"].items():
+        mixed[key] = (
+            torch.lerp(start_payload["state_dict"][key], value, alpha)
+            if value.is_floating_point()
+            else value
+        )
+    model = build_model(metadata.model_name, **metadata.model_config)
+    model.load_state_dict(mixed)
+    metadata.training_data = (
+        f"weights interpolated {1 - alpha:g} · {Path(start).name} ({start_meta.training_data}) "
+        f"+ {alpha:g} · {Path(tuned).name} ({metadata.training_data})"
+    )
+    return model.eval(), metadata

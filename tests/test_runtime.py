@@ -92,6 +92,38 @@ def test_reconfigure_keeps_the_weights_under_settings_that_keep_their_shapes(tmp
         parse_settings(["uncertainty_stride"])
 
 
+def test_interpolated_weights_are_the_weighted_mean_of_two_checkpoints(tmp_path):
+    """WiSE-FT: (1 − α)·start + α·tuned for every float weight, the tuned end's integer
+    buffers, both sources in the metadata; models that differ are refused."""
+    from depth_core.checkpoint import interpolate_checkpoints, save_checkpoint
+
+    torch.manual_seed(0)
+    start = build_model("transfer_monocular", decoder_width=32).eval()
+    torch.manual_seed(1)
+    tuned = build_model("transfer_monocular", decoder_width=32).eval()
+    tuned.encoder.bn1.num_batches_tracked.fill_(7)  # an integer buffer: taken from `tuned`
+    for name, model, data in (("start", start, "rooms"), ("tuned", tuned, "rooms + detail")):
+        save_checkpoint(model, tmp_path / f"{name}.pt",
+                        describe(model, INPUT_SIZE, training_data=data))  # fmt: skip
+    mixed, metadata = interpolate_checkpoints(tmp_path / "start.pt", tmp_path / "tuned.pt", 0.25)
+    a, b, m = start.state_dict(), tuned.state_dict(), mixed.state_dict()
+    floats = [key for key, value in m.items() if value.is_floating_point()]
+    assert any(not torch.equal(a[key], b[key]) for key in floats)  # the ends differ
+    for key, value in m.items():
+        expected = 0.75 * a[key] + 0.25 * b[key] if key in floats else b[key]
+        torch.testing.assert_close(value, expected)
+    assert int(m["encoder.bn1.num_batches_tracked"]) == 7
+    assert metadata.training_data == ("weights interpolated 0.75 · start.pt (rooms) + 0.25 · "
+                                      "tuned.pt (rooms + detail)")  # fmt: skip
+
+    other = build_model("transfer_monocular", decoder_width=64).eval()
+    save_checkpoint(other, tmp_path / "other.pt", describe(other, INPUT_SIZE))
+    with pytest.raises(ValueError, match="not the same model with the same settings"):
+        interpolate_checkpoints(tmp_path / "start.pt", tmp_path / "other.pt", 0.5)
+    with pytest.raises(ValueError, match=r"alpha must be in \[0, 1\]"):
+        interpolate_checkpoints(tmp_path / "start.pt", tmp_path / "tuned.pt", 1.5)
+
+
 def test_estimator_gives_the_same_result_from_checkpoint_and_onnx(exported, real_frame):
     checkpoint, onnx_path = exported
     previous = torch.get_num_threads()
