@@ -66,20 +66,14 @@ def test_shipped_fast_dds_profile_carries_camera_images_between_processes():
     logged, never fatal) and a 0.9 MB image crosses processes intact with it."""
     profile = Path(__file__).resolve().parent.parent / "config" / "fastdds_large_images.xml"
     env = {**os.environ, "FASTDDS_DEFAULT_PROFILES_FILE": str(profile)}
-    listener = subprocess.Popen(
-        [sys.executable, "-c", LARGE_IMAGE_PEER, "listener"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    talker = subprocess.Popen(
-        [sys.executable, "-c", LARGE_IMAGE_PEER, "talker"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+
+    def peer(role: str) -> subprocess.Popen:
+        command = [sys.executable, "-c", LARGE_IMAGE_PEER, role]
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    listener, talker = peer("listener"), peer("talker")
     output = listener.communicate(timeout=60)[0]
     talker.kill()
     output += talker.communicate()[0]
