@@ -136,21 +136,18 @@ def interpolate_checkpoints(
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
     start_payload, start_meta = _verified_payload(start)
     tuned_payload, metadata = _verified_payload(tuned)
-    if (start_meta.model_name, start_meta.model_config) != (
-        metadata.model_name,
-        metadata.model_config,
+    if start_meta.model_name != metadata.model_name or (
+        start_meta.model_config != metadata.model_config
     ):
         raise ValueError(
             f"{start} ({start_meta.model_name}) and {tuned} ({metadata.model_name}) are not the "
             f"same model with the same settings"
         )
-    mixed = {}
-    for key, value in tuned_payload["state_dict"].items():
-        mixed[key] = (
-            torch.lerp(start_payload["state_dict"][key], value, alpha)
-            if value.is_floating_point()
-            else value
-        )
+    start_weights = start_payload["state_dict"]
+    mixed = {
+        key: torch.lerp(start_weights[key], value, alpha) if value.is_floating_point() else value
+        for key, value in tuned_payload["state_dict"].items()
+    }
     model = build_model(metadata.model_name, **metadata.model_config)
     model.load_state_dict(mixed)
     metadata.training_data = (

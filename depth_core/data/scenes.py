@@ -102,8 +102,9 @@ class Material:
     texture_scale: float  # texture repeats per metre
     specular: float  # Blinn-Phong weight
     shininess: float
-    grain: float = 1.0  # detail below the texels (raycast.grain), in units of the
-    # photograph's finest-octave contrast (texture_detail_contrast); 0 = none
+    # Detail below the texels (raycast.grain), in units of the photograph's finest-octave
+    # contrast (texture_detail_contrast); 0 = none.
+    grain: float = 1.0
 
 
 @dataclass
