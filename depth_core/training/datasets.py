@@ -54,7 +54,7 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
     item = {
         "rgb": torch.from_numpy(
             preprocess_rgb(sample.rgb, spec.input_size, spec.mean, spec.std)[0]
-        ),  # fmt: skip
+        ),
         "depth": torch.from_numpy(sample.depth / np.float32(scale))[None],
         "valid": torch.from_numpy(sample.valid & (sample.depth > 0))[None],
         "focal_scale": torch.tensor(scale, dtype=torch.float32),
