@@ -123,18 +123,15 @@ def test_shadow_rays_are_blocked_by_spheres_boxes_and_cylinders_between_point_an
         (raycast.CYLINDER, [0.0, 0.0, 0.8], [0.2, 0.2, 0.4], 0.0),  # z 0.8 .. 1.2
     ]
     for kind, centre, half, yaw in kinds_and_shapes:
-        visible = raycast.trace_shadows(
-            points,
-            lights,
-            np.array([raycast.BOX, kind]),
-            np.array([[0.0, 0, 1.5], centre]),
-            np.array([[5.0, 5, 1.5], half]),
-            np.cos([0.0, yaw]),
-            np.sin([0.0, yaw]),
-            1,
-        )
+        kinds = np.array([raycast.BOX, kind])
+        centres = np.array([[0.0, 0, 1.5], centre])
+        halves = np.array([[5.0, 5, 1.5], half])
+        cos_yaws, sin_yaws = np.cos([0.0, yaw]), np.sin([0.0, yaw])
+        visible = [raycast.light_visible(*point, *light, kinds, centres, halves, cos_yaws,
+                                         sin_yaws, 1, len(kinds))
+                   for point, light in zip(points, lights, strict=True)]  # fmt: skip
         # Under the occluder: dark. Off to the side, above it, or beyond the light: lit.
-        assert visible.tolist() == [0.0, 1.0, 1.0, 1.0], kind
+        assert visible == [0.0, 1.0, 1.0, 1.0], kind
 
 
 def test_mip_levels_are_area_averages_down_to_the_texture_mean():

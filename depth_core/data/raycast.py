@@ -1,6 +1,11 @@
 """Compiled per-pixel kernels of the scene generator (numba): primary rays, shadow rays and
 shading. `scenes.py` describes scenes; this module only sees shapes packed into arrays.
 
+The work of one pixel is written once, as `register_jitable` functions (`nearest_hit`,
+`light_visible`, `shade_pixel` and their helpers). The CPU kernels here loop over the pixels
+of one frame; `raycast_cuda` launches the same functions as CUDA kernels over a batch of
+frames, one thread per pixel.
+
 Why compiled loops: a frame is 76,800 rays against up to ~40 shapes. As numpy array passes
 every shape costs a dozen full-image temporaries, and the generator ran at 11–14 frames/s on
 one core; a loop per pixel keeps everything in registers.
@@ -17,18 +22,19 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 BOX, SPHERE, CYLINDER = 0, 1, 2
 NO_HIT = np.inf
 _EPSILON = 1e-6
 
 
-@njit(cache=True, inline="always")
+@register_jitable(inline="always")
 def _to_local(x, y, cos_yaw, sin_yaw):
     return cos_yaw * x + sin_yaw * y, -sin_yaw * x + cos_yaw * y
 
 
-@njit(cache=True)
+@register_jitable(inline="always")
 def _slab(ox, oy, oz, dx, dy, dz, hx, hy, hz):
     """Entry and exit parameters of the line o + t·d through the box |x| ≤ h centred at 0.
     A direction component of 0 is parallel to that slab: inside it or missing it."""
@@ -44,7 +50,7 @@ def _slab(ox, oy, oz, dx, dy, dz, hx, hy, hz):
     return near, far
 
 
-@njit(cache=True)
+@register_jitable(inline="always")
 def _smallest_positive_root(a, b, c):
     """Smallest root > ε of a t² + b t + c (inf where none), in the cancellation-free form
     q = −(b + sign(b)·√disc)/2, roots q/a and c/q."""
@@ -61,7 +67,7 @@ def _smallest_positive_root(a, b, c):
     return t_far if t_far > _EPSILON else NO_HIT
 
 
-@njit(cache=True)
+@register_jitable(inline="always")
 def _sphere_hit(ox, oy, oz, dx, dy, dz, radius):
     """Smallest positive t where o + t·d meets the sphere of `radius` centred at 0."""
     return _smallest_positive_root(
@@ -71,7 +77,7 @@ def _sphere_hit(ox, oy, oz, dx, dy, dz, radius):
     )
 
 
-@njit(cache=True)
+@register_jitable(inline="always")
 def _box_slab(ox, oy, oz, dx, dy, dz, hx, hy, hz, cos_yaw, sin_yaw):
     """Entry and exit parameters of o + t·d through the box |x| ≤ h centred at 0 and turned
     by yaw about z, and whether o lies inside it."""
@@ -81,7 +87,7 @@ def _box_slab(ox, oy, oz, dx, dy, dz, hx, hy, hz, cos_yaw, sin_yaw):
     return near, far, abs(lx) < hx and abs(ly) < hy and abs(oz) < hz
 
 
-@njit(cache=True)
+@register_jitable(inline="always")
 def _hit(kind, centre, half, cos_yaw, sin_yaw, px, py, pz, dx, dy, dz):
     """Nearest hit parameter > 0 of the ray p + t·d with one shape (inf: none). A box that
     holds the ray's origin (the room seen from within) is hit at its exit."""
@@ -112,6 +118,48 @@ def _hit(kind, centre, half, cos_yaw, sin_yaw, px, py, pz, dx, dy, dz):
     return best
 
 
+@register_jitable(inline="always")
+def bound_clearances(origin, bound_centres, bound_radii, count, offsets, clearance_sq):
+    """Per shape (of the first `count`): its bounding centre − the ray origin (into
+    `offsets`) and |offset|² − radius² (into `clearance_sq`; ≤ 0: the origin is inside)."""
+    for s in range(count):
+        for axis in range(3):
+            offsets[s, axis] = bound_centres[s, axis] - origin[axis]
+        clearance_sq[s] = (
+            offsets[s, 0] ** 2 + offsets[s, 1] ** 2 + offsets[s, 2] ** 2 - bound_radii[s] ** 2
+        )
+
+
+@register_jitable(inline="always")
+def camera_ray(rotation, fx, fy, cx, cy, u, v):
+    """World-frame direction of pixel (u, v), scaled to camera z = 1. rotation:
+    world-from-camera."""
+    cam_x, cam_y = (u - cx) / fx, (v - cy) / fy
+    dx = rotation[0, 0] * cam_x + rotation[0, 1] * cam_y + rotation[0, 2]
+    dy = rotation[1, 0] * cam_x + rotation[1, 1] * cam_y + rotation[1, 2]
+    dz = rotation[2, 0] * cam_x + rotation[2, 1] * cam_y + rotation[2, 2]
+    return dx, dy, dz
+
+
+@register_jitable(inline="always")
+def nearest_hit(origin, dx, dy, dz, count, kinds, centres, halves, cos_yaws, sin_yaws,
+                offsets, clearance_sq):  # fmt: skip
+    """Hit parameter (inf: none) and index of the nearest of the first `count` shapes along
+    origin + t·d. Only rays through a shape's bounding sphere (`bound_clearances`) test it."""
+    length_sq = dx * dx + dy * dy + dz * dz
+    best, best_shape = NO_HIT, 0
+    for s in range(count):
+        if clearance_sq[s] > 0.0:
+            along = dx * offsets[s, 0] + dy * offsets[s, 1] + dz * offsets[s, 2]
+            if along <= 0.0 or along * along < clearance_sq[s] * length_sq:
+                continue
+        t = _hit(kinds[s], centres[s], halves[s], cos_yaws[s], sin_yaws[s], origin[0],
+                 origin[1], origin[2], dx, dy, dz)  # fmt: skip
+        if t < best:
+            best, best_shape = t, s
+    return best, best_shape
+
+
 @njit(cache=True)
 def trace_primary(
     rotation,
@@ -137,77 +185,81 @@ def trace_primary(
     rays = np.empty((height, width, 3), dtype=np.float64)
     count = len(kinds)
     offsets = np.empty((count, 3))
-    # Per shape: |bounding centre − origin|² − radius² (≤ 0: the origin is inside).
     clearance_sq = np.empty(count)
-    for s in range(count):
-        for axis in range(3):
-            offsets[s, axis] = bound_centres[s, axis] - origin[axis]
-        clearance_sq[s] = (
-            offsets[s, 0] ** 2 + offsets[s, 1] ** 2 + offsets[s, 2] ** 2 - bound_radii[s] ** 2
-        )
+    bound_clearances(origin, bound_centres, bound_radii, count, offsets, clearance_sq)
     for v in range(height):
         for u in range(width):
-            cam_x, cam_y = (u - cx) / fx, (v - cy) / fy
-            dx = rotation[0, 0] * cam_x + rotation[0, 1] * cam_y + rotation[0, 2]
-            dy = rotation[1, 0] * cam_x + rotation[1, 1] * cam_y + rotation[1, 2]
-            dz = rotation[2, 0] * cam_x + rotation[2, 1] * cam_y + rotation[2, 2]
+            dx, dy, dz = camera_ray(rotation, fx, fy, cx, cy, u, v)
             rays[v, u, 0], rays[v, u, 1], rays[v, u, 2] = dx, dy, dz
-            length_sq = dx * dx + dy * dy + dz * dz
-            best, best_shape = NO_HIT, 0
-            for s in range(count):
-                if clearance_sq[s] > 0.0:  # only rays through the bounding sphere are tested
-                    along = dx * offsets[s, 0] + dy * offsets[s, 1] + dz * offsets[s, 2]
-                    if along <= 0.0 or along * along < clearance_sq[s] * length_sq:
-                        continue
-                t = _hit(
-                    kinds[s],
-                    centres[s],
-                    halves[s],
-                    cos_yaws[s],
-                    sin_yaws[s],
-                    origin[0],
-                    origin[1],
-                    origin[2],
-                    dx,
-                    dy,
-                    dz,
-                )
-                if t < best:
-                    best, best_shape = t, s
-            depth[v, u], owner[v, u] = best, best_shape
+            depth[v, u], owner[v, u] = nearest_hit(origin, dx, dy, dz, count, kinds, centres,
+                                                   halves, cos_yaws, sin_yaws, offsets,
+                                                   clearance_sq)  # fmt: skip
     return depth, owner, rays
 
 
+@register_jitable(inline="always")
+def light_visible(px, py, pz, lx, ly, lz, kinds, centres, halves, cos_yaws, sin_yaws,
+                  first_occluder, count):  # fmt: skip
+    """Visibility (1/0) of light point l from surface point p against shapes
+    `first_occluder` .. `count` − 1. Boxes and spheres exactly; a cylinder casts its bounding
+    box's shadow (cheap and close enough for shading)."""
+    dx, dy, dz = lx - px, ly - py, lz - pz
+    for s in range(first_occluder, count):
+        ox, oy, oz = px - centres[s, 0], py - centres[s, 1], pz - centres[s, 2]
+        if kinds[s] == SPHERE:
+            t = _sphere_hit(ox, oy, oz, dx, dy, dz, halves[s, 0])
+        else:
+            hx, hy, hz = halves[s, 0], halves[s, 1], halves[s, 2]
+            cos_yaw, sin_yaw = cos_yaws[s], sin_yaws[s]
+            if kinds[s] == CYLINDER:  # its bounding box: centred half-way up the axis
+                hy, hz = hx, hz / 2
+                oz -= hz
+                cos_yaw, sin_yaw = 1.0, 0.0
+            near, far, _ = _box_slab(ox, oy, oz, dx, dy, dz, hx, hy, hz, cos_yaw, sin_yaw)
+            t = max(near, 1e-3) if near <= far and far > 0.0 else NO_HIT
+        if 1e-4 < t < 1.0:
+            return 0.0
+    return 1.0
+
+
+# Shadows are soft, so shadow rays are traced at every second pixel and row only; a pixel
+# takes the visibility of (v // 2, u // 2).
+SHADOW_STRIDE = 2
+
+
+@register_jitable(inline="always")
+def shadow_ray_start(origin, rays, depth, v, u):
+    """The point a shadow ray leaves from for pixel (v, u): 1 mm in front of the surface
+    (depth − 1 mm in float32, as the depth is stored), or the camera where nothing was hit."""
+    t = depth[v, u]
+    if not t < NO_HIT:
+        t = np.float32(0.0)
+    t = np.float32(t - np.float32(1e-3))
+    return (origin[0] + rays[v, u, 0] * t, origin[1] + rays[v, u, 1] * t,
+            origin[2] + rays[v, u, 2] * t)  # fmt: skip
+
+
 @njit(cache=True)
-def trace_shadows(points, lights, kinds, centres, halves, cos_yaws, sin_yaws, first_occluder):
-    """Light visibility (1/0) of each point towards its own light sample (N x 3 each),
-    against shapes from `first_occluder` on. Boxes and spheres exactly; a cylinder casts its
-    bounding box's shadow (cheap and close enough for shading)."""
-    visible = np.ones(len(points), dtype=np.float32)
-    for i in range(len(points)):
-        px, py, pz = points[i, 0], points[i, 1], points[i, 2]
-        dx, dy, dz = lights[i, 0] - px, lights[i, 1] - py, lights[i, 2] - pz
-        for s in range(first_occluder, len(kinds)):
-            ox, oy, oz = px - centres[s, 0], py - centres[s, 1], pz - centres[s, 2]
-            if kinds[s] == SPHERE:
-                t = _sphere_hit(ox, oy, oz, dx, dy, dz, halves[s, 0])
-            else:
-                if kinds[s] == CYLINDER:  # its bounding box: centred half-way up the axis
-                    hz = halves[s, 2] / 2
-                    near, far, _ = _box_slab(ox, oy, oz - hz, dx, dy, dz, halves[s, 0],
-                                             halves[s, 0], hz, 1.0, 0.0)  # fmt: skip
-                else:
-                    near, far, _ = _box_slab(ox, oy, oz, dx, dy, dz, halves[s, 0],
-                                             halves[s, 1], halves[s, 2], cos_yaws[s],
-                                             sin_yaws[s])  # fmt: skip
-                t = max(near, 1e-3) if near <= far and far > 0.0 else NO_HIT
-            if 1e-4 < t < 1.0:
-                visible[i] = 0.0
-                break
+def trace_shadows(origin, rays, depth, lights, kinds, centres, halves, cos_yaws, sin_yaws,
+                  first_occluder):  # fmt: skip
+    """Light visibility (ceil(H/2) x ceil(W/2) float32, 1/0) at every second pixel and row,
+    each towards its own light sample (`lights`, one per traced pixel in raster order),
+    against shapes from `first_occluder` on."""
+    height, width = depth.shape
+    rows, columns = (height + 1) // SHADOW_STRIDE, (width + 1) // SHADOW_STRIDE
+    visible = np.empty((rows, columns), dtype=np.float32)
+    for row in range(rows):
+        for column in range(columns):
+            px, py, pz = shadow_ray_start(origin, rays, depth, row * SHADOW_STRIDE,
+                                          column * SHADOW_STRIDE)  # fmt: skip
+            light = lights[row * columns + column]
+            visible[row, column] = light_visible(px, py, pz, light[0], light[1], light[2],
+                                                 kinds, centres, halves, cos_yaws, sin_yaws,
+                                                 first_occluder, len(kinds))  # fmt: skip
     return visible
 
 
-@njit(cache=True)
+@register_jitable(inline="always")
 def _surface(kind, centre, half, cos_yaw, sin_yaw, x, y, z):
     """Unit outward normal and texture coordinates (metres) at a surface point."""
     lx, ly, lz = x - centre[0], y - centre[1], z - centre[2]
@@ -240,7 +292,7 @@ def _surface(kind, centre, half, cos_yaw, sin_yaw, x, y, z):
     return lx * scale, ly * scale, 0.0, math.atan2(ly, lx) * radius, lz
 
 
-@njit(cache=True, inline="always")
+@register_jitable(inline="always")
 def _bilinear(mip, texture, offset, size, x, y):
     """(r, g, b) at continuous level coordinates (x, y), wrapping (textures repeat). The
     corner indices and weights are found once for the three channels."""
@@ -261,7 +313,7 @@ def _bilinear(mip, texture, offset, size, x, y):
     return channel(0), channel(1), channel(2)
 
 
-@njit(cache=True, inline="always")
+@register_jitable(inline="always")
 def _filtered_texel(mip, mip_offsets, texture, u, v, texels_per_pixel):
     """Trilinear mip-map lookup, (r, g, b), at level-0 texel coordinates (u, v): the texture
     averaged over a footprint of `texels_per_pixel` texels, as a camera pixel integrates
@@ -290,7 +342,7 @@ VALUE_NOISE_STD = 0.429  # of one octave (_value_noise), over many lattice cells
 _GRAIN_TURN_COS, _GRAIN_TURN_SIN = math.cos(2.39996), math.sin(2.39996)  # golden angle
 
 
-@njit(cache=True, inline="always")
+@register_jitable(inline="always")
 def _lattice(ix, iy, salt):
     """A reproducible pseudo-random value in [-1, 1] per integer lattice point."""
     h = (ix * 374761393 + iy * 668265263 + salt * 1442695041) & 0xFFFFFFFF
@@ -299,7 +351,7 @@ def _lattice(ix, iy, salt):
     return h / 2147483647.5 - 1.0
 
 
-@njit(cache=True, inline="always")
+@register_jitable(inline="always")
 def _value_noise(x, y, salt):
     x0, y0 = math.floor(x), math.floor(y)
     fx, fy = x - x0, y - y0
@@ -310,7 +362,7 @@ def _value_noise(x, y, salt):
     return top * (1 - sy) + bottom * sy
 
 
-@njit(cache=True)
+@register_jitable(inline="always")
 def grain(u, v, footprint, salt, longest):
     """Band-limited fractal noise at surface point (u, v) (metres) seen with a pixel
     footprint of `footprint` metres, octaves of unit amplitude from wavelength `longest`
@@ -328,6 +380,54 @@ def grain(u, v, footprint, salt, longest):
                 _GRAIN_TURN_SIN * u + _GRAIN_TURN_COS * v)  # fmt: skip
         wavelength *= 0.5
     return total
+
+
+@register_jitable(inline="always")
+def shade_pixel(origin, t, s, dx, dy, dz, lit, light_x, light_y, light_z, kinds, centres,
+                halves, cos_yaws, sin_yaws, mip, mip_offsets, texture_index, tints,
+                texture_scales, grains, speculars, shininesses, light_power, ambient,
+                focal):  # fmt: skip
+    """Linear (r, g, b) of the pixel whose ray d hit shape `s` at t: textured Lambert +
+    Blinn-Phong under one light sample, times its visibility `lit`, plus ambient light.
+    Textures are mip-mapped (`mip`: each texture's levels packed row-major from
+    `mip_offsets[level]`, level 0 square with a power-of-two side) and sampled over the
+    pixel's footprint on the surface (t / `focal` metres, widened on oblique surfaces); the
+    albedo is then multiplied by exp(`grains[s]` · grain), the grain's octaves starting at 2
+    texels."""
+    size = 1 << (mip_offsets.shape[0] - 1)
+    x, y, z = origin[0] + t * dx, origin[1] + t * dy, origin[2] + t * dz
+    nx, ny, nz, tu, tv = _surface(kinds[s], centres[s], halves[s], cos_yaws[s], sin_yaws[s],
+                                  x, y, z)  # fmt: skip
+    inverse = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
+    wx, wy, wz = -dx * inverse, -dy * inverse, -dz * inverse  # towards the viewer
+    if nx * wx + ny * wy + nz * wz < -1e-9:  # two-sided: face the viewer
+        nx, ny, nz = -nx, -ny, -nz
+    repeat = texture_scales[s] * size  # texels per metre
+    facing = max(abs(nx * wx + ny * wy + nz * wz), 0.05)
+    # One pixel covers t/focal metres across the ray, stretched by 1/cos along the slope of
+    # an oblique surface: the geometric mean of the two axes.
+    footprint = t / focal / math.sqrt(facing)
+    albedo = _filtered_texel(mip, mip_offsets, texture_index[s], tu * repeat, tv * repeat,
+                             footprint * repeat)  # fmt: skip
+    detail = 1.0
+    if grains[s] > 0.0:
+        detail = math.exp(grains[s] * grain(tu, tv, footprint, s, 2.0 / repeat))
+    lx, ly, lz = light_x - x, light_y - y, light_z - z
+    distance_sq = lx * lx + ly * ly + lz * lz
+    inverse = 1.0 / math.sqrt(distance_sq)
+    lx, ly, lz = lx * inverse, ly * inverse, lz * inverse
+    lambert = max(nx * lx + ny * ly + nz * lz, 0.0)
+    irradiance = light_power * lambert * lit / max(distance_sq, 0.25)
+    hx, hy, hz = lx + wx, ly + wy, lz + wz
+    half_length = math.sqrt(hx * hx + hy * hy + hz * hz)
+    highlight = max((nx * hx + ny * hy + nz * hz) / max(half_length, 1e-12), 0.0)
+    specular = 0.0
+    if speculars[s] > 0.0 and highlight > 0.0 and lit > 0.0:
+        specular = speculars[s] * highlight ** shininesses[s] * 0.1 * light_power
+    gain = ambient + irradiance
+    return (albedo[0] * detail * tints[s, 0] * gain + specular,
+            albedo[1] * detail * tints[s, 1] * gain + specular,
+            albedo[2] * detail * tints[s, 2] * gain + specular)  # fmt: skip
 
 
 @njit(cache=True)
@@ -355,15 +455,10 @@ def shade(
     ambient,
     focal,
 ):
-    """Linear RGB (H x W x 3 float32, 0 where no hit): textured Lambert + Blinn-Phong under
-    the light sample of each pixel (`lights`, one per hit pixel in raster order), times its
-    visibility, plus ambient light. Textures are mip-mapped (`mip`: each texture's levels
-    packed row-major from `mip_offsets[level]`, level 0 square with a power-of-two side) and
-    sampled over the pixel's footprint on the surface (z / `focal` metres, widened on
-    oblique surfaces); the albedo is then multiplied by exp(`grains[s]` · grain), the grain's
-    octaves starting at 2 texels."""
+    """Linear RGB (H x W x 3 float32, 0 where no hit) by `shade_pixel`, each hit pixel under
+    its own light sample (`lights`, one per hit pixel in raster order) and the visibility of
+    its shadow ray (`visibility`, from `trace_shadows`)."""
     height, width = depth.shape
-    size = 1 << (mip_offsets.shape[0] - 1)
     colour = np.zeros((height, width, 3), dtype=np.float32)
     sample = 0
     for v in range(height):
@@ -371,44 +466,12 @@ def shade(
             t = depth[v, u]
             if not t < NO_HIT:
                 continue
-            s = owner[v, u]
-            dx, dy, dz = rays[v, u, 0], rays[v, u, 1], rays[v, u, 2]
-            x, y, z = origin[0] + t * dx, origin[1] + t * dy, origin[2] + t * dz
-            nx, ny, nz, tu, tv = _surface(
-                kinds[s], centres[s], halves[s], cos_yaws[s], sin_yaws[s], x, y, z
-            )
-            inverse = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
-            wx, wy, wz = -dx * inverse, -dy * inverse, -dz * inverse  # towards the viewer
-            if nx * wx + ny * wy + nz * wz < -1e-9:  # two-sided: face the viewer
-                nx, ny, nz = -nx, -ny, -nz
-            repeat = texture_scales[s] * size  # texels per metre
-            facing = max(abs(nx * wx + ny * wy + nz * wz), 0.05)
-            # One pixel covers t/focal metres across the ray, stretched by 1/cos along the
-            # slope of an oblique surface: the geometric mean of the two axes.
-            footprint = t / focal / math.sqrt(facing)
-            albedo = _filtered_texel(
-                mip, mip_offsets, texture_index[s], tu * repeat, tv * repeat, footprint * repeat
-            )
-            detail = 1.0
-            if grains[s] > 0.0:
-                detail = math.exp(grains[s] * grain(tu, tv, footprint, s, 2.0 / repeat))
-            lx, ly, lz = lights[sample, 0] - x, lights[sample, 1] - y, lights[sample, 2] - z
+            light = lights[sample]
             sample += 1
-            distance_sq = lx * lx + ly * ly + lz * lz
-            inverse = 1.0 / math.sqrt(distance_sq)
-            lx, ly, lz = lx * inverse, ly * inverse, lz * inverse
-            lit = visibility[v, u]
-            lambert = max(nx * lx + ny * ly + nz * lz, 0.0)
-            irradiance = light_power * lambert * lit / max(distance_sq, 0.25)
-            hx, hy, hz = lx + wx, ly + wy, lz + wz
-            half_length = math.sqrt(hx * hx + hy * hy + hz * hz)
-            highlight = max((nx * hx + ny * hy + nz * hz) / max(half_length, 1e-12), 0.0)
-            specular = 0.0
-            if speculars[s] > 0.0 and highlight > 0.0 and lit > 0.0:
-                specular = speculars[s] * highlight ** shininesses[s] * 0.1 * light_power
-            gain = ambient + irradiance
-            for channel in range(3):
-                colour[v, u, channel] = (
-                    albedo[channel] * detail * tints[s, channel] * gain + specular
-                )
+            colour[v, u, 0], colour[v, u, 1], colour[v, u, 2] = shade_pixel(
+                origin, t, owner[v, u], rays[v, u, 0], rays[v, u, 1], rays[v, u, 2],
+                visibility[v // SHADOW_STRIDE, u // SHADOW_STRIDE], light[0], light[1],
+                light[2], kinds, centres, halves, cos_yaws, sin_yaws, mip, mip_offsets,
+                texture_index, tints, texture_scales, grains, speculars, shininesses,
+                light_power, ambient, focal)  # fmt: skip
     return colour

@@ -228,18 +228,11 @@ class Scene:
         return light
 
     def _shadow_map(self, origin, rays, depth, packed: _PackedShapes, rng) -> np.ndarray:
-        """Light visibility (0/1) per pixel, traced at every second pixel and row (shadows
-        are soft). Shadow rays start 1 mm in front of the surface."""
-        height, width = depth.shape
-        coarse_depth = depth[::2, ::2]
-        coarse_rays = rays[::2, ::2].reshape(-1, 3)
-        t = np.where(np.isfinite(coarse_depth), coarse_depth, 0).reshape(-1, 1) - 1e-3
-        points = origin + coarse_rays * t
-        visible = raycast.trace_shadows(points, self._light_samples(len(points), rng),
-                                        packed.kinds, packed.centres, packed.halves,
-                                        packed.cos_yaws, packed.sin_yaws, 1)  # fmt: skip
-        coarse_map = visible.reshape(coarse_depth.shape)
-        return np.repeat(np.repeat(coarse_map, 2, 0), 2, 1)[:height, :width]
+        """Light visibility (0/1) at every second pixel and row (`raycast.trace_shadows`)."""
+        rows, columns = (-(-side // raycast.SHADOW_STRIDE) for side in depth.shape)
+        return raycast.trace_shadows(origin, rays, depth, self._light_samples(rows * columns, rng),
+                                     packed.kinds, packed.centres, packed.halves,
+                                     packed.cos_yaws, packed.sin_yaws, 1)  # fmt: skip
 
     def _sensor(self, colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         look = self.appearance
