@@ -1,10 +1,11 @@
 """Compiled per-pixel kernels of the scene generator (numba): primary rays, shadow rays and
 shading. `scenes.py` describes scenes; this module only sees shapes packed into arrays.
 
-The work of one pixel is written once, as `register_jitable` functions (`nearest_hit`,
-`light_visible`, `shade_pixel` and their helpers). The CPU kernels here loop over the pixels
-of one frame; `raycast_cuda` launches the same functions as CUDA kernels over a batch of
-frames, one thread per pixel.
+The work of one pixel is written once (`nearest_hit`, `light_visible`, `shade_pixel` and
+their helpers), as numba functions inlined into their callers. The CPU kernels here loop over
+the pixels of one frame; `raycast_cuda` calls the same functions from CUDA kernels over a
+batch of frames, one thread per pixel (numba-cuda compiles a CPU jit function called from a
+kernel as a device function).
 
 Why compiled loops: a frame is 76,800 rays against up to ~40 shapes. As numpy array passes
 every shape costs a dozen full-image temporaries, and the generator ran at 11–14 frames/s on
@@ -22,19 +23,18 @@ import math
 
 import numpy as np
 from numba import njit
-from numba.extending import register_jitable
 
 BOX, SPHERE, CYLINDER = 0, 1, 2
 NO_HIT = np.inf
 _EPSILON = 1e-6
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _to_local(x, y, cos_yaw, sin_yaw):
     return cos_yaw * x + sin_yaw * y, -sin_yaw * x + cos_yaw * y
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _slab(ox, oy, oz, dx, dy, dz, hx, hy, hz):
     """Entry and exit parameters of the line o + t·d through the box |x| ≤ h centred at 0.
     A direction component of 0 is parallel to that slab: inside it or missing it."""
@@ -50,7 +50,7 @@ def _slab(ox, oy, oz, dx, dy, dz, hx, hy, hz):
     return near, far
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _smallest_positive_root(a, b, c):
     """Smallest root > ε of a t² + b t + c (inf where none), in the cancellation-free form
     q = −(b + sign(b)·√disc)/2, roots q/a and c/q."""
@@ -67,7 +67,7 @@ def _smallest_positive_root(a, b, c):
     return t_far if t_far > _EPSILON else NO_HIT
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _sphere_hit(ox, oy, oz, dx, dy, dz, radius):
     """Smallest positive t where o + t·d meets the sphere of `radius` centred at 0."""
     return _smallest_positive_root(
@@ -77,7 +77,7 @@ def _sphere_hit(ox, oy, oz, dx, dy, dz, radius):
     )
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _box_slab(ox, oy, oz, dx, dy, dz, hx, hy, hz, cos_yaw, sin_yaw):
     """Entry and exit parameters of o + t·d through the box |x| ≤ h centred at 0 and turned
     by yaw about z, and whether o lies inside it."""
@@ -87,7 +87,7 @@ def _box_slab(ox, oy, oz, dx, dy, dz, hx, hy, hz, cos_yaw, sin_yaw):
     return near, far, abs(lx) < hx and abs(ly) < hy and abs(oz) < hz
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _hit(kind, centre, half, cos_yaw, sin_yaw, px, py, pz, dx, dy, dz):
     """Nearest hit parameter > 0 of the ray p + t·d with one shape (inf: none). A box that
     holds the ray's origin (the room seen from within) is hit at its exit."""
@@ -118,7 +118,7 @@ def _hit(kind, centre, half, cos_yaw, sin_yaw, px, py, pz, dx, dy, dz):
     return best
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def bound_clearances(origin, bound_centres, bound_radii, count, offsets, clearance_sq):
     """Per shape (of the first `count`): its bounding centre − the ray origin (into
     `offsets`) and |offset|² − radius² (into `clearance_sq`; ≤ 0: the origin is inside)."""
@@ -130,7 +130,7 @@ def bound_clearances(origin, bound_centres, bound_radii, count, offsets, clearan
         )
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def camera_ray(rotation, fx, fy, cx, cy, u, v):
     """World-frame direction of pixel (u, v), scaled to camera z = 1. rotation:
     world-from-camera."""
@@ -141,7 +141,7 @@ def camera_ray(rotation, fx, fy, cx, cy, u, v):
     return dx, dy, dz
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def nearest_hit(origin, dx, dy, dz, count, kinds, centres, halves, cos_yaws, sin_yaws,
                 offsets, clearance_sq):  # fmt: skip
     """Hit parameter (inf: none) and index of the nearest of the first `count` shapes along
@@ -197,7 +197,7 @@ def trace_primary(
     return depth, owner, rays
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def light_visible(px, py, pz, lx, ly, lz, kinds, centres, halves, cos_yaws, sin_yaws,
                   first_occluder, count):  # fmt: skip
     """Visibility (1/0) of light point l from surface point p against shapes
@@ -227,7 +227,7 @@ def light_visible(px, py, pz, lx, ly, lz, kinds, centres, halves, cos_yaws, sin_
 SHADOW_STRIDE = 2
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def shadow_ray_start(origin, rays, depth, v, u):
     """The point a shadow ray leaves from for pixel (v, u): 1 mm in front of the surface
     (depth − 1 mm in float32, as the depth is stored), or the camera where nothing was hit."""
@@ -259,7 +259,7 @@ def trace_shadows(origin, rays, depth, lights, kinds, centres, halves, cos_yaws,
     return visible
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _surface(kind, centre, half, cos_yaw, sin_yaw, x, y, z):
     """Unit outward normal and texture coordinates (metres) at a surface point."""
     lx, ly, lz = x - centre[0], y - centre[1], z - centre[2]
@@ -292,7 +292,7 @@ def _surface(kind, centre, half, cos_yaw, sin_yaw, x, y, z):
     return lx * scale, ly * scale, 0.0, math.atan2(ly, lx) * radius, lz
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _bilinear(mip, texture, offset, size, x, y):
     """(r, g, b) at continuous level coordinates (x, y), wrapping (textures repeat). The
     corner indices and weights are found once for the three channels."""
@@ -304,16 +304,20 @@ def _bilinear(mip, texture, offset, size, x, y):
     i00, i01 = offset + r0 * size + c0, offset + r0 * size + c1
     i10, i11 = offset + r1 * size + c0, offset + r1 * size + c1
     corners = mip[texture]
-
-    def channel(k):
-        top = corners[i00, k] * (1 - fx) + corners[i01, k] * fx
-        bottom = corners[i10, k] * (1 - fx) + corners[i11, k] * fx
-        return top * (1 - fy) + bottom * fy
-
-    return channel(0), channel(1), channel(2)
+    return (_blend_corners(corners, i00, i01, i10, i11, 0, fx, fy),
+            _blend_corners(corners, i00, i01, i10, i11, 1, fx, fy),
+            _blend_corners(corners, i00, i01, i10, i11, 2, fx, fy))  # fmt: skip
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
+def _blend_corners(corners, i00, i01, i10, i11, k, fx, fy):
+    """Channel k bilinearly between four texels (i00 at weight (1 − fx)(1 − fy))."""
+    top = corners[i00, k] * (1 - fx) + corners[i01, k] * fx
+    bottom = corners[i10, k] * (1 - fx) + corners[i11, k] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+@njit(cache=True, inline="always")
 def _filtered_texel(mip, mip_offsets, texture, u, v, texels_per_pixel):
     """Trilinear mip-map lookup, (r, g, b), at level-0 texel coordinates (u, v): the texture
     averaged over a footprint of `texels_per_pixel` texels, as a camera pixel integrates
@@ -342,7 +346,7 @@ VALUE_NOISE_STD = 0.429  # of one octave (_value_noise), over many lattice cells
 _GRAIN_TURN_COS, _GRAIN_TURN_SIN = math.cos(2.39996), math.sin(2.39996)  # golden angle
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _lattice(ix, iy, salt):
     """A reproducible pseudo-random value in [-1, 1] per integer lattice point."""
     h = (ix * 374761393 + iy * 668265263 + salt * 1442695041) & 0xFFFFFFFF
@@ -351,7 +355,7 @@ def _lattice(ix, iy, salt):
     return h / 2147483647.5 - 1.0
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def _value_noise(x, y, salt):
     x0, y0 = math.floor(x), math.floor(y)
     fx, fy = x - x0, y - y0
@@ -362,7 +366,7 @@ def _value_noise(x, y, salt):
     return top * (1 - sy) + bottom * sy
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def grain(u, v, footprint, salt, longest):
     """Band-limited fractal noise at surface point (u, v) (metres) seen with a pixel
     footprint of `footprint` metres, octaves of unit amplitude from wavelength `longest`
@@ -382,7 +386,7 @@ def grain(u, v, footprint, salt, longest):
     return total
 
 
-@register_jitable(inline="always")
+@njit(cache=True, inline="always")
 def shade_pixel(origin, t, s, dx, dy, dz, lit, light_x, light_y, light_z, kinds, centres,
                 halves, cos_yaws, sin_yaws, mip, mip_offsets, texture_index, tints,
                 texture_scales, grains, speculars, shininesses, light_power, ambient,

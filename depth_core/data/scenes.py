@@ -13,7 +13,7 @@ the depth itself. The per-pixel work runs in compiled kernels (`raycast`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -195,9 +195,10 @@ class Scene:
         return [self.room, *self.objects]
 
     def render(self, camera: Camera, rng: np.random.Generator | None = None) -> DepthSample:
-        """RGB (uint8) and exact z-depth (float32 metres) through `camera`."""
+        """RGB (uint8) and exact z-depth (float32 metres) through `camera`, on the CPU.
+        `render_batch` renders many frames on a GPU."""
         rng = rng or np.random.default_rng(self.seed)
-        k, look = camera.intrinsics, self.appearance
+        k = camera.intrinsics
         packed = _PackedShapes.of(self.shapes)
         origin = np.asarray(camera.position, dtype=np.float64)
         depth, owner, rays = raycast.trace_primary(
@@ -206,17 +207,29 @@ class Scene:
             packed.centres, packed.halves, packed.cos_yaws, packed.sin_yaws,
             packed.bound_centres, packed.bound_radii)  # fmt: skip
         valid = np.isfinite(depth)
-        visibility = self._shadow_map(origin, rays, depth, packed, rng)
-        colour = raycast.shade(origin, rays, depth, owner, visibility,
-                               self._light_samples(int(valid.sum()), rng), packed.kinds,
+        shadow_lights, hit_lights = self._light_draws(depth.shape, int(valid.sum()), rng)
+        visibility = raycast.trace_shadows(origin, rays, depth, shadow_lights, packed.kinds,
+                                           packed.centres, packed.halves, packed.cos_yaws,
+                                           packed.sin_yaws, 1)  # fmt: skip
+        colour = raycast.shade(origin, rays, depth, owner, visibility, hit_lights, packed.kinds,
                                packed.centres, packed.halves, packed.cos_yaws,
                                packed.sin_yaws, *texture_mips(), packed.texture_index,
                                packed.tints, packed.texture_scales, packed.grains,
-                               packed.speculars, packed.shininesses, float(look.light_power),
-                               float(look.ambient), float(np.sqrt(k.fx * k.fy)))  # fmt: skip
-        image = self._sensor(colour, rng)
-        return DepthSample(rgb=image, depth=np.where(valid, depth, np.float32(0)), valid=valid,
-                           intrinsics=k, name=f"scene/{self.layout}/{self.seed}")  # fmt: skip
+                               packed.speculars, packed.shininesses,
+                               *self._shading_constants(camera))  # fmt: skip
+        return self._finish(colour, depth, valid, camera, rng)
+
+    def _shading_constants(self, camera: Camera) -> tuple[float, float, float]:
+        """Light power, ambient light and the focal length (px) that shading takes."""
+        k, look = camera.intrinsics, self.appearance
+        return float(look.light_power), float(look.ambient), float(np.sqrt(k.fx * k.fy))
+
+    def _light_draws(self, size: tuple[int, int], hits: int, rng: np.random.Generator):
+        """Light samples, in the order every renderer draws them: one per shadow ray
+        (`raycast.trace_shadows`: every second pixel and row), then one per hit pixel."""
+        rows, columns = (-(-side // raycast.SHADOW_STRIDE) for side in size)
+        shadow_lights = self._light_samples(rows * columns, rng)
+        return shadow_lights, self._light_samples(hits, rng)
 
     def _light_samples(self, count: int, rng: np.random.Generator) -> np.ndarray:
         """Jittered points on the square area light: one per pixel gives soft shadows."""
@@ -227,12 +240,12 @@ class Scene:
         light[:, 2] = look.light_centre[2]
         return light
 
-    def _shadow_map(self, origin, rays, depth, packed: _PackedShapes, rng) -> np.ndarray:
-        """Light visibility (0/1) at every second pixel and row (`raycast.trace_shadows`)."""
-        rows, columns = (-(-side // raycast.SHADOW_STRIDE) for side in depth.shape)
-        return raycast.trace_shadows(origin, rays, depth, self._light_samples(rows * columns, rng),
-                                     packed.kinds, packed.centres, packed.halves,
-                                     packed.cos_yaws, packed.sin_yaws, 1)  # fmt: skip
+    def _finish(self, colour: np.ndarray, depth: np.ndarray, valid: np.ndarray,
+                camera: Camera, rng: np.random.Generator) -> DepthSample:  # fmt: skip
+        """The sample from linear colour and traced depth: the sensor's effects applied."""
+        return DepthSample(rgb=self._sensor(colour, rng), depth=np.where(valid, depth,
+                           np.float32(0)), valid=valid, intrinsics=camera.intrinsics,
+                           name=f"scene/{self.layout}/{self.seed}")  # fmt: skip
 
     def _sensor(self, colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         look = self.appearance
@@ -422,6 +435,75 @@ def scene_frame(seed: int, index: int, width: int = 320, height: int = 240) -> D
     """Frame `index` of the generated data set `seed`: a fresh random scene, first camera."""
     scene = random_scene(scene_frame_seed(seed, index), width, height)
     return scene.render(scene.cameras[0])
+
+
+def scene_frames(seed: int, indices: Sequence[int], width: int = 320, height: int = 240,
+                 device: str = "cpu") -> list[DepthSample]:  # fmt: skip
+    """`scene_frame` for each index; device "cuda" renders them as one batch on the GPU
+    (`render_batch`)."""
+    if device == "cpu":
+        return [scene_frame(seed, index, width, height) for index in indices]
+    if device != "cuda":
+        raise ValueError(f"scene rendering device must be cpu or cuda, got {device!r}")
+    scenes = [random_scene(scene_frame_seed(seed, index), width, height) for index in indices]
+    return render_batch([(scene, scene.cameras[0], None) for scene in scenes])
+
+
+def render_batch(
+    views: Sequence[tuple[Scene, Camera, np.random.Generator | None]],
+) -> list[DepthSample]:
+    """`Scene.render(camera, rng)` for each view, rendered in one batch on the CUDA GPU
+    (`raycast_cuda`: the same per-pixel functions, one thread per pixel). Each rng gives the
+    same draws in the same order as on the CPU, so the frames match the CPU's up to the GPU's
+    floating-point rounding. All views must share one image size."""
+    from depth_core.data import raycast_cuda
+
+    if not views:
+        return []
+    sizes = {(camera.intrinsics.height, camera.intrinsics.width) for _, camera, _ in views}
+    if len(sizes) > 1:
+        raise ValueError(f"render_batch needs one image size for all views, got {sorted(sizes)}")
+    height, width = sizes.pop()
+    rngs = [rng or np.random.default_rng(scene.seed) for scene, _, rng in views]
+    packed = [_PackedShapes.of(scene.shapes) for scene, _, _ in views]
+    origins = np.array([camera.position for _, camera, _ in views], dtype=np.float64)
+    shapes = {name: _padded([getattr(p, name) for p in packed]) for name in _BATCHED_FIELDS}
+    shapes["offsets"] = np.zeros_like(shapes["centres"])
+    shapes["clearance_sq"] = np.zeros_like(shapes["cos_yaws"])
+    counts = np.array([len(p.kinds) for p in packed], dtype=np.int64)
+    for b, p in enumerate(packed):
+        raycast.bound_clearances(origins[b], p.bound_centres, p.bound_radii, counts[b],
+                                 shapes["offsets"][b], shapes["clearance_sq"][b])  # fmt: skip
+    rotations = np.array([camera.rotation for _, camera, _ in views], dtype=np.float64)
+    cameras = np.array([[c.intrinsics.fx, c.intrinsics.fy, c.intrinsics.cx, c.intrinsics.cy]
+                        for _, c, _ in views], dtype=np.float64)  # fmt: skip
+    traced, depth = raycast_cuda.trace_primary(rotations, origins, cameras, counts, shapes,
+                                               height, width)  # fmt: skip
+    valid = np.isfinite(depth)
+    shadow_lights, pixel_lights = [], np.zeros((len(views), height, width, 3))
+    for b, (scene, _, _) in enumerate(views):
+        shadow, hits = scene._light_draws((height, width), int(valid[b].sum()), rngs[b])
+        shadow_lights.append(shadow)
+        pixel_lights[b][valid[b]] = hits  # raster order, as the CPU kernel consumes them
+    looks = np.array([scene._shading_constants(camera) for scene, camera, _ in views])
+    colour = raycast_cuda.shade(traced, counts, shapes, np.stack(shadow_lights), pixel_lights,
+                                *texture_mips(), looks)  # fmt: skip
+    return [scene._finish(colour[b], depth[b], valid[b], camera, rngs[b])
+            for b, (scene, camera, _) in enumerate(views)]  # fmt: skip
+
+
+# The _PackedShapes fields the GPU kernels read, padded to the batch's largest scene.
+_BATCHED_FIELDS = ("kinds", "centres", "halves", "cos_yaws", "sin_yaws", "texture_index",
+                   "tints", "texture_scales", "grains", "speculars", "shininesses")  # fmt: skip
+
+
+def _padded(arrays: list[np.ndarray]) -> np.ndarray:
+    """Per-scene arrays (S_i, ...) stacked as (B, max S_i, ...), zero-padded."""
+    out = np.zeros((len(arrays), max(len(a) for a in arrays), *arrays[0].shape[1:]),
+                   dtype=arrays[0].dtype)  # fmt: skip
+    for b, array in enumerate(arrays):
+        out[b, : len(array)] = array
+    return out
 
 
 def approaching_person(
