@@ -63,6 +63,38 @@ def test_simulated_gpu_batch_gives_the_cpu_frames():
     assert "one image size" in size_error
 
 
+def test_a_training_data_set_rendering_on_the_gpu_gives_the_cpu_batches():
+    # SceneDataset's batch fetch (__getitems__) through a DataLoader, with raw-depth
+    # simulation, crops and flips drawn from the same per-frame seeds.
+    result = _run_python(
+        """
+        import torch
+        from torch.utils.data import DataLoader
+        from depth_core.data.simulation import RawDepthConfig
+        from depth_core.data import raycast_cuda
+        from depth_core.training.datasets import SampleSpec, SceneDataset
+
+        batches = []  # frames per GPU launch
+        trace = raycast_cuda.trace_primary
+        raycast_cuda.trace_primary = lambda *a: batches.append(len(a[1])) or trace(*a)
+        spec = SampleSpec((18, 24), (0.5, 0.5, 0.5), (0.25, 0.25, 0.25), 20.0,
+                          raw=RawDepthConfig(), needs_raw=True, flip=True, crop=(16, 20))
+        loaders = [DataLoader(SceneDataset(4, 9, spec, device), batch_size=2)
+                   for device in ("cpu", "cuda")]
+        for cpu, gpu in zip(*loaders, strict=True):
+            assert cpu.keys() == gpu.keys()
+            for key in cpu:
+                assert torch.equal(cpu[key], gpu[key]), key
+        print("same", sorted(cpu), "batches", batches)
+        """,
+        NUMBA_DISABLE_JIT="1",
+        NUMBA_ENABLE_CUDASIM="1",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "same" in result.stdout and "raw_depth" in result.stdout, result.stdout
+    assert result.stdout.strip().endswith("batches [2, 2]"), result.stdout
+
+
 def test_gpu_kernels_compile_to_ptx():
     # Compile only. numba asks the current device for its compute capability when it
     # compiles a called function; with no GPU here, the test answers for an sm_80 device.

@@ -58,6 +58,13 @@ def test_a_config_starts_from_its_base_and_replaces_whole_keys(tmp_path):
     assert continued.train_data["seed"] == 3 and continued.init_from == "runs/monocular/best.pt"
 
 
+def test_scene_renderer_is_checked_and_auto_renders_on_the_cpu_when_training_there(tmp_path):
+    with pytest.raises(ValueError, match="scene_renderer must be auto, cpu or cuda, got 'gpu'"):
+        tiny_config("scenes_monocular", scene_renderer="gpu")
+    assert tiny_config("scenes_monocular").scene_renderer == "auto"
+    assert Trainer(tiny_config("scenes_monocular"), tmp_path).scene_device == "cpu"
+
+
 @pytest.mark.parametrize("name", sorted(STEPS))
 def test_config_trains_saves_resumes_and_evaluates(name, tmp_path):
     torch.set_num_threads(2)

@@ -9,6 +9,8 @@ run in numba's CUDA simulator on the CPU (the tests use it).
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from numba import cuda
 
@@ -85,6 +87,11 @@ def _device_textures(mip: np.ndarray, mip_offsets: np.ndarray):
     if key not in _textures:
         _textures[key] = (mip, mip_offsets, cuda.to_device(mip), cuda.to_device(mip_offsets))
     return _textures[key][2:]
+
+
+def on_gpu(index: int | None):
+    """Context in which launches go to GPU `index` (None: the current device)."""
+    return cuda.gpus[index] if index is not None else contextlib.nullcontext()
 
 
 def available() -> bool:

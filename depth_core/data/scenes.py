@@ -439,23 +439,26 @@ def scene_frame(seed: int, index: int, width: int = 320, height: int = 240) -> D
 
 def scene_frames(seed: int, indices: Sequence[int], width: int = 320, height: int = 240,
                  device: str = "cpu") -> list[DepthSample]:  # fmt: skip
-    """`scene_frame` for each index; device "cuda" renders them as one batch on the GPU
-    (`render_batch`)."""
+    """`scene_frame` for each index. device "cuda" or "cuda:N" renders them as one batch on
+    that GPU (`render_batch`)."""
     if device == "cpu":
         return [scene_frame(seed, index, width, height) for index in indices]
-    if device != "cuda":
-        raise ValueError(f"scene rendering device must be cpu or cuda, got {device!r}")
+    kind, _, number = device.partition(":")
+    if kind != "cuda" or not (number.isdigit() or device == "cuda"):
+        raise ValueError(f"scene rendering device must be cpu, cuda or cuda:N, got {device!r}")
     scenes = [random_scene(scene_frame_seed(seed, index), width, height) for index in indices]
-    return render_batch([(scene, scene.cameras[0], None) for scene in scenes])
+    return render_batch([(scene, scene.cameras[0], None) for scene in scenes],
+                        int(number) if number else None)  # fmt: skip
 
 
 def render_batch(
     views: Sequence[tuple[Scene, Camera, np.random.Generator | None]],
+    gpu: int | None = None,
 ) -> list[DepthSample]:
-    """`Scene.render(camera, rng)` for each view, rendered in one batch on the CUDA GPU
-    (`raycast_cuda`: the same per-pixel functions, one thread per pixel). Each rng gives the
-    same draws in the same order as on the CPU, so the frames match the CPU's up to the GPU's
-    floating-point rounding. All views must share one image size."""
+    """`Scene.render(camera, rng)` for each view, rendered in one batch on CUDA GPU `gpu`
+    (None: the current one) by `raycast_cuda`: the same per-pixel functions, one thread per
+    pixel. Each rng gives the same draws in the same order as on the CPU, so the frames match
+    the CPU's up to the GPU's floating-point rounding. All views must share one image size."""
     from depth_core.data import raycast_cuda
 
     if not views:
@@ -477,17 +480,18 @@ def render_batch(
     rotations = np.array([camera.rotation for _, camera, _ in views], dtype=np.float64)
     cameras = np.array([[c.intrinsics.fx, c.intrinsics.fy, c.intrinsics.cx, c.intrinsics.cy]
                         for _, c, _ in views], dtype=np.float64)  # fmt: skip
-    traced, depth = raycast_cuda.trace_primary(rotations, origins, cameras, counts, shapes,
-                                               height, width)  # fmt: skip
-    valid = np.isfinite(depth)
-    shadow_lights, pixel_lights = [], np.zeros((len(views), height, width, 3))
-    for b, (scene, _, _) in enumerate(views):
-        shadow, hits = scene._light_draws((height, width), int(valid[b].sum()), rngs[b])
-        shadow_lights.append(shadow)
-        pixel_lights[b][valid[b]] = hits  # raster order, as the CPU kernel consumes them
-    looks = np.array([scene._shading_constants(camera) for scene, camera, _ in views])
-    colour = raycast_cuda.shade(traced, counts, shapes, np.stack(shadow_lights), pixel_lights,
-                                *texture_mips(), looks)  # fmt: skip
+    with raycast_cuda.on_gpu(gpu):
+        traced, depth = raycast_cuda.trace_primary(rotations, origins, cameras, counts, shapes,
+                                                   height, width)  # fmt: skip
+        valid = np.isfinite(depth)
+        shadow_lights, pixel_lights = [], np.zeros((len(views), height, width, 3))
+        for b, (scene, _, _) in enumerate(views):
+            shadow, hits = scene._light_draws((height, width), int(valid[b].sum()), rngs[b])
+            shadow_lights.append(shadow)
+            pixel_lights[b][valid[b]] = hits  # raster order, as the CPU kernel consumes them
+        looks = np.array([scene._shading_constants(camera) for scene, camera, _ in views])
+        colour = raycast_cuda.shade(traced, counts, shapes, np.stack(shadow_lights),
+                                    pixel_lights, *texture_mips(), looks)  # fmt: skip
     return [scene._finish(colour[b], depth[b], valid[b], camera, rngs[b])
             for b, (scene, camera, _) in enumerate(views)]  # fmt: skip
 

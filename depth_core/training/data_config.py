@@ -15,18 +15,24 @@ from torch.utils.data import ConcatDataset, Dataset
 from depth_core.training.datasets import SampleDataset, SampleSpec, SceneDataset
 
 
-def build_dataset(spec_dict: dict[str, Any], spec: SampleSpec) -> Dataset:
+def build_dataset(
+    spec_dict: dict[str, Any], spec: SampleSpec, scene_device: str = "cpu"
+) -> Dataset:
+    """The data set `spec_dict` names; generated scenes render on `scene_device` (cpu or
+    cuda)."""
     from depth_core.data.loaders import LOADERS
 
     arguments = dict(spec_dict)
     kind = arguments.pop("kind", None)
     if kind == "scenes":
-        return SceneDataset(int(arguments.get("count", 1000)), int(arguments.get("seed", 0)), spec)
+        return SceneDataset(
+            int(arguments.get("count", 1000)), int(arguments.get("seed", 0)), spec, scene_device
+        )
     if kind == "mix":
         parts = arguments.get("parts")
         if not parts:
             raise ValueError("data kind mix needs a non-empty list `parts`")
-        return ConcatDataset([build_dataset(part, spec) for part in parts])
+        return ConcatDataset([build_dataset(part, spec, scene_device) for part in parts])
     if kind not in LOADERS:
         raise ValueError(f"unknown data kind {kind!r}; choose scenes, mix or one of "
                          f"{', '.join(sorted(LOADERS))}")  # fmt: skip

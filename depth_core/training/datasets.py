@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import Dataset
 
 from depth_core.data.sample import DepthSample
-from depth_core.data.scenes import scene_frame, scene_frame_seed
+from depth_core.data.scenes import scene_frame_seed, scene_frames
 from depth_core.data.simulation import RawDepthConfig, simulate_raw_depth
 from depth_core.models.recovery import misalignment_target
 from depth_core.processing import focal_scale, preprocess_raw_depth, preprocess_rgb
@@ -126,19 +126,25 @@ def change_sharpness(
 
 class SceneDataset(Dataset):
     """`count` generated frames; index i is always the same scene (seed, i): reproducible,
-    and shardable by DistributedSampler."""
+    and shardable by DistributedSampler. device "cuda" renders each batch the DataLoader asks
+    for together on the GPU (`scenes.render_batch`)."""
 
-    def __init__(self, count: int, seed: int, spec: SampleSpec):
-        self.count, self.seed, self.spec = count, seed, spec
+    def __init__(self, count: int, seed: int, spec: SampleSpec, device: str = "cpu"):
+        self.count, self.seed, self.spec, self.device = count, seed, spec, device
 
     def __len__(self) -> int:
         return self.count
 
     def __getitem__(self, index: int) -> dict:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[dict]:
+        # torch's DataLoader fetches a whole batch through this when the dataset has it.
         height, width = self.spec.input_size
-        sample = scene_frame(self.seed, index, width, height)
-        rng = np.random.default_rng(scene_frame_seed(self.seed, index))
-        return to_tensors(sample, self.spec, rng)
+        samples = scene_frames(self.seed, indices, width, height, self.device)
+        return [to_tensors(sample, self.spec, np.random.default_rng(scene_frame_seed(self.seed,
+                                                                                     index)))
+                for sample, index in zip(samples, indices, strict=True)]  # fmt: skip
 
 
 class SampleDataset(Dataset):

@@ -78,6 +78,10 @@ class TrainConfig:
     freeze_batchnorm: bool = False  # BatchNorm in eval mode (small per-rank batches)
     sync_batchnorm: bool = True  # under DDP on GPUs
     workers: int = 1
+    # Where generated scenes render: "cpu" (one frame per DataLoader fetch), "cuda" (each
+    # batch in one go on the current GPU: scenes.render_batch, needs numba-cuda) or "auto"
+    # (the training GPU when training on CUDA and numba finds it).
+    scene_renderer: str = "auto"
     seed: int = 0
     amp: bool = True  # used on CUDA only
     training_data: str = ""  # goes into the checkpoint metadata
@@ -99,6 +103,9 @@ class TrainConfig:
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.scene_renderer not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"scene_renderer must be auto, cpu or cuda, got "
+                             f"{self.scene_renderer!r}")  # fmt: skip
         self.input_size = tuple(self.input_size)
         if self.train_crop is not None:
             self.train_crop = tuple(self.train_crop)
@@ -266,6 +273,7 @@ class Trainer:
         if self.device.type == "cuda" and self.dist.world_size > 1:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
+        self.scene_device = self._scene_device()
         seed_everything(config.seed)
         self.model = build_model_from_config(config.model).to(self.device)
         # Weights come from the checkpoint from now on: loading it must not need the
@@ -398,8 +406,24 @@ class Trainer:
         sampler = DistributedSampler(dataset, self.dist.world_size, self.dist.rank,
                                      shuffle=shuffle, seed=self.config.seed)  # fmt: skip
         sampler.set_epoch(epoch)
+        # CUDA does not survive a fork: workers that render on the GPU are spawned.
+        spawn = self.config.workers > 0 and self.scene_device != "cpu"
         return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
-                          num_workers=self.config.workers, drop_last=True)  # fmt: skip
+                          num_workers=self.config.workers, drop_last=True,
+                          multiprocessing_context="spawn" if spawn else None)  # fmt: skip
+
+    def _scene_device(self) -> str:
+        """Where generated scenes render (TrainConfig.scene_renderer resolved)."""
+        choice = self.config.scene_renderer
+        if choice != "auto":
+            return choice
+        if self.device.type != "cuda":
+            return "cpu"
+        from depth_core.data import raycast_cuda
+
+        if not raycast_cuda.available():
+            return "cpu"
+        return "cuda" if self.device.index is None else f"cuda:{self.device.index}"
 
     def _to_device(self, batch: dict) -> dict:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
@@ -445,8 +469,12 @@ class Trainer:
             self.writer = SummaryWriter(self.output_dir / "tensorboard")
             with open(self.output_dir / "config.yaml", "w") as stream:
                 yaml.safe_dump(_plain(config.__dict__), stream)
-        train_set = build_dataset(config.train_data, _sample_spec(config, training=True))
-        val_set = build_dataset(config.val_data, _sample_spec(config, training=False))
+        if self.dist.main:
+            LOG.info("generated scenes render on %s", self.scene_device)
+        train_set = build_dataset(config.train_data, _sample_spec(config, training=True),
+                                  self.scene_device)  # fmt: skip
+        val_set = build_dataset(config.val_data, _sample_spec(config, training=False),
+                                self.scene_device)  # fmt: skip
         local_batch = config.batch_size // self.dist.world_size
         if local_batch * self.dist.world_size != config.batch_size:
             raise ValueError(f"batch_size {config.batch_size} does not split over "
