@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from depth_core.bench import process_memory_mb
+from depth_core.runtime import threads_per_worker
+from depth_ros.parameters import NODE_PARAMETERS
 from depth_ros.pipeline import installed_config
 from depth_ros.shipped import shipped_model
 
@@ -206,13 +208,16 @@ def run_bench(args: argparse.Namespace) -> int:
     finally:
         camera.terminate()
         camera.wait(timeout=10)
+    workers = args.workers or next(p.default for p in NODE_PARAMETERS["monocular_depth"]
+                                   if p.name == "workers")  # fmt: skip
     payload = {
         "camera": f"{args.width}x{args.height} at {args.rate} Hz (replay process)",
         "model_input": f"{MODEL_INPUT[1]}x{MODEL_INPUT[0]}",
         "models": models,
         "cores": os.cpu_count(),
-        "workers": args.workers,
-        "threads": args.threads,
+        # As the nodes resolve them (the parameters' defaults where not given).
+        "workers": workers,
+        "threads": args.threads or threads_per_worker(workers),
         "dds_profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", ""),
         "results": results,
     }
@@ -231,7 +236,10 @@ def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_cl
     pipeline = subprocess.Popen(
         [str(bin_dir / "depth-ros-pipeline"), f"monocular_model:={models['monocular']}",
          f"recovery_model:={models['recovery']}", f"monocular:={monocular}",
-         f"recovery:={recovery}", f"threads:={args.threads}", f"workers:={args.workers}"],
+         f"recovery:={recovery}",
+         *(f"{name}:={value}" for name, value in (("threads", args.threads),
+                                                   ("workers", args.workers))
+           if value is not None)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     rclpy.init()
     node = node_class("bench_listener")
@@ -291,8 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--rate", type=float, default=30.0, help="camera rate, Hz")
     bench.add_argument("--width", type=int, default=640)
     bench.add_argument("--height", type=int, default=480)
-    bench.add_argument("--threads", type=int, default=1, help="inference threads per worker")
-    bench.add_argument("--workers", type=int, default=1, help="inference workers per node")
+    bench.add_argument("--threads", type=int, help="inference threads per worker (default: "
+                       "the nodes' default)")  # fmt: skip
+    bench.add_argument("--workers", type=int, help="inference workers per node (default: the "
+                       "nodes' default)")  # fmt: skip
     bench.add_argument("--dds-profile", default=str(installed_config("fastdds_large_images.xml")),
                        help="Fast DDS XML profile for the three processes ('' = Fast DDS "
                        "defaults)")  # fmt: skip

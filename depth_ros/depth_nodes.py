@@ -29,7 +29,7 @@ from stereo_msgs.msg import DisparityImage
 
 from depth_core.pointcloud import depth_to_points
 from depth_core.processing import resize_colour
-from depth_core.runtime import DepthEstimator
+from depth_core.runtime import DepthEstimator, threads_per_worker
 from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats, StampPairer
 from depth_core.visualize import colourise_depth
 from depth_ros.conversions import (
@@ -182,7 +182,8 @@ class DepthNode(Node):
             self.model_path = self.params["model_path"] or str(shipped_model(name))
             return DepthEstimator.load(
                 self.model_path, backend=self.params["backend"],
-                device=self.params["device"], threads=self.params["threads"] or None,
+                device=self.params["device"],
+                threads=self.params["threads"] or threads_per_worker(self.params["workers"]),
                 precision=self.params["precision"],
             )  # fmt: skip
         except (OSError, ValueError, RuntimeError, ImportError) as error:

@@ -42,10 +42,11 @@ ESTIMATOR = (
     Param("device", "cpu", "cpu or cuda", choices=("cpu", "cuda"), read_only=True),
     Param("precision", "auto", "auto (fp16 on cuda, fp32 on cpu), fp32 or fp16",
           choices=("auto", "fp32", "fp16"), read_only=True),
-    Param("threads", 0, "CPU inference threads; 0 = the backend's default", 0, 256,
-          read_only=True),
-    Param("workers", 1, "inference workers, each with its own model instance; a frame goes "
-          "to a free one (on a CPU, workers × threads ≈ cores)", 1, 16, read_only=True),
+    Param("threads", 0, "CPU inference threads per worker; 0 = the usable cores divided by "
+          "workers (at least 1)", 0, 256, read_only=True),
+    Param("workers", 2, "inference workers, each with its own model instance; a frame goes "
+          "to a free one, so inference overlaps conversion and publishing (1: lowest latency "
+          "for one node alone on few cores)", 1, 16, read_only=True),
     Param("output_scale", 1.0, "output size as a fraction of the camera resolution", 0.1, 1.0),
     Param("always_run", False, "infer even while no output has a subscriber"),
     Param("point_cloud_decimation", 4, "points: every n-th pixel of every n-th row", 1, 64),

@@ -3,6 +3,7 @@ headers, CameraInfo, stereo, recovery accuracy on clean raw depth, bad input, de
 lazy inference and parameters."""
 
 import math
+import os
 import time
 
 import numpy as np
@@ -106,8 +107,13 @@ def test_outputs_carry_the_input_header_encoding_size_and_camera_info(models, sc
 
 def test_several_workers_share_the_frames_and_publish_in_stamp_order(models, scene):
     rgb, _, intrinsics, _ = scene
-    node = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
-                                                            workers=2))  # fmt: skip
+    node = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"])))
+    # The defaults: two workers, the usable cores shared among them.
+    assert len(node.estimators) == 2
+    expected_threads = max(1, len(os.sched_getaffinity(0)) // 2)
+    for estimator in node.estimators:  # ONNX Runtime (auto on a CPU): a pool per instance
+        options = estimator.backend.session.get_session_options()
+        assert options.intra_op_num_threads == expected_threads
     used_by = []
 
     def recording(estimator):  # notes which model instance served each frame

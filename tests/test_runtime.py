@@ -124,6 +124,13 @@ def test_interpolated_weights_are_the_weighted_mean_of_two_checkpoints(tmp_path)
         interpolate_checkpoints(tmp_path / "start.pt", tmp_path / "tuned.pt", 1.5)
 
 
+def test_threads_per_worker_shares_the_usable_cores(monkeypatch):
+    from depth_core.runtime import threads_per_worker
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    assert [threads_per_worker(n) for n in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+
+
 def test_estimator_gives_the_same_result_from_checkpoint_and_onnx(exported, real_frame):
     checkpoint, onnx_path = exported
     previous = torch.get_num_threads()

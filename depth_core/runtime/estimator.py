@@ -30,6 +30,13 @@ BACKEND_FILES = {  # which files each backend runs; checkpoints are exported on 
 }
 
 
+def threads_per_worker(workers: int) -> int:
+    """CPU inference threads for each of `workers` model instances that share this process's
+    cores: the usable cores divided among them, at least one each. More threads than cores
+    only make the instances take turns."""
+    return max(1, len(os.sched_getaffinity(0)) // max(1, workers))
+
+
 def choose_backend(kind: str, device: str) -> str:
     """The fastest backend available for this file on this device. The order is measured
     (README, benchmarks): TensorRT > torch CUDA FP16 with CUDA graphs on a GPU; ONNX Runtime
