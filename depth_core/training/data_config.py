@@ -18,8 +18,8 @@ from depth_core.training.datasets import SampleDataset, SampleSpec, SceneDataset
 def build_dataset(
     spec_dict: dict[str, Any], spec: SampleSpec, scene_device: str = "cpu"
 ) -> Dataset:
-    """The data set `spec_dict` names; generated scenes render on `scene_device` (cpu or
-    cuda)."""
+    """The data set `spec_dict` names; generated scenes render on `scene_device` (cpu, cuda
+    or cuda:N)."""
     from depth_core.data.loaders import LOADERS
 
     arguments = dict(spec_dict)

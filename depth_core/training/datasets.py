@@ -126,8 +126,8 @@ def change_sharpness(
 
 class SceneDataset(Dataset):
     """`count` generated frames; index i is always the same scene (seed, i): reproducible,
-    and shardable by DistributedSampler. device "cuda" renders each batch the DataLoader asks
-    for together on the GPU (`scenes.render_batch`)."""
+    and shardable by DistributedSampler. device "cuda" (or "cuda:N") renders each batch the
+    DataLoader asks for together on the GPU (`scenes.render_batch`)."""
 
     def __init__(self, count: int, seed: int, spec: SampleSpec, device: str = "cpu"):
         self.count, self.seed, self.spec, self.device = count, seed, spec, device
@@ -141,10 +141,12 @@ class SceneDataset(Dataset):
     def __getitems__(self, indices: Sequence[int]) -> list[dict]:
         # torch's DataLoader fetches a whole batch through this when the dataset has it.
         height, width = self.spec.input_size
-        samples = scene_frames(self.seed, indices, width, height, self.device)
-        return [to_tensors(sample, self.spec, np.random.default_rng(scene_frame_seed(self.seed,
-                                                                                     index)))
-                for sample, index in zip(samples, indices, strict=True)]  # fmt: skip
+        items = []
+        for sample, index in zip(scene_frames(self.seed, indices, width, height, self.device),
+                                 indices, strict=True):  # fmt: skip
+            rng = np.random.default_rng(scene_frame_seed(self.seed, index))
+            items.append(to_tensors(sample, self.spec, rng))
+        return items
 
 
 class SampleDataset(Dataset):
