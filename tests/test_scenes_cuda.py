@@ -1,7 +1,8 @@
 """The scene generator's batched GPU path (`render_batch`, `depth_core/data/raycast_cuda.py`).
 
-Without a GPU two checks still run: the kernels execute in numba's CUDA simulator and must give
-the CPU renderer's frames, and they compile to PTX for a real GPU. On a machine with a GPU the
+Without a GPU these checks still run: the kernels execute in numba's CUDA simulator and must give
+the CPU renderer's frames, and they compile to PTX for an H100 (sm_90) and, where CUDA's ptxas
+is installed, assemble. On a machine with a GPU the
 last test renders on it."""
 
 import json
@@ -95,18 +96,19 @@ def test_a_training_data_set_rendering_on_the_gpu_gives_the_cpu_batches():
     assert result.stdout.strip().endswith("batches [2, 2]"), result.stdout
 
 
-def test_gpu_kernels_compile_to_ptx():
+def test_gpu_kernels_compile_to_ptx_and_assemble_for_an_h100(tmp_path):
     # Compile only. numba asks the current device for its compute capability when it
-    # compiles a called function; with no GPU here, the test answers for an sm_80 device.
+    # compiles a called function; with no GPU here, the test answers for an H100 (sm_90).
+    # Where CUDA's assembler is installed, the PTX is assembled too (registers, spills).
     result = _run_python(
         """
-        import types
+        import glob, os, shutil, subprocess, types
         from numba import cuda
         from numba.cuda import dispatcher
         from numba.core import types as nb
         from depth_core.data import raycast_cuda as kernels
 
-        dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(8, 0))
+        dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
         f8, f4, i8, i4 = nb.float64, nb.float32, nb.int64, nb.int32
 
         def a(dtype, ndim):
@@ -122,22 +124,36 @@ def test_gpu_kernels_compile_to_ptx():
                              *shapes, a(f4, 3), a(i8, 1), a(i8, 2), a(f8, 3), a(f8, 2),
                              a(f8, 2), a(f8, 2), a(f8, 2), a(f8, 2), a(f4, 4)],
         }
+        found = glob.glob(os.environ.get("CUDA_HOME", "/nowhere") + "/bin/ptxas")
+        found += sorted(glob.glob("/usr/local/cuda*/bin/ptxas"))
+        ptxas = shutil.which("ptxas") or (found[0] if found else None)
         for name, arguments in signatures.items():
             try:
                 ptx, _ = cuda.compile_ptx(getattr(kernels, name).py_func, tuple(arguments),
-                                          cc=(8, 0))
+                                          cc=(9, 0))
             except Exception as error:
                 if "NVVM" in str(error) or "libnvvm" in str(error).lower():
                     print("NO_NVVM", error)
                     raise SystemExit(0)
                 raise
             print(name, ".entry" in ptx, len(ptx))
-        """
+            if ptxas:
+                path = os.path.join(os.environ["PTX_DIR"], name + ".ptx")
+                open(path, "w").write(ptx)
+                done = subprocess.run([ptxas, "-arch=sm_90", "-v", path, "-o", path + ".cubin"],
+                                      capture_output=True, text=True)
+                usage = [line for line in done.stderr.splitlines() if "registers" in line]
+                print("ASSEMBLED" if done.returncode == 0 else "PTXAS_FAILED", name, usage,
+                      done.stderr[-2000:] if done.returncode else "")
+        """,
+        PTX_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     if "NO_NVVM" in result.stdout:
         pytest.skip(f"no CUDA NVVM compiler on this machine: {result.stdout.strip()[:300]}")
     lines = result.stdout.split("\n")
+    print(result.stdout)
+    assert "PTXAS_FAILED" not in result.stdout, result.stdout
     for name in ("primary_kernel", "shadow_kernel", "shade_kernel"):
         assert any(line.startswith(f"{name} True") for line in lines), result.stdout
 
