@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,6 +95,43 @@ def test_a_training_data_set_rendering_on_the_gpu_gives_the_cpu_batches():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "same" in result.stdout and "raw_depth" in result.stdout, result.stdout
     assert result.stdout.strip().endswith("batches [2, 2]"), result.stdout
+
+
+def test_training_with_scenes_rendered_on_the_gpu_runs_in_spawned_workers(tmp_path):
+    # scene_renderer: cuda with a DataLoader worker: the trainer spawns it (CUDA does not
+    # survive a fork); the simulated GPU renders every batch there. A script, not `-c`: a
+    # spawned worker re-imports the main module.
+    script = tmp_path / "train_on_gpu_scenes.py"
+    script.write_text(textwrap.dedent(
+        """
+        import sys
+        from depth_core.training.trainer import TrainConfig, Trainer
+
+        def main():
+            config = TrainConfig.from_yaml(sys.argv[1], {
+                "input_size": [24, 32], "train_crop": None, "batch_size": 2, "workers": 1,
+                "steps": 2, "val_every": 2, "scene_renderer": "cuda",
+                "train_data": {"kind": "scenes", "count": 4, "seed": 1},
+                "val_data": {"kind": "scenes", "count": 2, "seed": 2}})
+            config.model = {**config.model, "pretrained": False}
+            trainer = Trainer(config, sys.argv[2])
+            summary = trainer.fit(progress=False)
+            print("scenes on", trainer.scene_device, "steps", summary["steps"],
+                  "validation loss", summary["history"][-1]["loss"])
+
+        if __name__ == "__main__":
+            main()
+        """))  # fmt: skip
+    config = Path(__file__).resolve().parents[1] / "training/configs/scenes_monocular.yaml"
+    result = subprocess.run([sys.executable, str(script), str(config), str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "NUMBA_DISABLE_JIT": "1",
+                                 "NUMBA_ENABLE_CUDASIM": "1"})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    words = result.stdout.split()
+    assert words[:5] == ["scenes", "on", "cuda", "steps", "2"], result.stdout
+    assert np.isfinite(float(words[-1]))
+    assert (tmp_path / "run" / "best.pt").is_file()
 
 
 def test_gpu_kernels_compile_to_ptx_and_assemble_for_an_h100(tmp_path):

@@ -63,6 +63,15 @@ def test_scene_renderer_is_checked_and_auto_renders_on_the_cpu_when_training_the
         tiny_config("scenes_monocular", scene_renderer="gpu")
     assert tiny_config("scenes_monocular").scene_renderer == "auto"
     assert Trainer(tiny_config("scenes_monocular"), tmp_path).scene_device == "cpu"
+    # Forced onto the GPU, DataLoader workers are spawned: CUDA does not survive a fork.
+    forced = Trainer(tiny_config("scenes_monocular", scene_renderer="cuda", workers=1),
+                     tmp_path / "forced")  # fmt: skip
+    assert forced.scene_device == "cuda"
+    loader = forced._batches(list(range(8)), 2, shuffle=False, epoch=0)
+    assert loader.multiprocessing_context.get_start_method() == "spawn"
+    cpu_loader = Trainer(tiny_config("scenes_monocular", workers=1), tmp_path / "cpu")._batches(
+        list(range(8)), 2, shuffle=False, epoch=0)  # fmt: skip
+    assert cpu_loader.multiprocessing_context is None  # the platform's default (fork here)
 
 
 @pytest.mark.parametrize("name", sorted(STEPS))
