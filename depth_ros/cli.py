@@ -214,7 +214,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "camera": f"{args.width}x{args.height} at {args.rate} Hz (replay process)",
         "model_input": f"{MODEL_INPUT[1]}x{MODEL_INPUT[0]}",
         "models": models,
-        "cores": os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0)),  # the ones this process may use
         # As the nodes resolve them (the parameters' defaults where not given).
         "workers": workers,
         "threads": args.threads or threads_per_worker(workers),
