@@ -227,6 +227,12 @@ def light_visible(px, py, pz, lx, ly, lz, kinds, centres, halves, cos_yaws, sin_
 SHADOW_STRIDE = 2
 
 
+@njit(cache=True)
+def shadow_grid(height, width):
+    """Rows and columns of the shadow rays traced for an image of height x width."""
+    return -(-height // SHADOW_STRIDE), -(-width // SHADOW_STRIDE)
+
+
 @njit(cache=True, inline="always")
 def shadow_ray_start(origin, rays, depth, v, u):
     """The point a shadow ray leaves from for pixel (v, u): 1 mm in front of the surface
@@ -245,8 +251,7 @@ def trace_shadows(origin, rays, depth, lights, kinds, centres, halves, cos_yaws,
     """Light visibility (ceil(H/2) x ceil(W/2) float32, 1/0) at every second pixel and row,
     each towards its own light sample (`lights`, one per traced pixel in raster order),
     against shapes from `first_occluder` on."""
-    height, width = depth.shape
-    rows, columns = (height + 1) // SHADOW_STRIDE, (width + 1) // SHADOW_STRIDE
+    rows, columns = shadow_grid(depth.shape[0], depth.shape[1])
     visible = np.empty((rows, columns), dtype=np.float32)
     for row in range(rows):
         for column in range(columns):

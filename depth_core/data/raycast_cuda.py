@@ -128,7 +128,7 @@ def shade(traced, counts, shapes: dict[str, np.ndarray], shadow_lights: np.ndarr
     sample per pixel, B x H x W x 3). shapes also holds the padded material arrays."""
     origins, depth, owner, rays = traced
     frames, height, width = depth.shape
-    rows, columns = (-(-side // raycast.SHADOW_STRIDE) for side in (height, width))
+    rows, columns = raycast.shadow_grid(height, width)
     device = {key: cuda.to_device(value) for key, value in shapes.items()}
     geometry = [device[key] for key in ("kinds", "centres", "halves", "cos_yaws", "sin_yaws")]
     visible = cuda.device_array((frames, rows, columns), np.float32)

@@ -227,7 +227,7 @@ class Scene:
     def _light_draws(self, size: tuple[int, int], hits: int, rng: np.random.Generator):
         """Light samples, in the order every renderer draws them: one per shadow ray
         (`raycast.trace_shadows`: every second pixel and row), then one per hit pixel."""
-        rows, columns = (-(-side // raycast.SHADOW_STRIDE) for side in size)
+        rows, columns = raycast.shadow_grid(*size)
         shadow_lights = self._light_samples(rows * columns, rng)
         return shadow_lights, self._light_samples(hits, rng)
 
