@@ -58,12 +58,18 @@ def test_a_config_starts_from_its_base_and_replaces_whole_keys(tmp_path):
     assert continued.train_data["seed"] == 3 and continued.init_from == "runs/monocular/best.pt"
 
 
-def test_scene_renderer_is_checked_and_auto_renders_on_the_cpu_when_training_there(tmp_path):
+def test_scene_renderer_is_checked_and_auto_renders_on_the_cpu_when_training_there(
+    tmp_path, monkeypatch
+):
     with pytest.raises(ValueError, match="scene_renderer must be auto, cpu or cuda, got 'gpu'"):
         tiny_config("scenes_monocular", scene_renderer="gpu")
     assert tiny_config("scenes_monocular").scene_renderer == "auto"
     assert Trainer(tiny_config("scenes_monocular"), tmp_path).scene_device == "cpu"
-    # Forced onto the GPU, DataLoader workers are spawned: CUDA does not survive a fork.
+    monkeypatch.setattr("depth_core.data.raycast_cuda.available", lambda: False)
+    with pytest.raises(ValueError, match="scene_renderer cuda: numba finds no CUDA GPU"):
+        Trainer(tiny_config("scenes_monocular", scene_renderer="cuda"), tmp_path / "no_gpu")
+    # Forced onto a GPU, DataLoader workers are spawned: CUDA does not survive a fork.
+    monkeypatch.setattr("depth_core.data.raycast_cuda.available", lambda: True)
     forced = Trainer(tiny_config("scenes_monocular", scene_renderer="cuda", workers=1),
                      tmp_path / "forced")  # fmt: skip
     assert forced.scene_device == "cuda"
@@ -123,6 +129,28 @@ def test_config_trains_saves_resumes_and_evaluates(name, tmp_path):
     assert baselines <= set(report["methods"])
     assert (out / "sparsification.png").is_file() and (out / "metrics.md").is_file()
     assert list((out / "previews").glob("*.png"))
+
+
+def test_train_script_names_a_bad_config_file_field_or_device(tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_script", ROOT / "training/train.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    config = str(CONFIGS / "scenes_monocular.yaml")
+    cases = [
+        ([str(tmp_path / "missing.yaml")], "No such file"),
+        ([config, "--set", "stepz=3"], "unexpected keyword argument 'stepz'"),
+        ([config, "--device", "gpu"], "device must be cpu, cuda or cuda:N, got 'gpu'"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append(([config, "--device", "cuda"], "torch finds no CUDA GPU"))
+    for arguments, message in cases:
+        with pytest.raises(SystemExit) as stop:
+            script.main([*arguments, "--out", str(tmp_path / "run")])
+        assert stop.value.code == 2  # argparse's usage error, not a traceback
+        assert message in capsys.readouterr().err, arguments
+    assert not (tmp_path / "run").exists()  # nothing was started
 
 
 def free_port() -> int:

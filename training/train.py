@@ -37,10 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_settings(args.set)
     except ValueError as error:
         parser.error(str(error))
-    config = TrainConfig.from_yaml(args.config, overrides)
-    summary = Trainer(config, args.out, args.device).fit(
-        resume=args.resume, max_steps=args.max_steps
-    )
+    try:
+        config = TrainConfig.from_yaml(args.config, overrides)
+        trainer = Trainer(config, args.out, args.device)
+    except (OSError, ValueError) as error:  # a bad config, file or device: say which
+        parser.error(str(error))
+    summary = trainer.fit(resume=args.resume, max_steps=args.max_steps)
     last = summary["history"][-1] if summary["history"] else {}
     print(
         json.dumps(

@@ -268,7 +268,12 @@ class Trainer:
     def __init__(self, config: TrainConfig, output_dir: str | Path, device: str = "cpu"):
         self.config = config
         self.output_dir = Path(output_dir)
-        self.device = torch.device(device)
+        try:
+            self.device = torch.device(device)
+        except RuntimeError:
+            raise ValueError(f"device must be cpu, cuda or cuda:N, got {device!r}") from None
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: torch finds no CUDA GPU on this machine")
         self.dist = Distributed.from_environment(self.device)
         if self.device.type == "cuda" and self.dist.world_size > 1:
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -415,13 +420,14 @@ class Trainer:
     def _scene_device(self) -> str:
         """Where generated scenes render (TrainConfig.scene_renderer resolved)."""
         choice = self.config.scene_renderer
-        if choice != "auto":
-            return choice
-        if self.device.type != "cuda":
+        if choice == "cpu" or (choice == "auto" and self.device.type != "cuda"):
             return "cpu"
         from depth_core.data import raycast_cuda
 
         if not raycast_cuda.available():
+            if choice == "cuda":
+                raise ValueError("scene_renderer cuda: numba finds no CUDA GPU (numba-cuda and "
+                                 "an NVIDIA driver are needed)")  # fmt: skip
             return "cpu"
         return "cuda" if self.device.index is None else f"cuda:{self.device.index}"
 
