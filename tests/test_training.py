@@ -131,25 +131,38 @@ def test_config_trains_saves_resumes_and_evaluates(name, tmp_path):
     assert list((out / "previews").glob("*.png"))
 
 
-def test_train_script_names_a_bad_config_file_field_or_device(tmp_path, capsys):
+def _script(name: str):
+    """training/NAME.py as a module (its main() takes argv)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("train_script", ROOT / "training/train.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    spec = importlib.util.spec_from_file_location(name, ROOT / "training" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_scripts_name_a_bad_file_field_or_device_instead_of_a_traceback(tmp_path, capsys):
     config = str(CONFIGS / "scenes_monocular.yaml")
+    out = ["--out", str(tmp_path / "run")]
     cases = [
-        ([str(tmp_path / "missing.yaml")], "No such file"),
-        ([config, "--set", "stepz=3"], "unexpected keyword argument 'stepz'"),
-        ([config, "--device", "gpu"], "device must be cpu, cuda or cuda:N, got 'gpu'"),
-    ]
+        ("train", [str(tmp_path / "missing.yaml"), *out], "No such file"),
+        ("train", [config, "--set", "stepz=3", *out], "unexpected keyword argument 'stepz'"),
+        ("train", [config, "--device", "gpu", *out], "device must be cpu, cuda or cuda:N"),
+        ("evaluate", ["--model", "missing.onnx", "--suite", "monocular", *out],
+         "missing.onnx: no such model file"),
+        ("evaluate", ["--model", config, "--suite", "monocular", *out],
+         "unknown model file type .yaml"),
+        ("calibrate_sigma", ["missing.pt", "--target", "0.97"], "missing.pt: no such model file"),
+        ("search_loss_weights", [str(tmp_path / "missing.yaml"), "--random", "1", *out],
+         "No such file"),
+    ]  # fmt: skip
     if not torch.cuda.is_available():
-        cases.append(([config, "--device", "cuda"], "torch finds no CUDA GPU"))
-    for arguments, message in cases:
+        cases.append(("train", [config, "--device", "cuda", *out], "torch finds no CUDA GPU"))
+    for name, arguments, message in cases:
         with pytest.raises(SystemExit) as stop:
-            script.main([*arguments, "--out", str(tmp_path / "run")])
+            _script(name).main(arguments)
         assert stop.value.code == 2  # argparse's usage error, not a traceback
-        assert message in capsys.readouterr().err, arguments
+        assert message in capsys.readouterr().err, (name, arguments)
     assert not (tmp_path / "run").exists()  # nothing was started
 
 

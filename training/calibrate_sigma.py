@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="new checkpoint path (default: overwrite)")
     args = parser.parse_args(argv)
-    estimator = DepthEstimator.load(args.checkpoint, backend="torch")
+    try:
+        estimator = DepthEstimator.load(args.checkpoint, backend="torch")
+    except (OSError, ValueError) as error:  # no such file, or not a checkpoint: say so
+        parser.error(str(error))
     # The model and a copy of its metadata to save; the estimator's own copy is changed below.
     model, metadata = estimator.backend.model, dataclasses.replace(estimator.metadata)
     estimator.metadata.sigma_scale = 1.0  # fit from the raw σ

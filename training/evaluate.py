@@ -110,9 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         help="diagnostic: sharpen every RGB frame (unsharp mask) first",
     )
     args = parser.parse_args(argv)
+    try:
+        estimator = DepthEstimator.load(args.model, backend=args.backend)
+    except (OSError, ValueError) as error:  # no such file, or not a model: say so
+        parser.error(str(error))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    estimator = DepthEstimator.load(args.model, backend=args.backend)
     recovery = "raw_depth" in estimator.metadata.inputs
     if recovery != (args.suite == "recovery"):
         raise SystemExit(f"{args.model} is a {estimator.metadata.model_name} model; "

@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_settings(args.set)
     except ValueError as error:
         parser.error(str(error))
-    config = TrainConfig.from_yaml(args.config, overrides)
+    try:
+        config = TrainConfig.from_yaml(args.config, overrides)
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
     candidates = []
     if args.grid:
         values = {"mae_weight": [0.6], "edge_weight": [0.2], "ssim_weight": [1.0]}
