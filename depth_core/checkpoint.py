@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,12 @@ def _read_payload(path: str | Path) -> tuple[dict, ModelMetadata]:
         raise FileNotFoundError(f"{path}: no such checkpoint")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError,
+            pickle.UnpicklingError) as error:  # fmt: skip
+        # torch's first sentence says what failed; the rest is advice for other situations.
+        reason = (str(error).splitlines() or [""])[0].split(". ")[0]
         raise ValueError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
-                         f"{type(error).__name__}: {error}") from None  # fmt: skip
+                         f"{type(error).__name__}: {reason}") from None  # fmt: skip
     if not isinstance(payload, dict) or "metadata" not in payload or "state_dict" not in payload:
         raise ValueError(f"{path}: not a depth_ros checkpoint (no metadata/state_dict)")
     return payload, ModelMetadata.from_json(payload["metadata"], source=str(path))

@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.onnx_int8 and (args.calib is None) == (args.calib_scenes is None):
             raise SystemExit("--onnx-int8 needs exactly one of --calib DIR and --calib-scenes N")
-        proto = export_checkpoint(args.checkpoint, args.onnx, args.opset)
+        try:
+            proto = export_checkpoint(args.checkpoint, args.onnx, args.opset)
+        except (OSError, ValueError) as error:  # no such checkpoint, or not one
+            parser.error(str(error))
         report = {"onnx": str(args.onnx), "nodes": len(proto.graph.node)}
         if args.onnx_int8:
             from depth_core.export.quantize import quantize_exported
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             model, metadata = reconfigure_checkpoint(args.checkpoint, parse_settings(args.set))
-        except ValueError as error:
+        except (OSError, ValueError) as error:
             parser.error(str(error))
         onnx_path = save_and_export(model, args.out, metadata)
         print(json.dumps({"checkpoint": str(args.out), "onnx": str(onnx_path),
@@ -125,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "bench":
         from depth_core.bench import main as bench_main
 
-        return bench_main(args)
+        try:
+            return bench_main(args)
+        except KeyError as error:  # an unknown model name
+            parser.error(str(error.args[0]))
     return 0
 
 

@@ -119,8 +119,13 @@ def run_demo(args: argparse.Namespace) -> int:
 
     models = chosen_models(args)
     rclpy.init()
-    nodes = build_nodes({"replay": "true", "monocular_model": models["monocular"],
-                         "recovery_model": models["recovery"], "threads": "1"})  # fmt: skip
+    try:
+        nodes = build_nodes({"replay": "true", "monocular_model": models["monocular"],
+                             "recovery_model": models["recovery"], "threads": "1"})  # fmt: skip
+    except ValueError as error:  # ParameterError included: a model that does not load
+        rclpy.try_shutdown()
+        print(f"depth-ros demo: {error}", file=sys.stderr)
+        return 2
     listener_node = Node("demo_listener")
     listener = Listener(listener_node)
     raw_topic: dict[str, object] = {}

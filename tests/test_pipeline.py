@@ -193,6 +193,20 @@ def test_pipeline_refuses_bad_arguments_and_missing_models():
     assert missing.returncode == 2 and "missing.onnx: no such model file" in missing.stderr
 
 
+def test_demo_with_a_model_that_does_not_load_says_which_and_exits_2(tmp_path):
+    executable = Path(sys.executable).parent / "depth-ros"
+    result = subprocess.run([str(executable), "demo", "--seconds", "1", "--out", str(tmp_path),
+                             "--monocular-model", "/nowhere/mono.onnx",
+                             "--recovery-model", "/nowhere/recovery.onnx"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (
+        "depth-ros demo: monocular_depth: cannot load model_path: /nowhere/mono.onnx: "
+        "no such model file" in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
 def test_readme_demo_runs_the_pipeline_and_writes_the_mosaic(tmp_path):
     import cv2
 

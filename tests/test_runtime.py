@@ -50,6 +50,28 @@ def test_export_command_writes_onnx_with_metadata(exported, tmp_path, capsys):
     assert estimator.metadata == load_checkpoint(checkpoint)[1]
 
 
+def test_cli_names_a_missing_or_foreign_checkpoint_and_an_unknown_model(tmp_path, capsys):
+    from depth_core.cli import main
+
+    foreign = tmp_path / "notes.pt"
+    foreign.write_text("not a checkpoint")
+    cases = [
+        (["export", str(tmp_path / "missing.pt"), "--onnx", str(tmp_path / "m.onnx")],
+         "missing.pt: no such checkpoint"),
+        (["export", str(foreign), "--onnx", str(tmp_path / "f.onnx")],
+         "notes.pt: not a readable checkpoint"),
+        (["reconfigure", str(tmp_path / "missing.pt"), "--set", "a=1", "--out",
+          str(tmp_path / "r.pt")], "missing.pt: no such checkpoint"),
+        (["bench", "--models", "no_such_model"], "unknown model 'no_such_model'"),
+    ]  # fmt: skip
+    for arguments, message in cases:
+        with pytest.raises(SystemExit) as stop:
+            main(arguments)
+        assert stop.value.code == 2, arguments
+        assert message in capsys.readouterr().err, arguments
+    assert not list(tmp_path.glob("*.onnx"))
+
+
 def test_checkpoint_round_trip_keeps_weights_and_metadata(exported):
     checkpoint, _ = exported
     model, metadata = load_checkpoint(checkpoint)
