@@ -236,6 +236,14 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_running(pipeline: subprocess.Popen) -> None:
+    """Stop the benchmark, saying why, when the pipeline process has exited."""
+    if pipeline.poll() is not None:
+        reason = pipeline.stderr.read().strip().splitlines()[-1:] or ["(no message)"]
+        raise SystemExit(f"depth-ros bench: depth-ros-pipeline exited with code "
+                         f"{pipeline.returncode}: {reason[0]}")  # fmt: skip
+
+
 def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_class) -> dict:
     monocular, recovery = nodes
     pipeline = subprocess.Popen(
@@ -256,9 +264,11 @@ def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_cl
     spinner.start()
     try:
         time.sleep(args.warmup)
+        _check_running(pipeline)
         cpu_start, _ = _process_usage(pipeline.pid)
         start = time.time()
         time.sleep(args.seconds)
+        _check_running(pipeline)
         cpu_end, rss = _process_usage(pipeline.pid)
         elapsed = time.time() - start
     finally:

@@ -207,6 +207,19 @@ def test_demo_with_a_model_that_does_not_load_says_which_and_exits_2(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_bench_stops_and_says_why_when_the_pipeline_process_exits():
+    executable = Path(sys.executable).parent / "depth-ros"
+    result = subprocess.run([str(executable), "bench", "--warmup", "2", "--seconds", "1",
+                             "--monocular-model", "/nowhere/mono.onnx",
+                             "--recovery-model", "/nowhere/recovery.onnx"],
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip().endswith(
+        "depth-ros bench: depth-ros-pipeline exited with code 2: depth-ros-pipeline: "
+        "monocular_depth: cannot load model_path: /nowhere/mono.onnx: no such model file"
+    ), result.stderr[-2000:]
+
+
 def test_readme_demo_runs_the_pipeline_and_writes_the_mosaic(tmp_path):
     import cv2
 
