@@ -140,6 +140,9 @@ class ReplayNode(Node):
             self.frames = scene_frames(self.params["width"], self.params["height"])
         elif source == "middlebury":
             self.frames = middlebury_frames(self.params["width"], self.params["height"])
+        elif not Path(source).expanduser().exists():
+            raise ParameterError(f"replay: source {source!r} is not scenes, middlebury or an "
+                                 f"existing folder or rosbag2 recording")  # fmt: skip
         elif Path(source, "metadata.yaml").is_file() or source.endswith((".mcap", ".db3")):
             bag = Path(source) if Path(source).is_dir() else Path(source).parent
             self.frames = bag_frames(bag, self.params["width"], self.params["height"],

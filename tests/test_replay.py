@@ -108,3 +108,13 @@ def test_replay_node_publishes_a_bag_restamped_over_dds(tmp_path):
     assert abs(stamps[-1] - time.time()) < 60  # restamped with the clock, not the bag's 10 s
     values = {float(image_to_array(m)[0, 0]) for m in probe.received["raw"]}
     assert values <= {1000.0, 1500.0, 2000.0} and len(values) >= 2  # the bag's frames, in mm
+
+
+def test_replay_names_a_source_that_does_not_exist(tmp_path):
+    rclpy.init()
+    try:
+        for source in (str(tmp_path / "missing"), str(tmp_path / "missing.mcap")):
+            with pytest.raises(ParameterError, match="is not scenes, middlebury or an existing"):
+                ReplayNode(parameter_overrides=[Parameter("source", value=source)])
+    finally:
+        rclpy.shutdown()
