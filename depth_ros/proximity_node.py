@@ -61,14 +61,18 @@ def declare_zones(node: Node, names: list[str]) -> list[Zone]:
 class ProximityMonitorNode(Node):
     def __init__(self, **kwargs):
         super().__init__("proximity_monitor", **kwargs)
-        self.params = declare_parameters(self, NODE_PARAMETERS["proximity_monitor"])
-        if self.params["stop_distance"] >= self.params["warning_distance"]:
-            raise ParameterError(
-                f"{self.get_name()}: invalid parameter stop_distance "
-                f"({self.params['stop_distance']}) must be below "
-                f"warning_distance ({self.params['warning_distance']})"
-            )
-        self.zones = declare_zones(self, list(self.params["zones"]))
+        try:
+            self.params = declare_parameters(self, NODE_PARAMETERS["proximity_monitor"])
+            if self.params["stop_distance"] >= self.params["warning_distance"]:
+                raise ParameterError(
+                    f"{self.get_name()}: invalid parameter stop_distance "
+                    f"({self.params['stop_distance']}) must be below "
+                    f"warning_distance ({self.params['warning_distance']})"
+                )
+            self.zones = declare_zones(self, list(self.params["zones"]))
+        except ParameterError:
+            self.destroy_node()  # nothing else was started yet
+            raise
         self.states = {
             zone.name: ZoneState(
                 self.params["warning_distance"],

@@ -134,23 +134,13 @@ def bag_frames(bag: Path, width: int, height: int, topics: list[str],
 class ReplayNode(Node):
     def __init__(self, **kwargs):
         super().__init__("replay", **kwargs)
-        self.params = declare_parameters(self, NODE_PARAMETERS["replay"])
+        try:
+            self.params = declare_parameters(self, NODE_PARAMETERS["replay"])
+            self.frames = self._load_frames()
+        except ParameterError:
+            self.destroy_node()  # nothing else was started yet
+            raise
         source = self.params["source"]
-        if source == "scenes":
-            self.frames = scene_frames(self.params["width"], self.params["height"])
-        elif source == "middlebury":
-            self.frames = middlebury_frames(self.params["width"], self.params["height"])
-        elif not Path(source).expanduser().exists():
-            raise ParameterError(f"replay: source {source!r} is not scenes, middlebury or an "
-                                 f"existing folder or rosbag2 recording")  # fmt: skip
-        elif Path(source, "metadata.yaml").is_file() or source.endswith((".mcap", ".db3")):
-            bag = Path(source) if Path(source).is_dir() else Path(source).parent
-            self.frames = bag_frames(bag, self.params["width"], self.params["height"],
-                                     list(self.params["bag_topics"]))  # fmt: skip
-        else:
-            self.frames = folder_frames(Path(source).expanduser(), self.params["width"],
-                                        self.params["height"], self.params["depth_scale"],
-                                        list(self.params["intrinsics"]))  # fmt: skip
         qos = qos_profile_sensor_data
         self.rgb_pub = self.create_publisher(Image, "camera/color/image_raw", qos)
         self.info_pub = self.create_publisher(CameraInfo, "camera/color/camera_info", qos)
@@ -162,6 +152,21 @@ class ReplayNode(Node):
         self.create_timer(1.0 / self.params["rate"], self.publish_next)
         self.get_logger().info(f"replaying {len(self.frames)} frames from {source} at "
                                f"{self.params['rate']} Hz")  # fmt: skip
+
+    def _load_frames(self) -> list[ReplayFrame]:
+        source, width, height = self.params["source"], self.params["width"], self.params["height"]
+        if source == "scenes":
+            return scene_frames(width, height)
+        if source == "middlebury":
+            return middlebury_frames(width, height)
+        if not Path(source).expanduser().exists():
+            raise ParameterError(f"replay: source {source!r} is not scenes, middlebury or an "
+                                 f"existing folder or rosbag2 recording")  # fmt: skip
+        if Path(source, "metadata.yaml").is_file() or source.endswith((".mcap", ".db3")):
+            bag = Path(source) if Path(source).is_dir() else Path(source).parent
+            return bag_frames(bag, width, height, list(self.params["bag_topics"]))
+        return folder_frames(Path(source).expanduser(), width, height, self.params["depth_scale"],
+                             list(self.params["intrinsics"]))  # fmt: skip
 
     def publish_next(self) -> None:
         frame = self.frames[self.index % len(self.frames)]
