@@ -278,6 +278,18 @@ def test_mix_concatenates_parts_and_repeat_lists_each_frame_with_fresh_raw_depth
     first, second = mix[3]["raw_depth"], mix[5]["raw_depth"]
     assert not torch.equal(first, second)
     torch.testing.assert_close(mix[3]["raw_depth"], first)
+    # A batch is fetched part by part, the generated scenes in one call (one GPU batch when
+    # they render there), and comes back in the order asked for.
+    scene_part = mix.datasets[0]
+    calls = []
+    fetch = scene_part.__getitems__
+    scene_part.__getitems__ = lambda indices: calls.append(list(indices)) or fetch(indices)
+    order = [5, 2, 9, 0, 1]
+    batch = mix.__getitems__(order)
+    assert calls == [[2, 0, 1]]
+    for index, item in zip(order, batch, strict=True):
+        for key in item:
+            torch.testing.assert_close(item[key], mix[index][key])
 
     with pytest.raises(ValueError, match="repeat must be ≥ 1"):
         build_dataset({**folder, "repeat": 0}, spec)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from torch.utils.data import ConcatDataset, Dataset
+from torch.utils.data import Dataset
 
-from depth_core.training.datasets import SampleDataset, SampleSpec, SceneDataset
+from depth_core.training.datasets import MixDataset, SampleDataset, SampleSpec, SceneDataset
 
 
 def build_dataset(
@@ -32,7 +32,7 @@ def build_dataset(
         parts = arguments.get("parts")
         if not parts:
             raise ValueError("data kind mix needs a non-empty list `parts`")
-        return ConcatDataset([build_dataset(part, spec, scene_device) for part in parts])
+        return MixDataset([build_dataset(part, spec, scene_device) for part in parts])
     if kind not in LOADERS:
         raise ValueError(f"unknown data kind {kind!r}; choose scenes, mix or one of "
                          f"{', '.join(sorted(LOADERS))}")  # fmt: skip

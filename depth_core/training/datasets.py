@@ -3,13 +3,14 @@ loader's frames, resized to the network input and put in the canonical camera.""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import ConcatDataset, Dataset
 
 from depth_core.data.sample import DepthSample
 from depth_core.data.scenes import scene_frame_seed, scene_frames
@@ -167,3 +168,25 @@ class SampleDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         return to_tensors(self.samples[index % len(self.samples)], self.spec,
                           np.random.default_rng(self.seed * 7919 + index))  # fmt: skip
+
+
+class MixDataset(ConcatDataset):
+    """ConcatDataset that fetches a batch part by part: each part gets its indices in one
+    call (`__getitems__` where it has one), so generated scenes in a mix still render a batch
+    at a time on the GPU. Items come back in the order asked for."""
+
+    def __getitems__(self, indices: Sequence[int]) -> list:
+        by_part: dict[int, list[tuple[int, int]]] = {}
+        for position, index in enumerate(indices):
+            part = bisect.bisect_right(self.cumulative_sizes, index)
+            start = self.cumulative_sizes[part - 1] if part else 0
+            by_part.setdefault(part, []).append((position, index - start))
+        items: list = [None] * len(indices)
+        for part, wanted in by_part.items():
+            dataset = self.datasets[part]
+            local = [index for _, index in wanted]
+            fetch = getattr(dataset, "__getitems__", None)
+            fetched = fetch(local) if fetch else [dataset[index] for index in local]
+            for (position, _), item in zip(wanted, fetched, strict=True):
+                items[position] = item
+        return items
