@@ -108,11 +108,7 @@ def test_config_trains_saves_resumes_and_evaluates(name, tmp_path):
     assert metadata.canonical_focal_px == config.canonical_focal_px
     assert metadata.model_config["pretrained"] is False
 
-    sys.path.insert(0, str(ROOT / "training"))
-    try:
-        import evaluate
-    finally:
-        sys.path.pop(0)
+    evaluate = _script("evaluate")
     suite = "recovery" if name == "scenes_recovery" else "monocular"
     out = tmp_path / "eval"
     evaluate.main(["--model", str(tmp_path / "last.pt"), "--suite", suite, "--out", str(out),
@@ -221,11 +217,7 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
 
 
 def test_loss_weight_search_ranks_grid_and_random_candidates(tmp_path):
-    sys.path.insert(0, str(ROOT / "training"))
-    try:
-        import search_loss_weights
-    finally:
-        sys.path.pop(0)
+    search_loss_weights = _script("search_loss_weights")
     settings = ["steps=2", "val_every=2", "batch_size=2", "workers=0", "train_crop=null",
                 "input_size=[64, 96]", "max_minutes=null", "loss={kind: weighted}",
                 "train_data={kind: scenes, count: 2, seed: 1}",

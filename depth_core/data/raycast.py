@@ -245,12 +245,15 @@ def shadow_ray_start(origin, rays, depth, v, u):
             origin[2] + rays[v, u, 2] * t)  # fmt: skip
 
 
+# Shape 0 is the room, seen from inside: it casts no shadow into itself.
+FIRST_OCCLUDER = 1
+
+
 @njit(cache=True)
-def trace_shadows(origin, rays, depth, lights, kinds, centres, halves, cos_yaws, sin_yaws,
-                  first_occluder):  # fmt: skip
+def trace_shadows(origin, rays, depth, lights, kinds, centres, halves, cos_yaws, sin_yaws):
     """Light visibility (ceil(H/2) x ceil(W/2) float32, 1/0) at every second pixel and row,
     each towards its own light sample (`lights`, one per traced pixel in raster order),
-    against shapes from `first_occluder` on."""
+    against every shape but the room."""
     rows, columns = shadow_grid(depth.shape[0], depth.shape[1])
     visible = np.empty((rows, columns), dtype=np.float32)
     for row in range(rows):
@@ -260,7 +263,7 @@ def trace_shadows(origin, rays, depth, lights, kinds, centres, halves, cos_yaws,
             light = lights[row * columns + column]
             visible[row, column] = light_visible(px, py, pz, light[0], light[1], light[2],
                                                  kinds, centres, halves, cos_yaws, sin_yaws,
-                                                 first_occluder, len(kinds))  # fmt: skip
+                                                 FIRST_OCCLUDER, len(kinds))  # fmt: skip
     return visible
 
 

@@ -10,6 +10,7 @@ run in numba's CUDA simulator on the CPU (the tests use it).
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 import numpy as np
 from numba import cuda
@@ -48,7 +49,7 @@ def shadow_kernel(origins, rays, depth, lights, counts, kinds, centres, halves, 
     light = lights[b, row * visible.shape[2] + column]
     visible[b, row, column] = raycast.light_visible(
         px, py, pz, light[0], light[1], light[2], kinds[b], centres[b], halves[b], cos_yaws[b],
-        sin_yaws[b], 1, counts[b])  # fmt: skip
+        sin_yaws[b], raycast.FIRST_OCCLUDER, counts[b])  # fmt: skip
 
 
 @cuda.jit
@@ -102,44 +103,58 @@ def available() -> bool:
         return False
 
 
+# The padded (B, S, ...) shape arrays each kernel reads, in its argument order.
+GEOMETRY = ("kinds", "centres", "halves", "cos_yaws", "sin_yaws")
+MATERIALS = ("texture_index", "tints", "texture_scales", "grains", "speculars", "shininesses")
+
+
+@dataclass
+class TracedBatch:
+    """A batch on the GPU after its primary rays: the scenes as uploaded once (origins, shape
+    counts, the padded shape arrays by name) and each pixel's depth, shape and ray."""
+
+    origins: object
+    counts: object
+    shapes: dict[str, object]
+    depth: object
+    owner: object
+    rays: object
+
+
 def trace_primary(rotations, origins, cameras, counts, shapes: dict[str, np.ndarray],
-                  height: int, width: int):  # fmt: skip
-    """Depth, owner and rays of B frames (device arrays), and the depth on the host.
-    shapes: the padded (B, S, ...) arrays kinds, centres, halves, cos_yaws, sin_yaws,
-    offsets and clearance_sq."""
+                  height: int, width: int) -> tuple[TracedBatch, np.ndarray]:  # fmt: skip
+    """Primary rays of B frames on the GPU, and their depth on the host. shapes: the padded
+    (B, S, ...) arrays of GEOMETRY and MATERIALS, plus offsets and clearance_sq
+    (`raycast.bound_clearances`)."""
     frames = len(origins)
-    depth = cuda.device_array((frames, height, width), np.float32)
-    owner = cuda.device_array((frames, height, width), np.int32)
-    rays = cuda.device_array((frames, height, width, 3), np.float64)
-    origins = cuda.to_device(origins)
+    batch = TracedBatch(
+        origins=cuda.to_device(origins), counts=cuda.to_device(counts),
+        shapes={key: cuda.to_device(value) for key, value in shapes.items()},
+        depth=cuda.device_array((frames, height, width), np.float32),
+        owner=cuda.device_array((frames, height, width), np.int32),
+        rays=cuda.device_array((frames, height, width, 3), np.float64))  # fmt: skip
     primary_kernel[_grid(width, height, frames), BLOCK](
-        cuda.to_device(rotations), origins, cuda.to_device(cameras), cuda.to_device(counts),
-        *(cuda.to_device(shapes[key]) for key in ("kinds", "centres", "halves", "cos_yaws",
-                                                  "sin_yaws", "offsets", "clearance_sq")),
-        depth, owner, rays)  # fmt: skip
-    return (origins, depth, owner, rays), depth.copy_to_host()
+        cuda.to_device(rotations), batch.origins, cuda.to_device(cameras), batch.counts,
+        *(batch.shapes[key] for key in (*GEOMETRY, "offsets", "clearance_sq")), batch.depth,
+        batch.owner, batch.rays)  # fmt: skip
+    return batch, batch.depth.copy_to_host()
 
 
-def shade(traced, counts, shapes: dict[str, np.ndarray], shadow_lights: np.ndarray,
-          pixel_lights: np.ndarray, mip: np.ndarray, mip_offsets: np.ndarray,
-          looks: np.ndarray) -> np.ndarray:  # fmt: skip
-    """Linear RGB (B, H, W, 3 float32, on the host) of the frames `trace_primary` traced:
-    shadow rays (`shadow_lights`: B x rows·columns x 3) then shading (`pixel_lights`: one
-    sample per pixel, B x H x W x 3). shapes also holds the padded material arrays."""
-    origins, depth, owner, rays = traced
-    frames, height, width = depth.shape
+def shade(batch: TracedBatch, shadow_lights: np.ndarray, pixel_lights: np.ndarray,
+          mip: np.ndarray, mip_offsets: np.ndarray, looks: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Linear RGB (B, H, W, 3 float32, on the host) of a traced batch: shadow rays
+    (`shadow_lights`: B x rows·columns x 3) then shading (`pixel_lights`: one sample per
+    pixel, B x H x W x 3)."""
+    frames, height, width = batch.depth.shape
     rows, columns = raycast.shadow_grid(height, width)
-    device = {key: cuda.to_device(value) for key, value in shapes.items()}
-    geometry = [device[key] for key in ("kinds", "centres", "halves", "cos_yaws", "sin_yaws")]
+    geometry = [batch.shapes[key] for key in GEOMETRY]
     visible = cuda.device_array((frames, rows, columns), np.float32)
     shadow_kernel[_grid(columns, rows, frames), BLOCK](
-        origins, rays, depth, cuda.to_device(shadow_lights), cuda.to_device(counts), *geometry,
-        visible)  # fmt: skip
+        batch.origins, batch.rays, batch.depth, cuda.to_device(shadow_lights), batch.counts,
+        *geometry, visible)  # fmt: skip
     colour = cuda.device_array((frames, height, width, 3), np.float32)
     shade_kernel[_grid(width, height, frames), BLOCK](
-        origins, rays, depth, owner, visible, cuda.to_device(pixel_lights), *geometry,
-        *_device_textures(mip, mip_offsets),
-        *(device[key] for key in ("texture_index", "tints", "texture_scales", "grains",
-                                  "speculars", "shininesses")),
-        cuda.to_device(looks), colour)  # fmt: skip
+        batch.origins, batch.rays, batch.depth, batch.owner, visible,
+        cuda.to_device(pixel_lights), *geometry, *_device_textures(mip, mip_offsets),
+        *(batch.shapes[key] for key in MATERIALS), cuda.to_device(looks), colour)  # fmt: skip
     return colour.copy_to_host()

@@ -210,7 +210,7 @@ class Scene:
         shadow_lights, hit_lights = self._light_draws(depth.shape, int(valid.sum()), rng)
         visibility = raycast.trace_shadows(origin, rays, depth, shadow_lights, packed.kinds,
                                            packed.centres, packed.halves, packed.cos_yaws,
-                                           packed.sin_yaws, 1)  # fmt: skip
+                                           packed.sin_yaws)  # fmt: skip
         colour = raycast.shade(origin, rays, depth, owner, visibility, hit_lights, packed.kinds,
                                packed.centres, packed.halves, packed.cos_yaws,
                                packed.sin_yaws, *texture_mips(), packed.texture_index,
@@ -470,7 +470,8 @@ def render_batch(
     rngs = [rng or np.random.default_rng(scene.seed) for scene, _, rng in views]
     packed = [_PackedShapes.of(scene.shapes) for scene, _, _ in views]
     origins = np.array([camera.position for _, camera, _ in views], dtype=np.float64)
-    shapes = {name: _padded([getattr(p, name) for p in packed]) for name in _BATCHED_FIELDS}
+    shapes = {name: _padded([getattr(p, name) for p in packed])
+              for name in (*raycast_cuda.GEOMETRY, *raycast_cuda.MATERIALS)}  # fmt: skip
     shapes["offsets"] = np.zeros_like(shapes["centres"])
     shapes["clearance_sq"] = np.zeros_like(shapes["cos_yaws"])
     counts = np.array([len(p.kinds) for p in packed], dtype=np.int64)
@@ -490,15 +491,10 @@ def render_batch(
             shadow_lights.append(shadow)
             pixel_lights[b][valid[b]] = hits  # raster order, as the CPU kernel consumes them
         looks = np.array([scene._shading_constants(camera) for scene, camera, _ in views])
-        colour = raycast_cuda.shade(traced, counts, shapes, np.stack(shadow_lights),
-                                    pixel_lights, *texture_mips(), looks)  # fmt: skip
+        colour = raycast_cuda.shade(traced, np.stack(shadow_lights), pixel_lights,
+                                    *texture_mips(), looks)  # fmt: skip
     return [scene._finish(colour[b], depth[b], valid[b], camera, rngs[b])
             for b, (scene, camera, _) in enumerate(views)]  # fmt: skip
-
-
-# The _PackedShapes fields the GPU kernels read, padded to the batch's largest scene.
-_BATCHED_FIELDS = ("kinds", "centres", "halves", "cos_yaws", "sin_yaws", "texture_index",
-                   "tints", "texture_scales", "grains", "speculars", "shininesses")  # fmt: skip
 
 
 def _padded(arrays: list[np.ndarray]) -> np.ndarray:
