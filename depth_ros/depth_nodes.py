@@ -3,6 +3,11 @@
 Callbacks only convert and queue: each frame goes into a one-slot buffer and inference runs on
 a worker thread, so a slow model drops frames instead of building latency. Every output copies
 the RGB frame's header.
+
+Both are managed (lifecycle) nodes: configure loads the model and creates the inputs, outputs
+and workers; activate starts inference and publishing; deactivate stops them; cleanup releases
+everything. With `autostart` (the default) a node configures and activates itself at start, so
+it runs as a plain node unless a lifecycle manager brings the robot's sensors up in order.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,8 +28,15 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import (
+    LifecycleNode,
+    LifecyclePublisher,
+    LifecycleState,
+    TransitionCallbackReturn,
+)
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from stereo_msgs.msg import DisparityImage
 
@@ -58,13 +71,25 @@ def stamp_seconds(msg) -> float:
     return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
-def declare_parameters(node: Node, params: tuple[Param, ...]) -> dict:
-    """Declare with descriptors (description, range, read-only) and validate every value."""
+def declare_parameters(
+    node: Node,
+    params: tuple[Param, ...],
+    load_time_refusal: Callable[[str], str | None] | None = None,
+) -> dict:
+    """Declare with descriptors (description, range, read-only) and validate every value.
+
+    A managed node passes `load_time_refusal`: its read-only parameters (those that apply when
+    the model loads) stay settable, and a change is refused with the reason this returns, None
+    while the node is unconfigured, so that the next configure applies it."""
     values = {}
     for param in params:
-        descriptor = ParameterDescriptor(description=param.description, read_only=param.read_only)
-        if param.choices:
-            descriptor.additional_constraints = f"one of: {', '.join(param.choices)}"
+        descriptor = ParameterDescriptor(
+            description=param.description, read_only=param.read_only and not load_time_refusal
+        )
+        constraints = [f"one of: {', '.join(param.choices)}"] if param.choices else []
+        if param.read_only and load_time_refusal:
+            constraints.append("settable only while the node is unconfigured")
+        descriptor.additional_constraints = "; ".join(constraints)
         if param.low is not None and isinstance(param.default, int):
             descriptor.integer_range = [IntegerRange(from_value=int(param.low),
                                                      to_value=int(param.high), step=1)]  # fmt: skip
@@ -86,6 +111,8 @@ def declare_parameters(node: Node, params: tuple[Param, ...]) -> dict:
         for change in changes:
             param = by_name.get(change.name)
             problem = param.check(change.value) if param else None
+            if not problem and param and param.read_only and load_time_refusal:
+                problem = load_time_refusal(param.name)
             if problem:
                 return SetParametersResult(successful=False, reason=problem)
         for change in changes:  # run-time parameters take effect with the next frame
@@ -114,19 +141,17 @@ class Frame:
     raw: np.ndarray | None = None
 
 
-class DepthNode(Node):
-    """What both depth nodes share: parameters, estimator, inputs, outputs, worker, diagnostics."""
+class DepthNode(LifecycleNode):
+    """What both depth nodes share: parameters, estimator, inputs, outputs, worker, diagnostics,
+    and the lifecycle that creates and releases them."""
 
     output_prefix = "depth/estimated"
 
     def __init__(self, name: str, **kwargs):
         super().__init__(name, **kwargs)
         try:
-            self.params = declare_parameters(self, NODE_PARAMETERS[name])
-            # One model instance per worker: backends with static I/O buffers (CUDA graphs,
-            # TensorRT) must not run two frames at once.
-            self.estimators = [self._load_estimator(name)
-                               for _ in range(self.params["workers"])]  # fmt: skip
+            self.params = declare_parameters(self, NODE_PARAMETERS[name],
+                                             self._load_time_refusal)  # fmt: skip
         except ParameterError:
             Node.destroy_node(self)  # nothing else was started yet
             raise
@@ -137,29 +162,70 @@ class DepthNode(Node):
         self.input_stats, self.output_stats = RollingStats(), RollingStats()
         self.stamp_latency = RollingStats()
         self.estimator_stats = RollingStats()
+        self._logged: set[str] = set()
+        self.estimators: list[DepthEstimator] = []
+        self._configured = self._active = self._running = False
+        self._configure_error = ""
+        self._entities: list = []  # what configure creates: subscriptions, publishers, timer
+        self._threads: list[threading.Thread] = []
+        self._slot: LatestSlot[Frame] = LatestSlot()
+        self._outbox: LatestSlot[tuple] = LatestSlot()
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        if self.params["autostart"]:
+            if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                self.destroy_node()
+                raise ParameterError(self._configure_error)
+            self.trigger_activate()
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def _load_time_refusal(self, name: str) -> str | None:
+        if not self._configured:
+            return None  # applies at the next configure
+        return (f"{name} is read-only while the node is configured (it applies when the model "
+                f"loads): cleanup, set it, configure again")  # fmt: skip
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self._configure()
+        except Exception as error:  # a model that does not load, or anything unforeseen
+            message = str(error) if isinstance(error, ParameterError) else (
+                f"{self.get_name()}: configure failed: {error!r}")  # fmt: skip
+            self._configure_error = message
+            self.get_logger().error(message)
+            self._release()
+            return TransitionCallbackReturn.FAILURE
+        return super().on_configure(state)
+
+    def _configure(self) -> None:
+        """Load the model, then create the inputs, outputs, diagnostics timer and workers."""
+        # One model instance per worker: backends with static I/O buffers (CUDA graphs,
+        # TensorRT) must not run two frames at once.
+        self.estimators = [self._load_estimator() for _ in range(self.params["workers"])]
+        self.check_model(self.estimator)
         self._camera_info: CameraInfo | None = None
         self._last_stamp = -math.inf
         self._last_published_stamp = -math.inf
-        self._logged: set[str] = set()
-        self._slot: LatestSlot[Frame] = LatestSlot()
-
-        qos = input_qos(self.params["rgb_reliability"], self.params["rgb_queue_depth"])
-        self.create_subscription(Image, "camera/color/image_raw", self._on_image, qos)
-        self.create_subscription(CameraInfo, "camera/color/camera_info", self._on_camera_info,
-                                 qos)  # fmt: skip
+        self._entities = self.create_inputs()
         prefix = self.output_prefix
-        self.depth_pub = self.create_publisher(Image, prefix, OUTPUT_QOS)
-        self.sigma_pub = self.create_publisher(Image, f"{prefix}/uncertainty", OUTPUT_QOS)
-        self.info_pub = self.create_publisher(CameraInfo, f"{prefix}/camera_info", OUTPUT_QOS)
-        self.preview_pub = self.create_publisher(Image, f"{prefix}/preview", OUTPUT_QOS)
-        self.points_pub = self.create_publisher(PointCloud2, f"{prefix}/points", OUTPUT_QOS)
-        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
-        self._running = True
+        self.depth_pub = self.create_lifecycle_publisher(Image, prefix, OUTPUT_QOS)
+        self.sigma_pub = self.create_lifecycle_publisher(Image, f"{prefix}/uncertainty",
+                                                         OUTPUT_QOS)  # fmt: skip
+        self.info_pub = self.create_lifecycle_publisher(CameraInfo, f"{prefix}/camera_info",
+                                                        OUTPUT_QOS)  # fmt: skip
+        self.preview_pub = self.create_lifecycle_publisher(Image, f"{prefix}/preview",
+                                                           OUTPUT_QOS)  # fmt: skip
+        self.points_pub = self.create_lifecycle_publisher(PointCloud2, f"{prefix}/points",
+                                                          OUTPUT_QOS)  # fmt: skip
+        self._entities += [self.depth_pub, self.sigma_pub, self.info_pub, self.preview_pub,
+                           self.points_pub,
+                           self.create_timer(self.params["diagnostics_period"],
+                                             self._publish_diagnostics)]  # fmt: skip
         # Inference and publication overlap: while one frame is serialised into DDS the next
         # is already being inferred (ONNX Runtime and torch release the GIL). With several
         # workers, frames overlap too, and a frame is never kept waiting for a busy model.
-        self._outbox: LatestSlot[tuple] = LatestSlot()
+        self._slot, self._outbox = LatestSlot(), LatestSlot()
+        self._running = True
+        name = self.get_name()
         self._threads = [threading.Thread(target=self._work, args=(estimator,), daemon=True,
                                           name=f"{name}-inference-{index}")
                          for index, estimator in enumerate(self.estimators)]  # fmt: skip
@@ -167,17 +233,67 @@ class DepthNode(Node):
                                               name=f"{name}-publish"))  # fmt: skip
         for thread in self._threads:
             thread.start()
+        self._configured = True
         backend = self.estimator.backend
-        self.get_logger().info(f"{self.model_path} on {backend.name} "
-                               f"({backend.precision}); publishing {prefix}")  # fmt: skip
+        self.get_logger().info(f"configured: {self.model_path} on {backend.name} "
+                               f"({backend.precision}); outputs {prefix}")  # fmt: skip
+
+    def create_inputs(self) -> list:
+        qos = input_qos(self.params["rgb_reliability"], self.params["rgb_queue_depth"])
+        return [self.create_subscription(Image, "camera/color/image_raw", self._on_image, qos),
+                self.create_subscription(CameraInfo, "camera/color/camera_info",
+                                         self._on_camera_info, qos)]  # fmt: skip
+
+    def check_model(self, estimator: DepthEstimator) -> None:
+        """Raise ParameterError when the loaded model cannot serve this node."""
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)  # enables the output publishers
+        self._active = True
+        return result
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        self._slot.take(timeout=0)  # a waiting frame is not inferred after deactivation
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_cleanup(state)
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        return super().on_shutdown(state)
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()  # back to unconfigured, from where configure may be tried again
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        """Stop the workers and destroy what configure created (safe to repeat)."""
+        self._active = self._running = False
+        self._slot.close()
+        self._outbox.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        for entity in self._entities:
+            if isinstance(entity, LifecyclePublisher):
+                self.destroy_lifecycle_publisher(entity)
+            elif isinstance(entity, Timer):
+                self.destroy_timer(entity)
+            else:
+                self.destroy_subscription(entity)
+        self._threads, self._entities, self.estimators = [], [], []
+        self._configured = False
 
     @property
     def estimator(self) -> DepthEstimator:
         """The first worker's model: metadata, backend and precision are the same for all."""
         return self.estimators[0]
 
-    def _load_estimator(self, name: str) -> DepthEstimator:
+    def _load_estimator(self) -> DepthEstimator:
         """model_path, or the package's shipped model for this node when it is empty."""
+        name = self.get_name()
         try:
             self.model_path = self.params["model_path"] or str(shipped_model(name))
             return DepthEstimator.load(
@@ -212,6 +328,8 @@ class DepthNode(Node):
     def _on_image(self, msg: Image) -> None:
         self.input_stats.add()
         received = time.monotonic()
+        if not self._active:
+            return  # configured but not active: heard, not inferred
         if not self.params["always_run"] and not self._has_subscribers():
             return  # lazy: nobody listens, nothing to compute
         try:
@@ -276,6 +394,8 @@ class DepthNode(Node):
             if item is None:
                 continue
             frame, result, out_w, out_h = item
+            if not self._active:
+                continue  # deactivated while this frame was inferred
             stamp = stamp_seconds(frame.rgb_msg)
             if stamp < self._last_published_stamp:  # a faster worker already sent a newer one
                 self.dropped.add("superseded")
@@ -325,6 +445,7 @@ class DepthNode(Node):
             "node_latency_p50_ms": f"{n50 * 1000:.1f}",
             "node_latency_p99_ms": f"{n99 * 1000:.1f}",
             "estimator_p50_ms": f"{e50 * 1000:.1f}",
+            "state": "active" if self._active else "inactive",
             "mode": self.mode(),
             "backend": backend.name,
             "precision": backend.precision,
@@ -346,11 +467,7 @@ class DepthNode(Node):
         self.diagnostics_pub.publish(array)
 
     def destroy_node(self) -> None:
-        self._running = False
-        self._slot.close()
-        self._outbox.close()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        self._release()
         super().destroy_node()
 
 
@@ -368,11 +485,15 @@ class DepthRecoveryNode(DepthNode):
 
     def __init__(self, **kwargs):
         super().__init__("depth_recovery", **kwargs)
-        if "raw_depth" not in self.estimator.metadata.inputs:
-            self.destroy_node()
-            raise ParameterError(f"depth_recovery: {self.params['model_path']} is a "
-                                 f"{self.estimator.metadata.model_name} model without raw "
-                                 f"depth input")  # fmt: skip
+
+    def check_model(self, estimator: DepthEstimator) -> None:
+        if "raw_depth" not in estimator.metadata.inputs:
+            raise ParameterError(f"{self.get_name()}: {self.model_path} is a "
+                                 f"{estimator.metadata.model_name} model without raw depth "
+                                 f"input")  # fmt: skip
+
+    def create_inputs(self) -> list:
+        """RGB and camera_info, and the raw depth; pairing and scale state start afresh."""
         self.pairer: StampPairer[np.ndarray] = StampPairer(self.params["sync_slop"])
         self._last_raw_arrival = -math.inf
         # Scale carry-over state, shared by the inference workers (`workers` > 1).
@@ -382,10 +503,11 @@ class DepthRecoveryNode(DepthNode):
         self._last_paired_stamp = -math.inf
         qos = input_qos(self.params["raw_reliability"], self.params["raw_queue_depth"])
         if self.params["raw_source"] == "tof":
-            self.create_subscription(Image, "tof/depth/image_raw", self._on_raw_depth, qos)
+            raw = self.create_subscription(Image, "tof/depth/image_raw", self._on_raw_depth, qos)
         else:
-            self.create_subscription(DisparityImage, "stereo/disparity", self._on_disparity,
-                                     qos)  # fmt: skip
+            raw = self.create_subscription(DisparityImage, "stereo/disparity",
+                                           self._on_disparity, qos)  # fmt: skip
+        return [*super().create_inputs(), raw]
 
     def _on_raw_depth(self, msg: Image) -> None:
         try:

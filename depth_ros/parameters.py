@@ -18,7 +18,9 @@ class Param:
     low: float | None = None  # inclusive range for numbers
     high: float | None = None
     choices: tuple[str, ...] | None = None
-    read_only: bool = False  # cannot apply at run time: a change is rejected with a reason
+    # Cannot apply at run time: a change is rejected with a reason. The depth nodes are
+    # managed: there such a parameter may change while the node is unconfigured.
+    read_only: bool = False
 
     def check(self, value: Any) -> str | None:
         """Why `value` is invalid for this parameter, or None."""
@@ -58,6 +60,8 @@ ESTIMATOR = (
           read_only=True),
     Param("diagnostics_period", 1.0, "seconds between /diagnostics messages", 0.1, 60.0,
           read_only=True),
+    Param("autostart", True, "configure and activate at start; false: wait unconfigured for a "
+          "lifecycle manager (e.g. ros2 lifecycle set <node> configure)", read_only=True),
 )  # fmt: skip
 
 RECOVERY = (
@@ -117,6 +121,8 @@ REPLAY = (
           read_only=True),
 )  # fmt: skip
 
+DEPTH_NODES = ("monocular_depth", "depth_recovery")  # managed (lifecycle) nodes
+
 NODE_PARAMETERS: dict[str, tuple[Param, ...]] = {
     "monocular_depth": ESTIMATOR,
     "depth_recovery": ESTIMATOR + RECOVERY,
@@ -132,6 +138,7 @@ def markdown_table(node: str) -> str:
     for p in NODE_PARAMETERS[node]:
         limits = ", ".join(p.choices) if p.choices else (
             f"[{p.low}, {p.high}]" if p.low is not None else "")  # fmt: skip
-        change = "no (read-only)" if p.read_only else "yes"
+        change = "yes" if not p.read_only else (
+            "while unconfigured" if node in DEPTH_NODES else "no (read-only)")  # fmt: skip
         rows.append(f"| `{p.name}` | `{p.default!r}` | {limits} | {change} | {p.description} |")
     return "\n".join(rows)

@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from depth_ros.parameters import DEPTH_NODES  # what a "*.parameter" argument sets
+
 PACKAGE = "depth_ros"
 SOURCE_CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
@@ -65,7 +67,6 @@ NODES = (
     ),
 )
 
-DEPTH_NODES = ("monocular_depth", "depth_recovery")  # what a "*.parameter" argument sets
 
 LAUNCH_ARGUMENTS = (
     LaunchArgument("namespace", "", "namespace of every node"),
@@ -93,6 +94,8 @@ LAUNCH_ARGUMENTS = (
                    "params file)", parameter="*.threads"),
     LaunchArgument("workers", "", "inference workers of both depth nodes (empty: from the "
                    "params file)", parameter="*.workers"),
+    LaunchArgument("autostart", "", "false: the depth nodes wait unconfigured for a lifecycle "
+                   "manager (empty: from the params file)", parameter="*.autostart"),
     LaunchArgument("replay", "false", "also start the replay source"),
     LaunchArgument("replay_source", "", "replay source: scenes, middlebury, a folder or a bag "
                    "(empty: from the params file)", parameter="replay.source"),

@@ -129,8 +129,9 @@ def test_several_workers_share_the_frames_and_publish_in_stamp_order(models, sce
         estimator.predict = recording(estimator)
     probe = Probe(outputs=("depth/estimated",))
     spinner = Spinner(node, probe)
+    instances = {id(e) for e in node.estimators}  # destroy_node releases them
     try:
-        assert len({id(e) for e in node.estimators}) == 2
+        assert len(instances) == 2
         assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
         sent = []
         for i in range(12):
@@ -143,7 +144,7 @@ def test_several_workers_share_the_frames_and_publish_in_stamp_order(models, sce
     stamps = [stamp_seconds(m) for m in probe.received["depth/estimated"]]
     assert stamps == sorted(set(stamps))  # strictly increasing: never an older frame after a newer
     assert set(stamps) <= {stamp_seconds(HeaderOnly(h)) for h in sent}
-    assert set(used_by) == {id(e) for e in node.estimators}  # both workers inferred
+    assert set(used_by) == instances  # both workers inferred
 
 
 def _recovered_follows_raw(probe, raw_metres):
@@ -389,3 +390,76 @@ def test_parameters_are_validated_and_read_only_ones_refuse_changes(models):
         assert descriptor.description and descriptor.floating_point_range[0].to_value == 1.0
     finally:
         node.destroy_node()
+
+
+def test_managed_node_loads_on_configure_serves_while_active_and_releases_on_cleanup(models, scene):
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+
+    rgb, _, intrinsics, _ = scene
+    node = MonocularDepthNode(parameter_overrides=overrides(
+        model_path="/nowhere/missing.onnx", autostart=False))  # fmt: skip
+    probe = Probe(outputs=("depth/estimated",))
+    change_state = probe.create_client(ChangeState, "monocular_depth/change_state")
+    get_state = probe.create_client(GetState, "monocular_depth/get_state")
+    spinner = Spinner(node, probe)
+
+    def call(client, request):
+        assert client.wait_for_service(timeout_sec=10)
+        future = client.call_async(request)
+        assert wait_until(future.done)
+        return future.result()
+
+    def transition(transition_id: int) -> bool:
+        return call(change_state, ChangeState.Request(transition=Transition(id=transition_id))
+                    ).success  # fmt: skip
+
+    def state() -> str:
+        return call(get_state, GetState.Request()).current_state.label
+
+    def depth_arrives(first_stamp: float, timeout: float) -> bool:
+        before = len(probe.received["depth/estimated"])
+        for i in range(4):
+            probe.publish_frame(rgb, intrinsics, first_stamp + i * 0.1)
+            time.sleep(0.15)
+        return wait_until(lambda: len(probe.received["depth/estimated"]) > before, timeout)
+
+    def node_threads() -> list:
+        import threading
+
+        return [t for t in threading.enumerate() if t.name.startswith("monocular_depth-")]
+
+    try:
+        assert state() == "unconfigured" and node.estimators == [] and node_threads() == []
+        assert not transition(Transition.TRANSITION_CONFIGURE)  # the model does not load
+        assert state() == "unconfigured"  # and the node still answers
+        # Load-time parameters may change while unconfigured, and apply at configure.
+        assert node.set_parameters([Parameter("model_path", value=str(models["mono"]))]
+                                   )[0].successful  # fmt: skip
+        assert transition(Transition.TRANSITION_CONFIGURE)
+        assert state() == "inactive" and len(node.estimators) == 2 and len(node_threads()) == 3
+        assert wait_until(lambda: probe.rgb_pub.get_subscription_count() == 1)
+        refused = node.set_parameters([Parameter("backend", value="torch")])[0]
+        assert not refused.successful and "cleanup" in refused.reason
+        assert not depth_arrives(600.0, timeout=2.0)  # inactive: heard, not inferred
+        assert node.input_stats.rate() > 0
+        assert math.isnan(node.estimator_stats.latency_percentiles()[0])
+
+        assert transition(Transition.TRANSITION_ACTIVATE) and state() == "active"
+        assert depth_arrives(601.0, timeout=20.0)
+        assert 601.0 <= stamp_seconds(probe.received["depth/estimated"][-1]) < 601.4
+
+        assert transition(Transition.TRANSITION_DEACTIVATE) and state() == "inactive"
+        time.sleep(0.5)  # a frame inferred at the moment of deactivation is not published
+        assert not depth_arrives(602.0, timeout=2.0)
+
+        assert transition(Transition.TRANSITION_CLEANUP) and state() == "unconfigured"
+        assert node.estimators == [] and node_threads() == []
+        assert wait_until(lambda: probe.rgb_pub.get_subscription_count() == 0)
+        # From unconfigured it comes up again, with fresh workers.
+        assert transition(Transition.TRANSITION_CONFIGURE)
+        assert transition(Transition.TRANSITION_ACTIVATE)
+        assert depth_arrives(603.0, timeout=20.0)
+    finally:
+        spinner.close()
+    assert node_threads() == []  # destroy_node released the second configuration too

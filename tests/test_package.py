@@ -15,7 +15,14 @@ def test_package_xml_is_format_3_and_names_depth_ros():
     assert root.tag == "package" and root.get("format") == "3"
     assert root.findtext("name") == "depth_ros"
     exec_depends = {element.text for element in root.findall("exec_depend")}
-    assert {"rclpy", "sensor_msgs", "stereo_msgs", "diagnostic_msgs", "std_msgs"} <= exec_depends
+    assert {
+        "rclpy",
+        "sensor_msgs",
+        "stereo_msgs",
+        "diagnostic_msgs",
+        "std_msgs",
+        "lifecycle_msgs",
+    } <= exec_depends
     assert "python3-pytest" in {element.text for element in root.findall("test_depend")}
     assert root.find("export/build_type").text == "ament_python"
 
