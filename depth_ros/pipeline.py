@@ -222,12 +222,21 @@ def main(argv: list[str] | None = None) -> int:
         epilog="arguments: " + "; ".join(f"{a.name} (default {a.default!r}): {a.description}"
                                          for a in LAUNCH_ARGUMENTS),
     )  # fmt: skip
-    parser.add_argument("arguments", nargs="*", help="name:=value, as for ros2 launch")
+    parser.add_argument(
+        "arguments",
+        nargs="*",
+        help="name:=value, as for ros2 launch; "
+        "anything after --ros-args goes to rclpy (e.g. --log-level debug)",
+    )
+    argv = sys.argv[1:] if argv is None else argv
+    # Only what follows --ros-args goes to rclpy: rcl would read the name:=value launch
+    # arguments as (deprecated) remap rules for every node.
+    split = argv.index("--ros-args") if "--ros-args" in argv else len(argv)
     try:
-        arguments = parse_arguments(parser.parse_args(argv).arguments)
+        arguments = parse_arguments(parser.parse_args(argv[:split]).arguments)
     except ValueError as error:
         parser.error(str(error))
-    rclpy.init()
+    rclpy.init(args=[parser.prog, *argv[split:]])
     nodes = []
     try:
         nodes = build_nodes(arguments)

@@ -155,7 +155,7 @@ def test_pipeline_in_another_process_serves_this_one(tmp_path):
     executable = Path(sys.executable).parent / "depth-ros-pipeline"
     process = subprocess.Popen(
         [str(executable), f"monocular_model:={models['mono']}",
-         f"recovery_model:={models['recovery']}"],
+         f"recovery_model:={models['recovery']}", "replay:=false"],
         env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     rclpy.init()
@@ -182,6 +182,8 @@ def test_pipeline_in_another_process_serves_this_one(tmp_path):
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output[-3000:]
+    # The name:=value arguments are the pipeline's, not rcl remap rules for every node.
+    assert "Found remap rule" not in output
 
 
 def test_pipeline_refuses_bad_arguments_and_missing_models():
