@@ -3,6 +3,7 @@ saves, resumes and evaluates; torchrun with 2 gloo processes gives the same weig
 process on the same global batch."""
 
 import json
+import math
 import os
 import socket
 import subprocess
@@ -17,7 +18,12 @@ pytest.importorskip("skimage", reason="scikit-image holds the scene textures")
 
 from depth_core.checkpoint import load_checkpoint, read_metadata  # noqa: E402
 from depth_core.metrics import METRIC_NAMES  # noqa: E402
-from depth_core.training.trainer import TrainConfig, Trainer, warmup_factor  # noqa: E402
+from depth_core.training.trainer import (  # noqa: E402
+    TrainConfig,
+    Trainer,
+    decay_factor,
+    warmup_factor,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "training" / "configs"
@@ -321,6 +327,28 @@ def test_warmup_ramps_the_learning_rate_linearly_then_holds_it(tmp_path):
     trainer.fit(progress=False)
     # The second update (step 1) ran at 2/8 of lr; a resumed run goes on from there.
     assert trainer.optimiser.param_groups[0]["lr"] == pytest.approx(TINY["lr"] * 2 / 8)
+
+
+def test_cosine_schedule_decays_each_stage_from_lr_to_its_floor(tmp_path):
+    # Half a cosine over [10, 20): 1 at the first step, (1 + floor) / 2 halfway, the floor at
+    # the end; "constant" is 1 throughout.
+    assert decay_factor(10, 10, 20, "cosine", 0.0) == 1.0
+    assert decay_factor(15, 10, 20, "cosine", 0.1) == pytest.approx(0.55)
+    assert decay_factor(20, 10, 20, "cosine", 0.1) == pytest.approx(0.1)
+    assert decay_factor(15, 10, 20, "constant", 0.1) == 1.0
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        tiny_config("scenes_monocular", lr_schedule="linear")
+    torch.set_num_threads(2)
+    config = tiny_config("scenes_monocular", steps=4, lr_schedule="cosine", min_lr_ratio=0.0)
+    trainer = Trainer(config, tmp_path / "monocular")
+    trainer.fit(progress=False)
+    # The last update (step 3 of 4): (1 + cos(3π/4)) / 2 of lr.
+    expected = (1 + math.cos(3 * math.pi / 4)) / 2
+    assert trainer.optimiser.param_groups[0]["lr"] == pytest.approx(TINY["lr"] * expected)
+    # The latent objective's second stage starts again from lr: its span is its own.
+    latent = Trainer(tiny_config("scenes_latent", lr_schedule="cosine",
+                                 latent_stage_steps=(2, 4)), tmp_path / "latent")  # fmt: skip
+    assert latent._stage_span(1) == (0, 2) and latent._stage_span(2) == (2, 6)
 
 
 def test_sharpness_jitter_blurs_or_sharpens_the_image_only_with_unit_gain():

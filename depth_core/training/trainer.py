@@ -1,7 +1,8 @@
 """Training loop for every model here, from one YAML config.
 
 - Adam (lr 1e-4 by default) with early stopping on the validation loss, as in the
-  weighted-loss paper; seeded; resume from `train_state.pt`.
+  weighted-loss paper; seeded; resume from `train_state.pt`. Optional linear lr warm-up and
+  cosine decay (`warmup_steps`, `lr_schedule`).
 - Mixed precision on CUDA (autocast + GradScaler); fp32 on the CPU.
 - Multi-GPU / multi-node through torchrun: DistributedDataParallel, a DistributedSampler,
   and logging, TensorBoard and checkpoints on rank 0 only. Gloo on the CPU, NCCL on GPUs.
@@ -18,6 +19,7 @@ with a Laplace NLL on the detached depth, so uncertainty never pulls on depth.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import time
@@ -55,6 +57,7 @@ from depth_core.training.datasets import SampleSpec
 
 LOG = logging.getLogger(__name__)
 OBJECTIVES = ("monocular", "latent", "recovery")
+LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -95,6 +98,11 @@ class TrainConfig:
     # Linear lr ramp over a run's first steps, the usual guard when fine-tuning: Adam's first
     # updates, with fresh moment estimates, are as large as lr allows.
     warmup_steps: int = 0
+    # lr after the warm-up: "constant" (the weighted-loss paper: Adam at a fixed lr, stopped
+    # early) or "cosine", the usual choice for long runs: from lr down to lr * min_lr_ratio
+    # over each training stage's planned steps (so a resumed run follows the same curve).
+    lr_schedule: str = "constant"
+    min_lr_ratio: float = 0.01
     # Exponential moving average of the weights (torch.optim.swa_utils), decay per step; 0 =
     # off. With it, validation (so early stopping), best.pt and last.pt use the averaged
     # weights: single steps' noise averaged out, as timm and most detection codebases do.
@@ -103,6 +111,9 @@ class TrainConfig:
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got "
+                             f"{self.lr_schedule!r}")  # fmt: skip
         if self.scene_renderer not in ("auto", "cpu", "cuda"):
             raise ValueError(f"scene_renderer must be auto, cpu or cuda, got "
                              f"{self.scene_renderer!r}")  # fmt: skip
@@ -132,6 +143,16 @@ def warmup_factor(step: int, warmup_steps: int) -> float:
     """lr multiplier for the update made at `step` (0-based): (step + 1) / warmup_steps,
     then 1."""
     return min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+
+
+def decay_factor(step: int, start: int, end: int, schedule: str, min_ratio: float) -> float:
+    """lr multiplier of the schedule for the update made at `step` of a stage spanning
+    [start, end): 1 for "constant"; for "cosine", 1 at the stage's first step, falling along
+    half a cosine to `min_ratio` at its end."""
+    if schedule == "constant" or end <= start:
+        return 1.0
+    progress = min(1.0, (step - start) / (end - start))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -307,6 +328,17 @@ class Trainer:
         if self.config.objective == "recovery" and step < self.config.uncertainty_pretrain_steps:
             return 1
         return 2
+
+    def _stage_span(self, step: int) -> tuple[int, int]:
+        """[first, end) steps of the stage that `step` belongs to (see _stage)."""
+        config = self.config
+        if config.objective == "latent":
+            boundary = config.latent_stage_steps[0]
+        elif config.objective == "recovery":
+            boundary = config.uncertainty_pretrain_steps
+        else:
+            boundary = 0
+        return (0, boundary) if self._stage(step) == 1 else (boundary, config.total_steps)
 
     def _make_optimiser(self) -> torch.optim.Optimizer:
         """Adam over what trains in the current stage (a new stage gets a fresh optimiser)."""
@@ -504,9 +536,11 @@ class Trainer:
                     loss, parts, _ = self.net(batch, stage)
                 self.optimiser.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
-                if self.step < config.warmup_steps:  # after the ramp lr stays at config.lr
-                    for group in self.optimiser.param_groups:
-                        group["lr"] = config.lr * warmup_factor(self.step, config.warmup_steps)
+                lr = config.lr * warmup_factor(self.step, config.warmup_steps)
+                lr *= decay_factor(self.step, *self._stage_span(self.step),
+                                   config.lr_schedule, config.min_lr_ratio)  # fmt: skip
+                for group in self.optimiser.param_groups:
+                    group["lr"] = lr
                 self.scaler.step(self.optimiser)
                 self.scaler.update()
                 if self.ema is not None:
@@ -517,6 +551,7 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss.item():.4f}", stage=stage)
                 if self.writer is not None:
                     self.writer.add_scalar("train/loss", loss.item(), self.step)
+                    self.writer.add_scalar("train/lr", lr, self.step)
                     for name, value in parts.items():
                         self.writer.add_scalar(f"train/{name}", value.item(), self.step)
                 if self._stage(self.step) != stage:
