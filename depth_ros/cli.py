@@ -120,8 +120,9 @@ def run_demo(args: argparse.Namespace) -> int:
     models = chosen_models(args)
     rclpy.init()
     try:
+        # The node defaults otherwise, as `depth-ros bench` uses them.
         nodes = build_nodes({"replay": "true", "monocular_model": models["monocular"],
-                             "recovery_model": models["recovery"], "threads": "1"})  # fmt: skip
+                             "recovery_model": models["recovery"]})  # fmt: skip
     except ValueError as error:  # ParameterError included: a model that does not load
         rclpy.try_shutdown()
         print(f"depth-ros demo: {error}", file=sys.stderr)
