@@ -85,6 +85,16 @@ def test_scene_renderer_is_checked_and_auto_renders_on_the_cpu_when_training_the
         list(range(8)), 2, shuffle=False, epoch=0)  # fmt: skip
     assert cpu_loader.multiprocessing_context is None  # the platform's default (fork here)
 
+    # One loader for the run: its workers persist, and each epoch reseeds its sampler.
+    train_set = list(range(8))
+    trainer = Trainer(tiny_config("scenes_monocular", workers=1), tmp_path / "epochs")
+    first = trainer._batches(train_set, 2, shuffle=True, epoch=0)
+    order = [int(i) for batch in first for i in batch]
+    second = trainer._batches(train_set, 2, shuffle=True, epoch=1)
+    assert second is first and first.persistent_workers and second.sampler.epoch == 1
+    assert sorted(int(i) for batch in second for i in batch) == sorted(order)
+    assert [int(i) for batch in second for i in batch] != order  # a new permutation
+
 
 @pytest.mark.parametrize("name", sorted(STEPS))
 def test_config_trains_saves_resumes_and_evaluates(name, tmp_path):

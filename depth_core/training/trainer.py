@@ -296,6 +296,7 @@ class Trainer:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r}: torch finds no CUDA GPU on this machine")
         self.dist = Distributed.from_environment(self.device)
+        self._loader: tuple[Any, DataLoader] | None = None  # (train set, its loader): _batches
         if self.device.type == "cuda" and self.dist.world_size > 1:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
@@ -437,17 +438,24 @@ class Trainer:
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.eval()
 
-    def _batches(self, dataset, batch_size: int, shuffle: bool, epoch: int):
-        # A DistributedSampler even in one process: the same seeded permutation whatever the
-        # world size, so N processes see the very batches one process would.
-        sampler = DistributedSampler(dataset, self.dist.world_size, self.dist.rank,
-                                     shuffle=shuffle, seed=self.config.seed)  # fmt: skip
-        sampler.set_epoch(epoch)
-        # CUDA does not survive a fork: workers that render on the GPU are spawned.
-        spawn = self.config.workers > 0 and self.scene_device != "cpu"
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler,
-                          num_workers=self.config.workers, drop_last=True,
-                          multiprocessing_context="spawn" if spawn else None)  # fmt: skip
+    def _batches(self, dataset, batch_size: int, shuffle: bool, epoch: int) -> DataLoader:
+        """The loader of `dataset`, made once: its workers persist from epoch to epoch (a
+        spawned worker imports torch afresh); each epoch only reseeds the sampler."""
+        if self._loader is None or self._loader[0] is not dataset:
+            # A DistributedSampler even in one process: the same seeded permutation whatever
+            # the world size, so N processes see the very batches one process would.
+            sampler = DistributedSampler(dataset, self.dist.world_size, self.dist.rank,
+                                         shuffle=shuffle, seed=self.config.seed)  # fmt: skip
+            # CUDA does not survive a fork: workers that render on the GPU are spawned.
+            spawn = self.config.workers > 0 and self.scene_device != "cpu"
+            loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler,
+                                num_workers=self.config.workers, drop_last=True,
+                                persistent_workers=self.config.workers > 0,
+                                pin_memory=self.device.type == "cuda",  # for non_blocking
+                                multiprocessing_context="spawn" if spawn else None)  # fmt: skip
+            self._loader = (dataset, loader)
+        self._loader[1].sampler.set_epoch(epoch)
+        return self._loader[1]
 
     def _scene_device(self) -> str:
         """Where generated scenes render (TrainConfig.scene_renderer resolved)."""
