@@ -578,6 +578,7 @@ class Trainer:
                     break
             epoch += 1
         bar.close()
+        self._loader = None  # its persistent workers end with the run
         if self.dist.main:
             self.save_model("last.pt", history[-1] if history else None)
             self.save_state()
