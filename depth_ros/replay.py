@@ -159,13 +159,14 @@ class ReplayNode(Node):
             return scene_frames(width, height)
         if source == "middlebury":
             return middlebury_frames(width, height)
-        if not Path(source).expanduser().exists():
+        path = Path(source).expanduser()
+        if not path.exists():
             raise ParameterError(f"replay: source {source!r} is not scenes, middlebury or an "
                                  f"existing folder or rosbag2 recording")  # fmt: skip
-        if Path(source, "metadata.yaml").is_file() or source.endswith((".mcap", ".db3")):
-            bag = Path(source) if Path(source).is_dir() else Path(source).parent
+        if (path / "metadata.yaml").is_file() or path.suffix in (".mcap", ".db3"):
+            bag = path if path.is_dir() else path.parent
             return bag_frames(bag, width, height, list(self.params["bag_topics"]))
-        return folder_frames(Path(source).expanduser(), width, height, self.params["depth_scale"],
+        return folder_frames(path, width, height, self.params["depth_scale"],
                              list(self.params["intrinsics"]))  # fmt: skip
 
     def publish_next(self) -> None:

@@ -43,12 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     try:
-        overrides = parse_settings(args.set)
-    except ValueError as error:
-        parser.error(str(error))
-    try:
-        config = TrainConfig.from_yaml(args.config, overrides)
-    except (OSError, ValueError) as error:
+        config = TrainConfig.from_yaml(args.config, parse_settings(args.set))
+    except (OSError, ValueError) as error:  # a bad setting, config or file: say which
         parser.error(str(error))
     candidates = []
     if args.grid:

@@ -34,13 +34,9 @@ def main(argv: list[str] | None = None) -> int:
 
         torch.set_num_threads(args.threads)
     try:
-        overrides = parse_settings(args.set)
-    except ValueError as error:
-        parser.error(str(error))
-    try:
-        config = TrainConfig.from_yaml(args.config, overrides)
+        config = TrainConfig.from_yaml(args.config, parse_settings(args.set))
         trainer = Trainer(config, args.out, args.device)
-    except (OSError, ValueError) as error:  # a bad config, file or device: say which
+    except (OSError, ValueError) as error:  # a bad setting, config, file or device: say which
         parser.error(str(error))
     summary = trainer.fit(resume=args.resume, max_steps=args.max_steps)
     last = summary["history"][-1] if summary["history"] else {}

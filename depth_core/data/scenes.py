@@ -432,21 +432,21 @@ def scene_frame_seed(seed: int, index: int) -> int:
 
 
 def scene_frame(seed: int, index: int, width: int = 320, height: int = 240) -> DepthSample:
-    """Frame `index` of the generated data set `seed`: a fresh random scene, first camera."""
-    scene = random_scene(scene_frame_seed(seed, index), width, height)
-    return scene.render(scene.cameras[0])
+    """Frame `index` of the generated data set `seed` (see `scene_frames`)."""
+    return scene_frames(seed, [index], width, height)[0]
 
 
 def scene_frames(seed: int, indices: Sequence[int], width: int = 320, height: int = 240,
                  device: str = "cpu") -> list[DepthSample]:  # fmt: skip
-    """`scene_frame` for each index. device "cuda" or "cuda:N" renders them as one batch on
-    that GPU (`render_batch`)."""
-    if device == "cpu":
-        return [scene_frame(seed, index, width, height) for index in indices]
+    """Frames `indices` of the generated data set `seed`: each a fresh random scene through its
+    first camera. device "cuda" or "cuda:N" renders them as one batch on that GPU
+    (`render_batch`)."""
     kind, _, number = device.partition(":")
-    if kind != "cuda" or not (number.isdigit() or device == "cuda"):
+    if device != "cpu" and (kind != "cuda" or not (number.isdigit() or device == "cuda")):
         raise ValueError(f"scene rendering device must be cpu, cuda or cuda:N, got {device!r}")
     scenes = [random_scene(scene_frame_seed(seed, index), width, height) for index in indices]
+    if device == "cpu":
+        return [scene.render(scene.cameras[0]) for scene in scenes]
     return render_batch([(scene, scene.cameras[0], None) for scene in scenes],
                         int(number) if number else None)  # fmt: skip
 
