@@ -66,3 +66,30 @@ def disparity_to_depth(
     depth = np.full(effective.shape, np.nan, dtype=np.float32)
     depth[valid] = np.float32(focal_px * baseline_m) / effective[valid]
     return depth
+
+
+def register_depth(
+    depth: np.ndarray,
+    source: Intrinsics,
+    target: Intrinsics,
+    target_from_source: np.ndarray,
+) -> np.ndarray:
+    """Depth seen by one camera (`source`, metres, 0 = missing) as another camera of the rig
+    sees it (`target`'s image size): every valid pixel is back-projected, moved by the 4x4
+    `target_from_source` and projected to its nearest pixel; where several land on one
+    pixel the nearest surface wins. Pixels nothing lands on stay 0 (no invented depth)."""
+    rows, columns = np.nonzero(depth > 0)
+    z = depth[rows, columns].astype(np.float64)
+    points = np.stack([(columns - source.cx) / source.fx * z,
+                       (rows - source.cy) / source.fy * z, z])  # fmt: skip
+    moved = target_from_source[:3, :3] @ points + target_from_source[:3, 3:4]
+    in_front = moved[2] > 1e-6
+    x, y, z = moved[:, in_front]
+    u = np.round(target.fx * x / z + target.cx).astype(np.int64)
+    v = np.round(target.fy * y / z + target.cy).astype(np.int64)
+    inside = (u >= 0) & (u < target.width) & (v >= 0) & (v < target.height)
+    u, v, z = u[inside], v[inside], z[inside]
+    registered = np.zeros((target.height, target.width), dtype=np.float32)
+    order = np.argsort(-z)  # far first: the nearest surface is written last and wins
+    registered[v[order], u[order]] = z[order]
+    return registered

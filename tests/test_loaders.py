@@ -8,17 +8,24 @@ import numpy as np
 import pytest
 
 from depth_core.data import loaders
-from depth_core.data.loaders import (
+from depth_core.data.loaders import read_pfm, read_pgm
+from depth_core.data.shared_sets import (
+    SEVENSCENES_GAP_FRAMES,
+    SEVENSCENES_HELD_OUT_FRAMES,
+    bit_rotated_depth,
     kinect_disparity_pgm,
     kitti_lidar_depth,
     nyu_raw_disparity_to_metres,
-    read_pfm,
-    read_pgm,
+    read_matrix_file,
+    shared_frames,
     sun_depth_png,
 )
+from depth_core.geometry import Intrinsics, register_depth
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RNG = np.random.default_rng(0)
+NEEDS_SHARED = pytest.mark.skipif(not SHARED.is_dir(),
+                                  reason=f"{SHARED} (../shared/data) is absent")  # fmt: skip
 
 
 def write_rgb(path: Path, rgb: np.ndarray, jpeg: bool = False) -> None:
@@ -191,18 +198,106 @@ def test_kitti_lidar_projection_by_hand(tmp_path):
     assert depth[5, 7] == 5.0 and (depth > 0).sum() == 1
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (../shared/data) is absent")
+@NEEDS_SHARED
 def test_shared_frames_decode_to_plausible_metres():
     expected_median = {"tum_fr1": (1.2, 2.0), "kinect_poses": (2.0, 3.5), "icl_nuim": (1.0, 4.0),
                        "icl_rendered": (1.5, 2.5), "orbbec_person": (1.2, 1.5),
                        "kitti_object": (5.0, 20.0), "single_frames": (2.0, 4.0)}  # fmt: skip
     for name, (lo, hi) in expected_median.items():
-        samples = loaders.shared_frames(SHARED, name)
+        samples = shared_frames(SHARED, name)
         sample = samples[0]
         assert lo < np.median(sample.depth[sample.valid]) < hi, name
         assert sample.rgb.shape[:2] == sample.depth.shape
-    orbbec = loaders.shared_frames(SHARED, "orbbec_person")
+    orbbec = shared_frames(SHARED, "orbbec_person")
     assert len(orbbec) == 22 and orbbec[0].raw_depth is not None
-    nyu, sun, _ = loaders.shared_frames(SHARED, "single_frames")
+    nyu, sun, _ = shared_frames(SHARED, "single_frames")
     assert nyu.depth.max() < 10 and sun.depth.max() < 10  # the traps are undone
-    assert loaders.shared_frames(SHARED, "icl_nuim")[0].intrinsics.fy == 480.0
+    assert shared_frames(SHARED, "icl_nuim")[0].intrinsics.fy == 480.0
+
+
+def test_bit_rotation_is_undone():
+    depth = np.array([[0, 1, 5496, 0xFFFF]], dtype=np.uint32)
+    stored = ((depth << 3) | (depth >> 13)) & 0xFFFF  # how the APC toolbox writes it
+    np.testing.assert_allclose(bit_rotated_depth(stored.astype(np.uint16), 1e4),
+                               depth / 1e4, rtol=1e-6)  # fmt: skip
+
+
+def test_register_depth_moves_a_point_by_the_extrinsic_and_keeps_the_nearest():
+    camera = Intrinsics(100.0, 100.0, 4.0, 4.0, 9, 9)
+    depth = np.zeros((9, 9), np.float32)
+    depth[4, 4] = 2.0  # the ray through the centre: (0, 0, 2)
+    depth[4, 5] = 1.0  # (0.01, 0, 1)
+    shift = np.eye(4)
+    shift[0, 3] = 0.02  # the target camera sees everything 2 cm further right
+    moved = register_depth(depth, camera, camera, shift)
+    # (0.02, 0, 2) -> u = 100 * 0.01 + 4 = 5; (0.03, 0, 1) -> u = 7
+    assert moved[4, 5] == 2.0 and moved[4, 7] == 1.0 and (moved > 0).sum() == 2
+    collide = np.zeros((9, 9), np.float32)
+    collide[4, 4], collide[4, 5] = 2.0, 1.0  # (0, 0, 2), (0.01, 0, 1): both land on u = 4
+    assert register_depth(collide, camera, Intrinsics(20.0, 20.0, 4.0, 4.0, 9, 9),
+                          np.eye(4))[4, 4] == 1.0  # fmt: skip
+
+
+def test_read_matrix_file_keeps_titles_and_rows(tmp_path):
+    (tmp_path / "cam.info.txt").write_text("# Environment: shelf\n\n# K\n 1 0 2\n 0 3 4\n"
+                                           "\n# pose for frame-000001\n 1 2\n")  # fmt: skip
+    sections = read_matrix_file(tmp_path / "cam.info.txt")
+    assert [title for title, _ in sections] == ["K", "pose for frame-000001"]
+    np.testing.assert_array_equal(sections[0][1], [[1, 0, 2], [0, 3, 4]])
+
+
+def median_valid(sample) -> float:
+    return float(np.median(sample.depth[sample.valid]))
+
+
+@NEEDS_SHARED
+def test_sevenscenes_splits_intrinsics_and_pose():
+    every = shared_frames(SHARED, "sevenscenes_redkitchen")
+    train = shared_frames(SHARED, "sevenscenes_redkitchen/train")
+    held_out = shared_frames(SHARED, "sevenscenes_redkitchen/held_out")
+    assert len(every) == 1000 and len(held_out) == SEVENSCENES_HELD_OUT_FRAMES
+    assert len(train) == 1000 - SEVENSCENES_HELD_OUT_FRAMES - SEVENSCENES_GAP_FRAMES
+    assert train.items[-1] == "frame-000799" and held_out.items[0] == "frame-000850"
+    frame = every[0]
+    assert (frame.intrinsics.fx, frame.intrinsics.cx, frame.intrinsics.cy) == (585, 320, 240)
+    assert 0.85 < frame.valid.mean() < 0.95 and 1.7 < median_valid(frame) < 2.0
+    assert frame.depth[frame.valid].min() > 0.5 and frame.depth.max() < 4.0
+    # frame-000000.pose.txt, first row and translation, as published
+    np.testing.assert_allclose(frame.pose[0], [0.9093129, 0.27262229, -0.31422433, -0.34045634])
+    np.testing.assert_allclose(frame.pose[3], [0, 0, 0, 1])
+    rotation = frame.pose[:3, :3]
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-3)  # KinectFusion
+    with pytest.raises(ValueError, match="split"):
+        shared_frames(SHARED, "sevenscenes_redkitchen/test")
+
+
+@NEEDS_SHARED
+def test_apc_shelf_undoes_bit_rotation_and_registers_raw_depth_to_colour():
+    frames = shared_frames(SHARED, "apc_shelf")
+    frame = frames[0]
+    assert len(frames) == 15 and frame.rgb.shape == (480, 640, 3)
+    assert frame.intrinsics.fx == pytest.approx(615.19519) and frame.intrinsics.cx == \
+        pytest.approx(298.442688)  # fmt: skip
+    assert 0.2 < frame.valid.mean() < 0.35 and 0.45 < median_valid(frame) < 0.65
+    assert frame.depth.max() < 2.0  # read as plain uint16 these would be metres in the hundreds
+    np.testing.assert_allclose(frame.pose[:3, 3], [1.17166368, -0.163230649, 1.15679915])
+    # The sensor's own depth, moved into the colour camera, lands on the registered reference.
+    both = (frame.raw_depth > 0) & frame.valid
+    assert both.mean() > 0.1
+    assert np.median(np.abs(frame.raw_depth - frame.depth)[both]) < 0.01
+
+
+@NEEDS_SHARED
+def test_arc_phoxi_and_office_ceiling_read_their_units_and_intrinsics():
+    arc = shared_frames(SHARED, "arc2017_bins")
+    assert len(arc) == 6
+    assert 0.55 < arc[0].valid.mean() < 0.8 and 0.6 < median_valid(arc[0]) < 1.0  # 0.1 mm
+    assert arc[1].intrinsics.fx == pytest.approx(616.849915)  # per frame, from meta.json
+    phoxi = shared_frames(SHARED, "phoxi_bins")
+    frame = phoxi[0]
+    assert len(phoxi) == 10 and frame.depth.shape == (386, 516) == frame.rgb.shape[:2]
+    assert (frame.intrinsics.fx, frame.intrinsics.cx) == (552.5, 255.5)
+    assert 0.6 < frame.valid.mean() < 0.75 and 0.7 < median_valid(frame) < 0.85
+    office = shared_frames(SHARED, "office_ceiling")
+    assert len(office) == 9 and office[0].intrinsics.fy == pytest.approx(526.5651)
+    assert 0.5 < office[0].valid.mean() < 0.7 and office[0].depth[office[0].valid].min() >= 0.3

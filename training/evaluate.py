@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from depth_core.data.loaders import LOADERS, shared_frames
+from depth_core.data.catalog import LOADERS
+from depth_core.data.shared_sets import shared_frames
 from depth_core.evaluation import (
     ause_table,
     evaluate_samples,

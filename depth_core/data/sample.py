@@ -17,7 +17,8 @@ class DepthSample:
 
     rgb: HxWx3 uint8 in RGB order. depth: HxW float32 metres, 0 where invalid.
     valid: HxW bool. raw_depth: the sensor's own (noisy, holey) depth in metres, when the
-    data set has one besides the reference.
+    data set has one besides the reference. pose: 4x4 camera-to-world (optical frame), when
+    the data set has one.
     """
 
     rgb: np.ndarray
@@ -26,6 +27,7 @@ class DepthSample:
     intrinsics: Intrinsics
     raw_depth: np.ndarray | None = None
     name: str = ""
+    pose: np.ndarray | None = None
 
     def resized(self, width: int, height: int = 0) -> DepthSample:
         """This frame at width x height (height 0 keeps the aspect ratio). Colour is averaged

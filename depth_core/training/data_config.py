@@ -1,6 +1,6 @@
 """Data sets named in training configs: `{"kind": ..., **arguments}`.
 
-kind "scenes" (generated: count, seed), any loader in `depth_core.data.loaders.LOADERS`
+kind "scenes" (generated: count, seed), any loader in `depth_core.data.catalog.LOADERS`
 (its arguments, e.g. root and split), optionally with `limit` (the first frames) and
 `repeat` (each frame that many times, with fresh augmentation), or "mix" with `parts`: a list
 of such specs, concatenated (each part's share of the batches is its share of the length).
@@ -20,7 +20,7 @@ def build_dataset(
 ) -> Dataset:
     """The data set `spec_dict` names; generated scenes render on `scene_device` (cpu, cuda
     or cuda:N)."""
-    from depth_core.data.loaders import LOADERS
+    from depth_core.data.catalog import LOADERS
 
     arguments = dict(spec_dict)
     kind = arguments.pop("kind", None)
