@@ -25,6 +25,7 @@ from depth_core.data.sample import DepthSample
 from depth_core.geometry import Intrinsics
 
 LAYOUTS = ("room", "tabletop", "open")
+FLOOR_TOP = 0.001  # world z of the floor slab's upper surface, metres
 _TEXTURES = ("astronaut", "brick", "camera", "chelsea", "coffee", "coins", "grass", "gravel",
              "moon", "page", "rocket", "text", "immunohistochemistry", "hubble_deep_field",
              "retina", "colorwheel", "cell")  # fmt: skip
@@ -93,6 +94,15 @@ class Camera:
         down = np.cross(forward, right)
         return cls(intrinsics, np.asarray(position, dtype=np.float64),
                    np.stack([right, down, forward], axis=1))  # fmt: skip
+
+    def horizontal_plane(self, height: float) -> tuple[np.ndarray, float]:
+        """The world plane z = `height` in this camera's optical frame as (n, d), n·X + d = 0,
+        with n the unit normal pointing from the plane toward the camera (the camera is
+        above it) and d > 0 the camera's distance to it."""
+        above = float(self.position[2]) - height
+        if above <= 0:
+            raise ValueError(f"the camera (z = {self.position[2]:.3f} m) is not above z = {height}")
+        return self.rotation[2].copy(), above  # world +z, seen from the camera
 
 
 @dataclass
@@ -348,8 +358,8 @@ def random_scene(
     objects: list[Shape] = [
         Shape(
             "box",
-            np.array([0.0, 0.0, 0.0005]),
-            np.array([size_x / 2, size_y / 2, 0.0005]),
+            np.array([0.0, 0.0, FLOOR_TOP / 2]),
+            np.array([size_x / 2, size_y / 2, FLOOR_TOP / 2]),
             _material(rng),
         )
     ]

@@ -12,13 +12,14 @@ import numpy as np
 
 from depth_core.geometry import Intrinsics
 from depth_core.metadata import ModelMetadata
-from depth_core.processing import focal_scale, model_inputs, postprocess
+from depth_core.processing import focal_scale, model_inputs, postprocess, with_scale_uncertainty
 from depth_core.runtime.backends import (
     Backend,
     OnnxRuntimeBackend,
     TensorRTBackend,
     TorchBackend,
 )
+from depth_core.runtime.plane_scale import GroundPlane, PlaneScale, fit_plane_scale
 
 LOG = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ def _cached_onnx(checkpoint: Path, cache_dir: Path) -> Path:
 class DepthResult:
     depth: np.ndarray  # HxW float32 metres at the input resolution
     sigma: np.ndarray  # HxW float32 metres: standard deviation of the depth error
+    # Where the metric scale came from: "plane" (a ground plane was given and found),
+    # "learned" (the network's own scale) or "raw" (a recovery model's raw depth).
+    scale_source: str = "learned"
+    plane: PlaneScale | None = None  # the plane fit, when a ground plane was given
 
 
 class DepthEstimator:
@@ -136,11 +141,21 @@ class DepthEstimator:
         raw_depth: np.ndarray | None = None,
         intrinsics: Intrinsics | None = None,
         output_size: tuple[int, int] | None = None,
+        ground_plane: GroundPlane | None = None,
     ) -> DepthResult:
         """rgb: HxWx3 uint8 RGB. raw_depth: metres (0/NaN = missing), required by recovery
         models, same field of view as rgb (any resolution). Returns depth and σ at
-        `output_size` (height, width), by default the RGB's resolution."""
+        `output_size` (height, width), by default the RGB's resolution.
+
+        ground_plane (monocular models; needs `intrinsics`): a support plane the robot knows
+        (plane_scale). Where its pixels are found, depth is scaled to put them on it and σ
+        carries the fit's spread instead of the learned scale's uncertainty; where they are
+        not, the learned scale stays and `result.plane.reason` says why."""
         meta = self.metadata
+        takes_raw = "raw_depth" in meta.inputs
+        if ground_plane is not None and takes_raw:
+            raise ValueError(f"{self.source}: ground_plane is for monocular models; a recovery "
+                             "model takes its scale from the raw depth")  # fmt: skip
         if (
             meta.canonical_focal_px is not None
             and intrinsics is None
@@ -157,6 +172,18 @@ class DepthEstimator:
         outputs = self.backend.run(inputs)
         depth, sigma = postprocess(outputs[0], outputs[1], output_size or rgb.shape[:2],
                                    meta.uncertainty_kind, scale, meta.sigma_scale,
-                                   raw_depth if "raw_depth" in meta.inputs else None,
-                                   meta.relative_sigma)  # fmt: skip
-        return DepthResult(depth, sigma)
+                                   raw_depth if takes_raw else None,
+                                   meta.relative_sigma if takes_raw else 0.0)  # fmt: skip
+        if takes_raw:
+            return DepthResult(depth, sigma, "raw")
+        fit = None
+        if ground_plane is not None:
+            fit = (fit_plane_scale(depth, intrinsics, ground_plane) if intrinsics is not None
+                   else PlaneScale(None, 0, 0.0, 0.0, "no camera intrinsics"))  # fmt: skip
+        if fit is not None and fit.scale is not None:
+            factor = np.float32(fit.scale)
+            depth, sigma = depth * factor, sigma * factor
+            return DepthResult(depth, with_scale_uncertainty(sigma, depth, fit.relative_sigma),
+                               "plane", fit)  # fmt: skip
+        return DepthResult(depth, with_scale_uncertainty(sigma, depth, meta.relative_sigma),
+                           "learned", fit)  # fmt: skip

@@ -2,8 +2,10 @@
 
 kind "scenes" (generated: count, seed), any loader in `depth_core.data.catalog.LOADERS`
 (its arguments, e.g. root and split), optionally with `limit` (the first frames) and
-`repeat` (each frame that many times, with fresh augmentation), or "mix" with `parts`: a list
-of such specs, concatenated (each part's share of the batches is its share of the length).
+`repeat` (each frame that many times, with fresh augmentation) and `scale_invariant` (the
+monocular objective learns only the frames' structure, see SampleDataset), or "mix" with
+`parts`: a list of such specs, concatenated (each part's share of the batches is its share
+of the length).
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ def build_dataset(
                          f"{', '.join(sorted(LOADERS))}")  # fmt: skip
     limit = arguments.pop("limit", None)
     repeat = int(arguments.pop("repeat", 1))
+    scale_invariant = bool(arguments.pop("scale_invariant", False))
     samples = LOADERS[kind](**arguments)
     if limit is not None:
         samples = samples[: int(limit)]
     if not samples:
         raise ValueError(f"{kind} {arguments}: no frames found")
-    return SampleDataset(samples, spec, repeat=repeat)
+    return SampleDataset(samples, spec, repeat=repeat, scale_invariant=scale_invariant)

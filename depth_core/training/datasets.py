@@ -35,6 +35,9 @@ class SampleSpec:
     needs_raw: bool = False
     flip: bool = False  # random horizontal flips (training)
     crop: tuple[int, int] | None = None  # random (height, width) crops at the input scale
+    # Random zoom (training): the frame is enlarged by up to this factor before the crop, and
+    # its focal length with it, so the canonical-camera target follows (Metric3D).
+    zoom_max: float = 1.0
     # Random sharpness (training): half the samples blurred (Gaussian σ up to `blur_max_px`
     # input pixels), half sharpened (unsharp mask, amount up to `sharpen_max`). Real cameras
     # differ in focus, motion blur and processing; without this a network can read the
@@ -49,16 +52,18 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
     depth is divided by focal_scale (f_input / f_canonical), so a network trained on it
     predicts canonical-camera depth that the runtime multiplies back (processing.focal_scale)."""
     height, width = spec.input_size
-    if sample.rgb.shape[:2] != (height, width):
-        sample = sample.resized(width, height)
-    scale = focal_scale(sample.intrinsics, spec.input_size, spec.canonical_focal_px)
+    zoom = rng.uniform(1.0, spec.zoom_max) if spec.zoom_max > 1.0 else 1.0
+    zoomed = (round(height * zoom), round(width * zoom))
+    if sample.rgb.shape[:2] != zoomed:
+        sample = sample.resized(zoomed[1], zoomed[0])
+    # The focal length at the size the network sees pixels at: the zoomed one.
+    scale = focal_scale(sample.intrinsics, zoomed, spec.canonical_focal_px)
     item = {
-        "rgb": torch.from_numpy(
-            preprocess_rgb(sample.rgb, spec.input_size, spec.mean, spec.std)[0]
-        ),
+        "rgb": torch.from_numpy(preprocess_rgb(sample.rgb, zoomed, spec.mean, spec.std)[0]),
         "depth": torch.from_numpy(sample.depth / np.float32(scale))[None],
         "valid": torch.from_numpy(sample.valid & (sample.depth > 0))[None],
         "focal_scale": torch.tensor(scale, dtype=torch.float32),
+        "scale_invariant": torch.tensor(False),
     }
     if spec.needs_raw:
         if spec.raw is not None:
@@ -81,12 +86,12 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
             raise ValueError(f"{sample.name}: a recovery model needs raw depth or a simulation")
         item["raw_depth"] = torch.from_numpy(raw.astype(np.float32) / np.float32(scale))[None]
         item["misaligned"] = torch.from_numpy(misaligned)[None]
-    if spec.crop is not None:
+    if spec.crop is not None or zoomed != (height, width):
         # A crop keeps the pixel scale, so the canonical focal length still holds; the
         # network is fully convolutional and sees full frames at inference.
-        crop_h, crop_w = spec.crop
-        top = int(rng.integers(0, height - crop_h + 1))
-        left = int(rng.integers(0, width - crop_w + 1))
+        crop_h, crop_w = spec.crop or (height, width)
+        top = int(rng.integers(0, zoomed[0] - crop_h + 1))
+        left = int(rng.integers(0, zoomed[1] - crop_w + 1))
         item = {key: value[..., top : top + crop_h, left : left + crop_w]
                 if value.ndim == 3 else value for key, value in item.items()}  # fmt: skip
     if spec.flip and rng.random() < 0.5:
@@ -154,20 +159,25 @@ class SampleDataset(Dataset):
     """Frames from a loader (any indexable sequence of DepthSample, e.g. LazySamples).
 
     `repeat` > 1 lists every frame that many times, each copy with its own crop, flip and
-    raw-depth simulation: a few frames mixed into a large generated set."""
+    raw-depth simulation: a few frames mixed into a large generated set. `scale_invariant`
+    marks the items so that the monocular objective learns only their structure (one real
+    room's depth range must not become every scene's)."""
 
     def __init__(self, samples: Sequence[DepthSample], spec: SampleSpec, seed: int = 0,
-                 repeat: int = 1):  # fmt: skip
+                 repeat: int = 1, scale_invariant: bool = False):  # fmt: skip
         if repeat < 1:
             raise ValueError(f"repeat must be ≥ 1, got {repeat}")
         self.samples, self.spec, self.seed, self.repeat = samples, spec, seed, repeat
+        self.scale_invariant = scale_invariant
 
     def __len__(self) -> int:
         return len(self.samples) * self.repeat
 
     def __getitem__(self, index: int) -> dict:
-        return to_tensors(self.samples[index % len(self.samples)], self.spec,
+        item = to_tensors(self.samples[index % len(self.samples)], self.spec,
                           np.random.default_rng(self.seed * 7919 + index))  # fmt: skip
+        item["scale_invariant"] = torch.tensor(self.scale_invariant)
+        return item
 
 
 class MixDataset(ConcatDataset):

@@ -43,6 +43,7 @@ from depth_core.losses import (
     MetricDepthConfig,
     MetricDepthLoss,
     laplace_nll,
+    log_scale_alignment,
     recovery_loss,
     silog_loss,
     weighted_loss,
@@ -90,6 +91,7 @@ class TrainConfig:
     training_data: str = ""  # goes into the checkpoint metadata
     image_every: int = 500
     train_crop: tuple[int, int] | None = None  # random crops for cheaper steps (training only)
+    zoom_max: float = 1.0  # random zoom up to this factor, focal length and target with it
     # Random blur / sharpening of training images (datasets.SampleSpec): 0 = off.
     blur_max_px: float = 0.0
     sharpen_max: float = 0.0
@@ -203,6 +205,7 @@ def _sample_spec(config: TrainConfig, training: bool) -> SampleSpec:
     return SampleSpec(config.input_size, mean, std, config.canonical_focal_px, raw,
                       needs_raw=config.objective == "recovery", flip=training,
                       crop=config.train_crop if training else None,
+                      zoom_max=config.zoom_max if training else 1.0,
                       blur_max_px=config.blur_max_px if training else 0.0,
                       sharpen_max=config.sharpen_max if training else 0.0)  # fmt: skip
 
@@ -264,6 +267,11 @@ class Objective(nn.Module):
             return self._with_uncertainty(total, parts, prediction, depth, valid), parts, prediction
         prediction = model(rgb)
         target, target_valid = _output_target(depth, valid, prediction.depth.shape[-2:])
+        # Sources marked scale_invariant teach structure only: their truth is brought to the
+        # prediction's scale first, so one room's depth range is not imprinted on every scene.
+        align = log_scale_alignment(prediction.depth.detach(), target, target_valid)
+        scale_free = batch["scale_invariant"].view(-1, 1, 1, 1)
+        target = torch.where(scale_free, target / align, target)
         if config.loss.get("kind", "weighted") == "silog":
             loss = silog_loss(prediction.depth, target, target_valid)
             parts = {"silog": loss.detach()}

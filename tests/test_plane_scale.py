@@ -1,0 +1,117 @@
+"""Metric scale from a known support plane, on generated scenes whose planes are known
+exactly: the floor of a room, the top of a table, and a plane the camera does not see."""
+
+import numpy as np
+import pytest
+
+from depth_core.data.scenes import FLOOR_TOP, Camera, random_scene
+from depth_core.geometry import Intrinsics
+from depth_core.metadata import ModelMetadata
+from depth_core.runtime import DepthEstimator
+from depth_core.runtime.plane_scale import GroundPlane, fit_plane_scale
+
+WRONG_SCALE = 0.6  # what a network's metric scale might be off by
+
+
+def world_height(sample, camera: Camera) -> np.ndarray:
+    slope_x, slope_y = sample.intrinsics.ray_slopes()
+    points = np.stack([slope_x[None] * sample.depth, slope_y[:, None] * sample.depth,
+                       sample.depth], axis=-1)  # fmt: skip
+    return (points @ camera.rotation.T + camera.position)[..., 2]
+
+
+def plane_view(seed: int, layout: str):
+    """A rendered frame, its support plane (floor, or the table top) and the share of the
+    image that plane covers."""
+    scene = random_scene(seed, layout=layout)
+    camera = scene.cameras[0]
+    sample = scene.render(camera)
+    top = scene.objects[1]  # the tabletop layout's first object after the floor
+    height = FLOOR_TOP if layout == "room" else float(top.centre[2] + top.half[2])
+    on_plane = (np.abs(world_height(sample, camera) - height) < 0.005) & sample.valid
+    normal, distance = camera.horizontal_plane(height)
+    return sample, GroundPlane.from_coefficients([*normal, distance]), on_plane.mean()
+
+
+def test_ground_plane_coefficients_are_normalised_and_checked():
+    plane = GroundPlane.from_coefficients([0, -2, 0, 3])  # 2·(n·X + 1.5) = 0
+    assert plane.normal == (0, -1, 0) and plane.distance == 1.5
+    cases = [([0, -1, 0], "four numbers"), ([0, 0, 0, 1], "zero"),
+             ([0, 1, 0, -1.2], "d must be > 0"), ([0, -1, np.nan, 1], "finite")]  # fmt: skip
+    for bad, message in cases:
+        with pytest.raises(ValueError, match=message):
+            GroundPlane.from_coefficients(bad)
+
+
+@pytest.mark.parametrize(("seed", "layout"), [(1, "room"), (5, "room"), (11, "room"),
+                                              (0, "tabletop"), (6, "tabletop")])  # fmt: skip
+def test_the_plane_gives_the_scale_within_two_percent(seed, layout):
+    sample, plane, share = plane_view(seed, layout)
+    assert share >= 0.10  # the case the promise is made for
+    rng = np.random.default_rng(seed)
+    # A network's depth: globally off in scale, with 1% per-pixel error.
+    predicted = sample.depth * WRONG_SCALE * rng.normal(1.0, 0.01, sample.depth.shape)
+    fit = fit_plane_scale(predicted.astype(np.float32), sample.intrinsics, plane)
+    assert fit.scale is not None, fit.reason
+    assert fit.scale * WRONG_SCALE == pytest.approx(1.0, abs=0.02)
+    assert fit.plane_share == pytest.approx(share, abs=0.08)
+    assert 0.005 < fit.relative_sigma < 0.03  # the 1% noise, seen through the plane's pixels
+
+
+def test_a_plane_out_of_view_is_not_found_and_says_why():
+    scene = random_scene(3, layout="room")
+    intrinsics = Intrinsics(200.0, 200.0, 159.5, 119.5, 320, 240)
+    camera = Camera.looking(intrinsics, [0.0, 0.0, 1.2], yaw=0.3, pitch=0.6)  # looks up
+    sample = scene.render(camera)
+    assert (np.abs(world_height(sample, camera) - FLOOR_TOP) < 0.005).mean() == 0
+    normal, distance = camera.horizontal_plane(FLOOR_TOP)
+    plane = GroundPlane.from_coefficients([*normal, distance])
+    fit = fit_plane_scale(sample.depth, intrinsics, plane)
+    assert fit.scale is None and fit.reason
+
+
+class ReplayBackend:
+    """Returns a fixed network output: the estimator's own logic, without a network."""
+
+    name, precision = "replay", "fp32"
+
+    def __init__(self, depth: np.ndarray, log_sigma: float, inputs=("rgb",)):
+        self.depth, self.log_sigma = depth, log_sigma
+        self.metadata = ModelMetadata("replay", {}, depth.shape, (0.0,) * 3, (1.0,) * 3,
+                                      inputs=inputs, relative_sigma=0.3)  # fmt: skip
+
+    def run(self, inputs):
+        return [self.depth[None, None], np.full((1, 1, *self.depth.shape), self.log_sigma,
+                                                np.float32)]  # fmt: skip
+
+
+def test_estimator_scales_to_the_plane_and_falls_back_to_the_learned_scale():
+    sample, plane, _ = plane_view(5, "room")
+    predicted = (sample.depth * WRONG_SCALE).astype(np.float32)
+    estimator = DepthEstimator(ReplayBackend(predicted, np.log(0.01)), "replay")
+    learned = estimator.predict(sample.rgb, intrinsics=sample.intrinsics)
+    assert learned.scale_source == "learned" and learned.plane is None
+    # σ: the per-pixel 0.01·√2 (Laplace b → std) with the learned scale's 30% in quadrature
+    expected = np.sqrt((0.01 * np.sqrt(2)) ** 2 + (0.3 * learned.depth) ** 2)
+    np.testing.assert_allclose(learned.sigma, expected, rtol=1e-4)
+    anchored = estimator.predict(sample.rgb, intrinsics=sample.intrinsics, ground_plane=plane)
+    assert anchored.scale_source == "plane" and anchored.plane.plane_pixels > 0
+    valid = sample.valid
+    np.testing.assert_allclose(anchored.depth[valid], sample.depth[valid], rtol=0.01)
+    # With the plane, σ carries the fit's spread instead of the learned scale's 30%.
+    assert np.median(anchored.sigma[valid] / anchored.depth[valid]) < 0.05
+    # Not visible: the learned scale stays, and the result says why.
+    hidden = GroundPlane.from_coefficients([0.0, 1.0, 0.0, 1.0])  # "below" is up: nothing
+    fallback = estimator.predict(sample.rgb, intrinsics=sample.intrinsics, ground_plane=hidden)
+    assert fallback.scale_source == "learned" and fallback.plane.reason
+    np.testing.assert_array_equal(fallback.depth, learned.depth)
+    no_intrinsics = estimator.predict(sample.rgb, ground_plane=plane)
+    assert no_intrinsics.scale_source == "learned" and "intrinsics" in no_intrinsics.plane.reason
+
+
+def test_a_recovery_model_refuses_a_ground_plane():
+    depth = np.ones((8, 8), np.float32)
+    estimator = DepthEstimator(ReplayBackend(depth, 0.0, ("rgb", "raw_depth")), "replay")
+    with pytest.raises(ValueError, match="monocular"):
+        estimator.predict(np.zeros((8, 8, 3), np.uint8), depth, None, None,
+                          GroundPlane.from_coefficients([0, -1, 0, 1]))  # fmt: skip
