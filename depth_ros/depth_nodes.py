@@ -43,6 +43,7 @@ from stereo_msgs.msg import DisparityImage
 from depth_core.pointcloud import depth_to_points
 from depth_core.processing import resize_colour
 from depth_core.runtime import DepthEstimator, threads_per_worker
+from depth_core.runtime.plane_scale import GroundPlane, PlaneScale
 from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats, StampPairer
 from depth_core.visualize import colourise_depth
 from depth_ros.conversions import (
@@ -84,7 +85,10 @@ def declare_parameters(
     values = {}
     for param in params:
         descriptor = ParameterDescriptor(
-            description=param.description, read_only=param.read_only and not load_time_refusal
+            description=param.description,
+            read_only=param.read_only and not load_time_refusal,
+            # An empty list has no element type in ROS: let it become a typed array later.
+            dynamic_typing=param.default == [],
         )
         constraints = [f"one of: {', '.join(param.choices)}"] if param.choices else []
         if param.read_only and load_time_refusal:
@@ -162,6 +166,7 @@ class DepthNode(LifecycleNode):
         self.input_stats, self.output_stats = RollingStats(), RollingStats()
         self.stamp_latency = RollingStats()
         self.estimator_stats = RollingStats()
+        self._scale: tuple[str, PlaneScale | None] = ("none yet", None)  # the last frame's
         self._logged: set[str] = set()
         self.estimators: list[DepthEstimator] = []
         self._configured = self._active = self._running = False
@@ -385,6 +390,7 @@ class DepthNode(LifecycleNode):
         start = time.monotonic()
         result = self.predict(frame, (out_h, out_w), estimator)
         self.estimator_stats.add(time.monotonic() - start)
+        self._scale = (result.scale_source, result.plane)
         if self._outbox.put((frame, result, out_w, out_h)):
             self.dropped.add("publish_backlog")
 
@@ -452,6 +458,13 @@ class DepthNode(LifecycleNode):
             "model": self.estimator.metadata.model_name,
             "model_path": self.model_path,
         }
+        source, plane = self._scale
+        values["scale_source"] = source
+        if plane is not None:
+            values["plane_share"] = f"{plane.plane_share:.3f}"
+            values["plane_pixels"] = str(plane.plane_pixels)
+            values["plane_relative_sigma"] = f"{plane.relative_sigma:.4f}"
+            values["plane_not_found"] = plane.reason
         values.update({f"dropped.{k}": str(v) for k, v in self.dropped.snapshot().items()})
         values.update({f"rejected.{k}": str(v) for k, v in self.rejected.snapshot().items()})
         degraded = self.mode() != "normal"
@@ -472,8 +485,17 @@ class DepthNode(LifecycleNode):
 
 
 class MonocularDepthNode(DepthNode):
+    """RGB -> metric depth; with `ground_plane`, scaled to the support plane it sees."""
+
     def __init__(self, **kwargs):
         super().__init__("monocular_depth", **kwargs)
+
+    def predict(self, frame: Frame, output_size: tuple[int, int], estimator: DepthEstimator):
+        coefficients = self.params["ground_plane"]  # validated when set
+        plane = GroundPlane.from_coefficients([float(v) for v in coefficients]) \
+            if coefficients else None  # fmt: skip
+        intrinsics = camera_info_to_intrinsics(frame.info)
+        return estimator.predict(frame.rgb, None, intrinsics, output_size, plane)
 
 
 class DepthRecoveryNode(DepthNode):

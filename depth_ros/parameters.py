@@ -4,8 +4,11 @@ the same defaults (a test checks); the README tables are generated from here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from depth_core.runtime.plane_scale import GroundPlane
 
 RELIABILITY = ("best_effort", "reliable")
 
@@ -21,6 +24,7 @@ class Param:
     # Cannot apply at run time: a change is rejected with a reason. The depth nodes are
     # managed: there such a parameter may change while the node is unconfigured.
     read_only: bool = False
+    validate: Callable[[Any], str | None] | None = None  # further checks: why not, or None
 
     def check(self, value: Any) -> str | None:
         """Why `value` is invalid for this parameter, or None."""
@@ -28,6 +32,8 @@ class Param:
             isinstance(self.default, float) and isinstance(value, int)
         ):
             return f"{self.name} must be {type(self.default).__name__}, got {value!r}"
+        if self.validate is not None:
+            return self.validate(value)
         if self.choices is not None and value not in self.choices:
             return f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}"
         if self.low is not None and not (self.low <= value <= self.high):
@@ -62,6 +68,26 @@ ESTIMATOR = (
           read_only=True),
     Param("autostart", True, "configure and activate at start; false: wait unconfigured for a "
           "lifecycle manager (e.g. ros2 lifecycle set <node> configure)", read_only=True),
+)  # fmt: skip
+
+
+def ground_plane_problem(value: list) -> str | None:
+    """Why `value` is not a ground plane (empty, or nx ny nz d), or None."""
+    if not value:
+        return None
+    try:
+        GroundPlane.from_coefficients([float(v) for v in value])
+    except (TypeError, ValueError) as error:
+        return f"ground_plane: {error}"
+    return None
+
+
+MONOCULAR = (
+    Param("ground_plane", [], "a support plane the camera sees, nx ny nz d in the optical frame "
+          "(n·X + d = 0, n unit from the plane toward the camera, d > 0 the camera's distance; "
+          "a level camera h metres above the floor: 0 -1 0 h); depth is scaled to put the "
+          "plane's pixels on it. Empty: unknown, the model's learned scale",
+          validate=ground_plane_problem),
 )  # fmt: skip
 
 RECOVERY = (
@@ -124,7 +150,7 @@ REPLAY = (
 DEPTH_NODES = ("monocular_depth", "depth_recovery")  # managed (lifecycle) nodes
 
 NODE_PARAMETERS: dict[str, tuple[Param, ...]] = {
-    "monocular_depth": ESTIMATOR,
+    "monocular_depth": ESTIMATOR + MONOCULAR,
     "depth_recovery": ESTIMATOR + RECOVERY,
     "replay": REPLAY,
     "proximity_monitor": PROXIMITY,

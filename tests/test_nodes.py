@@ -463,3 +463,43 @@ def test_managed_node_loads_on_configure_serves_while_active_and_releases_on_cle
     finally:
         spinner.close()
     assert node_threads() == []  # destroy_node released the second configuration too
+
+
+def test_ground_plane_is_validated_and_reported_in_diagnostics(models, scene):
+    rgb, _, intrinsics, _ = scene
+    with pytest.raises(ParameterError, match="ground_plane"):
+        MonocularDepthNode(parameter_overrides=overrides(
+            model_path=str(models["mono"]), ground_plane=[0.0, -1.0, 0.0]))  # fmt: skip
+    node = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
+                                                            diagnostics_period=0.2))  # fmt: skip
+    probe = Probe(outputs=("depth/estimated",))
+    spinner = Spinner(node, probe)
+
+    def latest_report() -> dict:
+        """Frames until one comes back, then a diagnostics report made after it."""
+        before = len(probe.received["depth/estimated"])
+        for i in range(50):
+            probe.publish_frame(rgb, intrinsics, 200.0 + time.monotonic() + i)
+            if wait_until(lambda: len(probe.received["depth/estimated"]) > before, 0.3):
+                break
+        assert len(probe.received["depth/estimated"]) > before
+        time.sleep(0.5)  # beyond one diagnostics period
+        return probe.diagnostics("monocular_depth")[-1]
+
+    try:
+        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        learned = latest_report()
+        assert learned["scale_source"] == "learned" and "plane_share" not in learned
+        refused = node.set_parameters([Parameter("ground_plane", value=[0.0, 1.0, 0.0, -1.0])])
+        assert not refused[0].successful and "d must be > 0" in refused[0].reason
+        # Set at run time, as a robot whose arm moved would: the next frame uses it. The test
+        # network's depth is arbitrary, so the plane is either found or not, and said which.
+        plane = [0.0, -1.0, 0.0, 1.2]
+        assert node.set_parameters([Parameter("ground_plane", value=plane)])[0].successful
+        anchored = latest_report()
+        assert "plane_share" in anchored and "plane_pixels" in anchored
+        assert anchored["scale_source"] == "plane" or anchored["plane_not_found"]
+        assert node.set_parameters([Parameter("ground_plane", value=[])])[0].successful
+        assert "plane_share" not in latest_report()
+    finally:
+        spinner.close()

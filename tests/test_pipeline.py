@@ -44,7 +44,8 @@ def test_yaml_holds_every_declared_default():
     assert zones == {"zone.front.kind": "image", "zone.front.region": [0.3, 0.33, 0.7, 1.0]}
     for node, params in NODE_PARAMETERS.items():
         declared = {k: v for k, v in from_yaml[node].items() if k not in zones}
-        assert declared == {p.name: p.default for p in params}, node
+        # A parameter file cannot hold an empty list: such defaults stay out of it.
+        assert declared == {p.name: p.default for p in params if p.default != []}, node
         for param in params:
             assert param.description and param.check(param.default) is None
 
