@@ -1,6 +1,8 @@
 """Metric scale from a known support plane, on generated scenes whose planes are known
 exactly: the floor of a room, the top of a table, and a plane the camera does not see."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -115,3 +117,64 @@ def test_a_recovery_model_refuses_a_ground_plane():
     with pytest.raises(ValueError, match="monocular"):
         estimator.predict(np.zeros((8, 8, 3), np.uint8), depth, None, None,
                           GroundPlane.from_coefficients([0, -1, 0, 1]))  # fmt: skip
+
+
+def test_ransac_finds_the_floor_and_refuses_a_scene_without_one():
+    from depth_core.real_benchmark import ransac_ground_plane
+
+    intrinsics = Intrinsics(100.0, 100.0, 79.5, 59.5, 160, 120)
+    _, slope_y = intrinsics.ray_slopes()
+    rows = np.broadcast_to(slope_y[:, None], (120, 160))
+    # A floor 1.2 m below a camera pitched 10° down, a wall 3 m ahead where the floor is not.
+    pitch = np.radians(10)
+    normal = np.array([0.0, -np.cos(pitch), -np.sin(pitch)])  # world up, in the optical frame
+    along_floor = -1.2 / (normal[1] * rows + normal[2])  # z where each ray meets the floor
+    depth = np.where((along_floor > 0) & (along_floor < 3.0), along_floor, 3.0)
+    depth = np.ascontiguousarray(depth.astype(np.float32))
+    plane = ransac_ground_plane(depth, depth > 0, intrinsics, np.random.default_rng(0))
+    # Wall pixels within the 2 cm band at the corner tilt the refit a little.
+    np.testing.assert_allclose(plane.normal, normal, atol=3e-3)
+    assert plane.distance == pytest.approx(1.2, abs=5e-3)
+    wall = np.full((120, 160), 2.0, np.float32)  # its normal is the optical axis: not "up"
+    assert ransac_ground_plane(wall, wall > 0, intrinsics, np.random.default_rng(0)) is None
+
+
+def test_leave_one_out_constant_and_targets_by_hand():
+    from depth_core.data.sample import DepthSample
+    from depth_core.real_benchmark import SetReport, leave_one_out_medians, targets
+
+    intrinsics = Intrinsics(10.0, 10.0, 1.5, 1.5, 4, 4)
+    frames = [DepthSample(np.zeros((4, 4, 3), np.uint8), np.full((4, 4), d, np.float32),
+                          np.ones((4, 4), bool), intrinsics) for d in (1.0, 2.0, 4.0)]  # fmt: skip
+    assert leave_one_out_medians(frames, 10.0) == [3.0, 2.5, 1.5]
+    methods = {"model + ground plane": {"abs_rel": 0.2}, "model, median-scaled": {"abs_rel": 0.18},
+               "constant: leave-one-out median": {"abs_rel": 0.25}}  # fmt: skip
+    report = SetReport("s", 3, True, methods, {"learned": {"safe2": 0.94, "ause_ratio": 2.5}})
+    met = {name: ok for name, (ok, _) in targets(report).items()}
+    assert met == {"plane < constant": True, "plane ≤ 1.15 × median-scaled": True,
+                   "safe2 ≥ 0.95": False, "AUSE ≥ 2× random": True,
+                   "median-scaled ≤ 0.20": True}  # fmt: skip
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "shared" / "data").is_dir(),
+                    reason="../shared/data is absent")  # fmt: skip
+def test_real_benchmark_command_writes_every_held_out_set(tmp_path):
+    pytest.importorskip("skimage", reason="scikit-image holds the Middlebury pair")
+    import importlib.util
+
+    from depth_core.real_benchmark import MONOCULAR_HELD_OUT
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("evaluate", root / "training" / "evaluate.py")
+    evaluate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evaluate)
+    results = tmp_path / "results.md"
+    assert evaluate.main(["--model", str(root / "depth_ros" / "models" / "monocular_int8.onnx"),
+                          "--suite", "real", "--out", str(tmp_path), "--results", str(results),
+                          "--limit", "1", "--mean-frames", "2"]) == 0  # fmt: skip
+    text = results.read_text()
+    assert "Made by `python training/evaluate.py --model" in text
+    for held_out in MONOCULAR_HELD_OUT:
+        assert f"| {held_out.name} | 1 | model + ground plane |" in text
+        assert f"| {held_out.name} | learned |" in text
+    assert "### Targets" in text and "apc_shelf" in text  # the validation sets are named

@@ -412,3 +412,57 @@ def test_ema_weights_are_validated_saved_and_resumed(tmp_path):
     torch.testing.assert_close(saved[name], 0.5 * after_one[name] + 0.5 * after_two[name])
     # The model keeps training on its own weights, not the average.
     assert not torch.equal(after_two[name], saved[name])
+
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (../shared/data) is absent")
+def test_real_data_config_trains_a_few_steps_on_real_frames(tmp_path, monkeypatch):
+    """The shipped real-data recipe as written (its mix, its leave-one-source-out validation,
+    zoom and scale-invariant real frames), a few steps at a small size."""
+    monkeypatch.chdir(ROOT)  # the config names ../shared/data from the repository root
+    config = TrainConfig.from_yaml(CONFIGS / "real_monocular.yaml", {
+        "input_size": [64, 96], "train_crop": [48, 64], "batch_size": 4, "steps": 3,
+        "val_every": 3, "max_minutes": None, "warmup_steps": 0})  # fmt: skip
+    config.init_from = None  # the shipped weights are for 240x320 and need no test here
+    config.model = {**config.model, "pretrained": False}
+    summary = Trainer(config, tmp_path).fit(progress=False)
+    assert summary["steps"] == 3 and np.isfinite(summary["history"][-1]["loss"])
+    assert "7-Scenes" in read_metadata(tmp_path / "last.pt").training_data
+
+
+def test_zoom_enlarges_the_frame_and_its_focal_length_with_it():
+    from depth_core.data.sample import DepthSample
+    from depth_core.geometry import Intrinsics
+    from depth_core.training.datasets import SampleDataset, SampleSpec, to_tensors
+
+    depth = np.full((60, 80), 2.0, np.float32)
+    sample = DepthSample(np.zeros((60, 80, 3), np.uint8), depth, depth > 0,
+                         Intrinsics(100.0, 100.0, 39.5, 29.5, 80, 60))  # fmt: skip
+    spec = SampleSpec((30, 40), (0.0,) * 3, (1.0,) * 3, canonical_focal_px=50.0, zoom_max=2.0)
+    item = to_tensors(sample, spec, np.random.default_rng(3))
+    zoom = np.random.default_rng(3).uniform(1.0, 2.0)  # the first draw is the zoom
+    # At 40x30 the camera has f = 50 (canonical); zoomed to whole pixels, fx and fy grow by
+    # the width's and the height's factors, and the scale is their geometric mean.
+    grown = math.sqrt(round(40 * zoom) / 40 * round(30 * zoom) / 30)
+    assert item["focal_scale"].item() == pytest.approx(grown, rel=1e-6)
+    assert item["rgb"].shape[-2:] == item["depth"].shape[-2:] == (30, 40)  # cropped back
+    torch.testing.assert_close(item["depth"], torch.full((1, 30, 40), 2.0 / item["focal_scale"]))
+    assert not item["scale_invariant"]
+    flagged = SampleDataset([sample], spec, scale_invariant=True)[0]
+    assert flagged["scale_invariant"]
+
+
+def test_scale_invariant_items_teach_structure_only():
+    from depth_core.losses import log_scale_alignment, silog_loss
+
+    gt = torch.tensor([1.0, 2.0, 4.0, 8.0]).view(1, 1, 2, 2).repeat(2, 1, 1, 1)
+    pred = gt * torch.tensor([2.0, 2.0]).view(2, 1, 1, 1)  # right structure, twice too far
+    valid = torch.ones_like(gt, dtype=torch.bool)
+    torch.testing.assert_close(log_scale_alignment(pred, gt, valid).flatten(),
+                               torch.tensor([0.5, 0.5]))  # fmt: skip
+    # Image 0 scale-invariant (λ = 1): no loss; image 1 (λ = 0.85): 10·sqrt(0.15)·log 2.
+    per_image = silog_loss(pred, gt, valid, torch.tensor([1.0, 0.85]).view(2, 1, 1, 1))
+    assert per_image.item() == pytest.approx((0 + 10 * math.sqrt(0.15) * math.log(2)) / 2,
+                                             rel=1e-3)  # fmt: skip
