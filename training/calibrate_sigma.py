@@ -10,7 +10,15 @@ scenes of log(median true depth / median predicted depth), the model's whole-ima
 error, which enters σ as relative_sigma·depth in quadrature (processing.with_scale_uncertainty).
 Recovery models take their scale from the raw depth and keep 0.
 
-Then held-out generated walks (seeds apart from evaluate_proximity.py's) give, per frame, the
+With --real, the scale term is fitted on the real validation sources instead
+(depth_core.real_benchmark.VALIDATION_SETS, never in a held-out table): the smallest
+relative_sigma for which d − k·σ ≤ truth on at least --target of the valid pixels of every
+validation source, the temperature staying 1. A single image often cannot tell a 0.7 m
+tabletop from a 1.4 m one; this is how wide σ must be for the robot's d − kσ to hold anyway.
+
+    python training/calibrate_sigma.py runs/real_monocular/best.pt --real --target 0.95
+
+Otherwise, held-out generated walks (seeds apart from evaluate_proximity.py's) give, per frame, the
 true nearest distance in the zone and the model's depth and σ there. The temperature is the
 smallest T on a log grid for which the share of frames with percentile(d − k·σ_T) <= truth
 reaches --target (k = 2), σ_T being T·σ plus the scale term. The checkpoint and its ONNX
@@ -51,6 +59,30 @@ def fit_relative_sigma(estimator: DepthEstimator, scenes: int) -> float:
     return float(np.sqrt(np.mean(np.square(log_ratios))))
 
 
+def fit_relative_sigma_on_real(estimator: DepthEstimator, shared: Path, target: float,
+                               k: float) -> tuple[float, dict[str, float]]:  # fmt: skip
+    """The smallest relative_sigma (log grid) with d − k·σ ≤ truth on `target` of every
+    validation source's valid pixels; with the share reached per source."""
+    from depth_core.data.shared_sets import shared_frames
+    from depth_core.real_benchmark import VALIDATION_SETS
+
+    pixels = {}  # source -> (depth, σ, truth) over its frames
+    for name in VALIDATION_SETS:
+        parts = []
+        for sample in shared_frames(shared, name):
+            result = estimator.predict(sample.rgb, None, sample.intrinsics, sample.depth.shape)
+            mask = sample.valid & (sample.depth > 0)
+            parts.append((result.depth[mask], result.sigma[mask], sample.depth[mask]))
+        pixels[name] = tuple(np.concatenate(column) for column in zip(*parts, strict=True))
+    for relative_sigma in np.exp(np.linspace(np.log(0.01), np.log(2.0), 107)):
+        reached = {name: float(np.mean(d - k * with_scale_uncertainty(s, d, relative_sigma) <= g))
+                   for name, (d, s, g) in pixels.items()}  # fmt: skip
+        if min(reached.values()) >= target:
+            return float(relative_sigma), reached
+    raise SystemExit(f"no relative_sigma up to 2 reaches {target} on every validation source: "
+                     f"{reached}")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint")
@@ -66,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         help="held-out generated scenes for the scale term (monocular)",
     )
     parser.add_argument("--out", help="new checkpoint path (default: overwrite)")
+    parser.add_argument(
+        "--real",
+        action="store_true",
+        help="monocular: fit the scale term on the real validation sources",
+    )
+    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent
+                                                / "shared" / "data"))  # fmt: skip
     args = parser.parse_args(argv)
     try:
         estimator = DepthEstimator.load(args.checkpoint, backend="torch")
@@ -76,6 +115,22 @@ def main(argv: list[str] | None = None) -> int:
     estimator.metadata.sigma_scale = 1.0  # fit from the raw σ
     estimator.metadata.relative_sigma = 0.0
     recovery = "raw_depth" in metadata.inputs
+    if args.real:
+        if recovery:
+            parser.error("--real calibrates monocular models")
+        relative_sigma, reached = fit_relative_sigma_on_real(estimator, Path(args.shared),
+                                                             args.target, args.k)  # fmt: skip
+        metadata.sigma_scale, metadata.relative_sigma = 1.0, relative_sigma
+        metadata.metrics = {**metadata.metrics, "sigma_calibration": {
+            "temperature": 1.0, "relative_sigma": relative_sigma, "k": args.k,
+            "target_safe_share": args.target, "safe_share_reached": reached,
+            "held_out": "real validation sources, every valid pixel"}}  # fmt: skip
+        out = Path(args.out or args.checkpoint)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        onnx_path = save_and_export(model, out, metadata)
+        print(json.dumps({"relative_sigma": relative_sigma, "safe_share": reached,
+                          "checkpoint": str(out), "onnx": str(onnx_path)}))  # fmt: skip
+        return 0
     relative_sigma = 0.0 if recovery else fit_relative_sigma(estimator, args.scale_scenes)
     frames = []  # (truth, depth, σ, zone mask) per frame
     for sample, mask, truth, raw in walk_frames(args.seed, args.scenes, args.frames):
