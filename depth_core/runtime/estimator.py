@@ -40,7 +40,7 @@ def threads_per_worker(workers: int) -> int:
 
 def choose_backend(kind: str, device: str) -> str:
     """The fastest backend available for this file on this device. The order is measured
-    (README, benchmarks): TensorRT > torch CUDA FP16 with CUDA graphs on a GPU; ONNX Runtime
+    (docs/benchmarks.md): TensorRT > torch CUDA FP16 with CUDA graphs on a GPU; ONNX Runtime
     > torch eager on a CPU."""
     if kind == "engine":
         return "tensorrt"
