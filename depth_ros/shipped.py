@@ -1,8 +1,8 @@
-"""The trained models that ship with the package (the README says how they were trained,
-docs/results.md how well they do). ONNX files, so a robot needs ONNX Runtime, not torch; the checkpoints
-beside them are for fine-tuning and re-export. The monocular node runs the INT8 copy
-(`depth-core export --onnx-int8`): as accurate on the real held-out frames, 1.2-1.4x faster
-on a CPU. GPU users point model_path at monocular.onnx or monocular.pt."""
+"""The trained models that ship with the package (the README says what they are,
+docs/results.md how well they do). ONNX files, so a robot needs ONNX Runtime, not torch; the
+checkpoints beside them are for fine-tuning and re-export. The monocular node runs the INT8
+copy (`depth-core export --onnx-int8`), faster on a CPU at the float model's accuracy
+(docs/benchmarks.md). GPU users point model_path at monocular.onnx or monocular.pt."""
 
 from __future__ import annotations
 
