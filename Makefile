@@ -36,7 +36,7 @@ demo: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	ROS_DOMAIN_ID=$(TEST_DOMAIN_ID) $(BIN)/python -m pytest tests
+	ROS_DOMAIN_ID=$(TEST_DOMAIN_ID) $(BIN)/python -m pytest -rs tests
 
 lint: setup
 	$(BIN)/ruff check .

@@ -222,11 +222,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
 
 
+def plane_fit_timings(sizes: list[str], runs: int) -> list[dict]:
+    """What `ground_plane` adds per frame: `fit_plane_scale` on a real frame's depth at each
+    size, one thread (it runs inside the inference worker)."""
+    from depth_core.geometry import Intrinsics
+    from depth_core.runtime.plane_scale import GroundPlane, fit_plane_scale
+
+    plane = GroundPlane.from_coefficients([0.0, -1.0, 0.0, 1.0])
+    rows = []
+    for size in sizes:
+        width, height = (int(v) for v in size.lower().split("x"))
+        _, depth = _frame(width, height)
+        intrinsics = Intrinsics(0.8 * width, 0.8 * width, width / 2, height / 2, width, height)
+        times = []
+        for _ in range(runs + 5):
+            start = time.perf_counter()
+            fit_plane_scale(depth, intrinsics, plane)
+            times.append(time.perf_counter() - start)
+        times = np.array(times[5:]) * 1000
+        rows.append({"width": width, "height": height, "p50_ms": round(float(np.median(times)), 3),
+                     "p99_ms": round(float(np.percentile(times, 99)), 3)})  # fmt: skip
+    return rows
+
+
 def main(args: argparse.Namespace) -> int:
     results = run_benchmark(args)
+    plane = plane_fit_timings(args.sizes, args.runs)
     machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                "threads": args.threads, "python": platform.python_version()}  # fmt: skip
-    payload = {"machine": machine, "results": results}
+    payload = {"machine": machine, "results": results, "plane_fit": plane}
     text = json.dumps(payload, indent=2)
     if args.json:
         args.json.write_text(text)
@@ -234,4 +258,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"\nthreads: {args.threads} of {os.cpu_count()} cores; warm-up {args.warmup}, "
           f"measured {args.runs} runs per row\n")  # fmt: skip
     print(table(results))
+    print("\n| ground-plane fit | p50 ms | p99 ms |\n| --- | --- | --- |")
+    for row in plane:
+        print(f"| {row['width']}x{row['height']} | {row['p50_ms']} | {row['p99_ms']} |")
     return 0 if all("error" not in r for r in results) else 1
