@@ -27,7 +27,7 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import (
     LifecycleNode,
     LifecyclePublisher,
@@ -621,19 +621,39 @@ def _median_ratio(reference: np.ndarray | None, estimate: np.ndarray) -> float:
     return float(np.median(reference[valid] / estimate[valid])) if valid.any() else 1.0
 
 
+def spin_until_shutdown(executor) -> None:
+    """Spin until SIGINT or SIGTERM. rclpy's signal handler invalidates the context while a
+    callback may be publishing; what that callback then raises is part of the shutdown, not
+    a failure, and is not shown. Errors while the context is still valid propagate."""
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except Exception:
+        if rclpy.ok():
+            raise
+
+
 def run_node(node_class) -> None:
     """Console entry point body: one node, its own executor, clean shutdown on Ctrl-C."""
     rclpy.init()
     try:
         node = node_class()
-    except ParameterError as error:
-        rclpy.logging.get_logger("depth_ros").fatal(str(error))
+    except Exception as error:
+        stopped = not rclpy.ok()  # a signal arrived while the node was starting
+        if not stopped and not isinstance(error, ParameterError):
+            raise
+        if not stopped:
+            rclpy.logging.get_logger("depth_ros").fatal(str(error))
         rclpy.try_shutdown()
-        raise SystemExit(2) from None
+        raise SystemExit(0 if stopped else 2) from None
+    except KeyboardInterrupt:
+        rclpy.try_shutdown()
+        return
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_shutdown(executor)
     finally:
         node.destroy_node()
         rclpy.try_shutdown()

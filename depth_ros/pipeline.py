@@ -4,11 +4,10 @@ parameter overrides. `launch/pipeline.launch.py` builds its launch description f
 same YAML and the same `name:=value` arguments in one process.
 
 That process spins every node on one SingleThreadedExecutor; inference and publication run on
-each node's own threads. The nodes' callbacks only convert and queue, so they need no thread
-pool. rclpy's MultiThreadedExecutor also costs more than it gives here: while a callback it has
-handed to its pool has not started, its wait loop spins in Python holding the GIL (ros2/rclpy
-issue 1452), and the inference threads wait for the GIL. With it, one node with two workers
-published 16-19 Hz from a 30 Hz camera; with this executor, 28.5-30 Hz (`depth-ros bench`).
+each node's own threads, and the nodes' callbacks only convert and queue. rclpy's
+MultiThreadedExecutor would cost more than it gives: while a callback it has handed to its
+pool has not started, its wait loop spins in Python holding the GIL (ros2/rclpy issue 1452),
+and the inference threads wait for the GIL (measured in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -43,6 +42,7 @@ class LaunchArgument:
     description: str
     remaps: str | None = None  # the node-relative topic this argument remaps
     parameter: str | None = None  # "node.parameter" it overrides when not "" (* = depth nodes)
+    boolean: bool = False  # true/false (or 1/0); "" too where the default is "" (params file)
 
 
 NODES = (
@@ -88,18 +88,20 @@ LAUNCH_ARGUMENTS = (
                    parameter="*.backend"),
     LaunchArgument("raw_source", "", "tof or stereo (empty: from the params file)",
                    parameter="depth_recovery.raw_source"),
-    LaunchArgument("monocular", "true", "start monocular_depth"),
-    LaunchArgument("recovery", "true", "start depth_recovery"),
+    LaunchArgument("monocular", "true", "start monocular_depth", boolean=True),
+    LaunchArgument("recovery", "true", "start depth_recovery", boolean=True),
     LaunchArgument("threads", "", "CPU inference threads of both depth nodes (empty: from the "
                    "params file)", parameter="*.threads"),
     LaunchArgument("workers", "", "inference workers of both depth nodes (empty: from the "
                    "params file)", parameter="*.workers"),
     LaunchArgument("autostart", "", "false: the depth nodes wait unconfigured for a lifecycle "
-                   "manager (empty: from the params file)", parameter="*.autostart"),
-    LaunchArgument("replay", "false", "also start the replay source"),
+                   "manager (empty: from the params file)", parameter="*.autostart",
+                   boolean=True),
+    LaunchArgument("replay", "false", "also start the replay source", boolean=True),
     LaunchArgument("replay_source", "", "replay source: scenes, middlebury, a folder or a bag "
                    "(empty: from the params file)", parameter="replay.source"),
-    LaunchArgument("proximity", "false", "also start proximity_monitor (advisory)"),
+    LaunchArgument("proximity", "false", "also start proximity_monitor (advisory)",
+                   boolean=True),
     LaunchArgument("proximity_source", "recovered", "depth the monitor watches: estimated or "
                    "recovered"),
 )  # fmt: skip
@@ -132,8 +134,22 @@ def remappings(arguments: dict[str, str]) -> list[tuple[str, str]]:
     return rules
 
 
+BOOLEAN_VALUES = {"true": "true", "1": "true", "false": "false", "0": "false"}
+
+
+def boolean_value(name: str, value: str) -> str:
+    """A boolean argument's value as "true" or "false" ("" stays ""); anything else is an
+    error naming the choices, as launch's conditions refuse it."""
+    if value == "":
+        return value
+    normalised = BOOLEAN_VALUES.get(value.strip().lower())
+    if normalised is None:
+        raise ValueError(f"{name} must be true or false (or 1 or 0), got {value!r}")
+    return normalised
+
+
 def is_true(value: str) -> bool:
-    return value.strip().lower() in ("true", "1", "yes", "on")
+    return boolean_value("argument", value) == "true"
 
 
 def enabled_nodes(arguments: dict[str, str]) -> list[NodeSpec]:
@@ -186,6 +202,11 @@ def parse_arguments(tokens: list[str]) -> dict[str, str]:
         if not separator or name not in known:
             raise ValueError(f"unknown argument {token!r}; arguments are name:=value with name "
                              f"in {', '.join(sorted(known))}")  # fmt: skip
+        argument = next(a for a in LAUNCH_ARGUMENTS if a.name == name)
+        if argument.boolean:
+            if value == "" and argument.default != "":
+                raise ValueError(f"{name} must be true or false (or 1 or 0), got ''")
+            value = boolean_value(name, value)
         arguments[name] = value
     return arguments
 
@@ -213,14 +234,17 @@ def build_nodes(arguments: dict[str, str]) -> list:
 
 def main(argv: list[str] | None = None) -> int:
     import rclpy
-    from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+    from rclpy.executors import SingleThreadedExecutor
 
-    from depth_ros.depth_nodes import ParameterError
+    from depth_ros.depth_nodes import ParameterError, spin_until_shutdown
 
     parser = argparse.ArgumentParser(
-        prog="depth-ros-pipeline", description=__doc__,
-        epilog="arguments: " + "; ".join(f"{a.name} (default {a.default!r}): {a.description}"
-                                         for a in LAUNCH_ARGUMENTS),
+        prog="depth-ros-pipeline",
+        description="Run the depth_ros pipeline (the nodes of pipeline.launch.py) in one "
+        "process, without ros2 launch.",
+        epilog="arguments (name:=value):\n" + "\n".join(
+            f"  {a.name:<18} {a.description} (default {a.default!r})" for a in LAUNCH_ARGUMENTS),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     parser.add_argument(
         "arguments",
@@ -243,12 +267,17 @@ def main(argv: list[str] | None = None) -> int:
         executor = SingleThreadedExecutor()  # see the module docstring
         for node in nodes:
             executor.add_node(node)
-        executor.spin()
-    except (ParameterError, ValueError) as error:
-        print(f"depth-ros-pipeline: {error}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
+        spin_until_shutdown(executor)
+    except KeyboardInterrupt:
         pass
+    except Exception as error:
+        if not rclpy.ok():
+            pass  # a signal arrived while the nodes were starting: a clean stop all the same
+        elif isinstance(error, (ParameterError, ValueError)):
+            print(f"depth-ros-pipeline: {error}", file=sys.stderr)
+            return 2
+        else:
+            raise
     finally:
         for node in nodes:
             node.destroy_node()
