@@ -222,6 +222,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
 
 
+def argument_problem(args: argparse.Namespace) -> str | None:
+    """Why these bench arguments cannot run (one line), or None: each model must be one the
+    runtime serves, and --checkpoint a readable training checkpoint of one of them."""
+    from depth_core.checkpoint import MODEL_IO, read_metadata
+    from depth_core.runtime.estimator import CHECKPOINT_SUFFIXES
+
+    for model in args.models:
+        if model not in MODEL_IO:
+            return (f"--models {model}: not a model the runtime serves; choose from "
+                    f"{', '.join(MODEL_IO)}")  # fmt: skip
+    if args.checkpoint is None:
+        return None
+    path = Path(args.checkpoint)
+    if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
+        kind = path.suffix or "suffix-less"
+        return (f"--checkpoint {path}: expected a training checkpoint "
+                f"({', '.join(CHECKPOINT_SUFFIXES)}), got a {kind} file")  # fmt: skip
+    if len(args.models) != 1:
+        return "--checkpoint benches one model: give its name alone in --models"
+    try:
+        metadata = read_metadata(path)
+    except (OSError, ValueError) as error:
+        return f"--checkpoint {error}"
+    if metadata.model_name != args.models[0]:
+        return (f"--checkpoint {path} holds a {metadata.model_name} model, not "
+                f"{args.models[0]}: give --models {metadata.model_name}")  # fmt: skip
+    return None
+
+
 def plane_fit_timings(sizes: list[str], runs: int) -> list[dict]:
     """What `ground_plane` adds per frame: `fit_plane_scale` on a real frame's depth at each
     size, one thread (it runs inside the inference worker)."""

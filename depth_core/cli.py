@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -126,12 +127,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"checkpoint": str(args.out), "onnx": str(onnx_path),
                           "model_config": metadata.model_config}))  # fmt: skip
     elif args.command == "bench":
+        from depth_core.bench import argument_problem
         from depth_core.bench import main as bench_main
 
-        try:
-            return bench_main(args)
-        except KeyError as error:  # an unknown model name
-            parser.error(str(error.args[0]))
+        problem = argument_problem(args)
+        if problem:
+            print(f"depth-core bench: {problem}", file=sys.stderr)
+            return 2
+        return bench_main(args)
     return 0
 
 

@@ -62,7 +62,6 @@ def test_cli_names_a_missing_or_foreign_checkpoint_and_an_unknown_model(tmp_path
          "notes.pt: not a readable checkpoint"),
         (["reconfigure", str(tmp_path / "missing.pt"), "--set", "a=1", "--out",
           str(tmp_path / "r.pt")], "missing.pt: no such checkpoint"),
-        (["bench", "--models", "no_such_model"], "unknown model 'no_such_model'"),
     ]  # fmt: skip
     for arguments, message in cases:
         with pytest.raises(SystemExit) as stop:
@@ -70,6 +69,22 @@ def test_cli_names_a_missing_or_foreign_checkpoint_and_an_unknown_model(tmp_path
         assert stop.value.code == 2, arguments
         assert message in capsys.readouterr().err, arguments
     assert not list(tmp_path.glob("*.onnx"))
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"an ONNX file")
+    bench_cases = [
+        (["--models", "no_such_model"], "--models no_such_model: not a model the runtime serves"),
+        (["--models", "depth_anything_v2"], "depth_anything_v2: not a model the runtime serves"),
+        (["--checkpoint", str(tmp_path / "missing.pt")], "missing.pt: no such checkpoint"),
+        (["--checkpoint", str(foreign)], "notes.pt: not a readable checkpoint"),
+        (["--checkpoint", str(onnx)], "expected a training checkpoint (.pt, .pth, .ckpt), got "
+                                      "a .onnx file"),
+    ]  # fmt: skip
+    for arguments, message in bench_cases:  # one line, exit code 2, nothing run
+        arguments = ["bench", *arguments] if "--models" in arguments else \
+            ["bench", "--models", "transfer_monocular", *arguments]  # fmt: skip
+        assert main(arguments) == 2, arguments
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and err.startswith("depth-core bench:")
 
 
 def test_checkpoint_round_trip_keeps_weights_and_metadata(exported):
@@ -334,5 +349,8 @@ def test_bench_command_reports_every_configuration(tmp_path, capsys):
         assert 0 < row["p50_ms"] <= row["p99_ms"] and row["fps"] > 0 and row["peak_rss_mb"] > 0
     assert rows[0]["speedup_vs_torch_eager"] == 1.0
     printed = capsys.readouterr().out
+    plane_fit = json.loads(out.read_text())["plane_fit"]
+    assert [(r["width"], r["height"]) for r in plane_fit] == [(64, 64)]
+    assert plane_fit[0]["p50_ms"] > 0 and "| ground-plane fit | p50 ms | p99 ms |" in printed
     assert "| transfer_monocular | onnxruntime-cpu | 64x64 | fp32 |" in printed
     assert "| transfer_monocular | onnxruntime-cpu | 64x64 | int8 |" in printed
