@@ -40,3 +40,55 @@ def mosaic(tiles: list[tuple[str, np.ndarray]], tile_height: int = 240) -> np.nd
         cv2.putText(tile, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
         resized.append(tile)
     return np.concatenate(resized, axis=1)
+
+
+def depth_range(*depths: np.ndarray) -> tuple[float, float]:
+    """One range for several depth images: the 2nd..98th percentile of their valid pixels
+    together, so that the same colour means the same distance in every panel."""
+    values = np.concatenate([d[np.isfinite(d) & (d > 0)].ravel() for d in depths])
+    if values.size == 0:
+        return 0.1, 10.0
+    lo, hi = np.percentile(values, [2, 98])
+    return float(lo), float(max(hi, lo + 1e-3))
+
+
+def colourise_sigma(sigma: np.ndarray, max_sigma: float) -> np.ndarray:
+    """σ in metres -> bgr8 on a sequential map (viridis: dark = small σ, yellow = large),
+    linear from 0 to `max_sigma`; invalid pixels are black."""
+    sigma = np.asarray(sigma, dtype=np.float32)
+    valid = np.isfinite(sigma)
+    scaled = np.clip(np.where(valid, sigma, 0) / max(max_sigma, 1e-6), 0, 1)
+    bgr = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_VIRIDIS)
+    bgr[~valid] = 0
+    return bgr
+
+
+def colour_bar(values: np.ndarray, colours: np.ndarray, title: str, height: int,
+               width: int = 70) -> np.ndarray:  # fmt: skip
+    """A vertical colour bar (bgr8, `height` high): `colours` (N x 3, bottom to top) for
+    `values` (N, ascending), five labelled ticks and a title, e.g. "depth (m)"."""
+    bar = np.full((height, width, 3), 255, np.uint8)
+    top, bottom, stripe = 28, height - 10, 16
+    rows = np.linspace(0, len(values) - 1, bottom - top).round().astype(int)[::-1]
+    bar[top:bottom, 4 : 4 + stripe] = colours[rows][:, None, :]
+    cv2.putText(bar, title, (2, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
+    for fraction in np.linspace(0, 1, 5):
+        row = round(bottom - 1 - fraction * (bottom - top - 1))
+        value = values[round(fraction * (len(values) - 1))]
+        cv2.line(bar, (4 + stripe, row), (8 + stripe, row), (0, 0, 0), 1)
+        cv2.putText(bar, f"{value:.2f}", (10 + stripe, row + 4), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.38, (0, 0, 0), 1)  # fmt: skip
+    return bar
+
+
+def depth_colour_bar(lo: float, hi: float, height: int) -> np.ndarray:
+    """The colour bar of colourise_depth(·, lo, hi), in metres."""
+    values = np.linspace(lo, hi, 256, dtype=np.float32)
+    colours = colourise_depth(values[None, :], lo, hi)[0]
+    return colour_bar(values, colours, "depth (m)", height)
+
+
+def sigma_colour_bar(max_sigma: float, height: int) -> np.ndarray:
+    """The colour bar of colourise_sigma(·, max_sigma), in metres."""
+    values = np.linspace(0, max_sigma, 256, dtype=np.float32)
+    return colour_bar(values, colourise_sigma(values[None, :], max_sigma)[0], "sigma (m)", height)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,7 @@ from depth_ros.pipeline import installed_config
 from depth_ros.shipped import shipped_model
 
 MODEL_INPUT = (240, 320)
+RECENT_MESSAGES = 90  # per topic, for the demo picture's common stamp
 OUTPUTS = ("depth/estimated", "depth/estimated/uncertainty", "depth/recovered",
            "depth/recovered/uncertainty")  # fmt: skip
 
@@ -50,6 +52,7 @@ class Listener:
         self.node = node
         self.samples: dict[str, list[tuple[float, float]]] = {t: [] for t in topics}
         self.last: dict[str, object] = {}
+        self.recent: dict[str, dict[float, object]] = {}  # topic -> stamp -> message
         self.diagnostics: dict[str, dict[str, str]] = {}  # each node's latest status
         self.diagnostics_history: dict[str, list[tuple[float, dict[str, str]]]] = {}
         for topic in topics:
@@ -63,8 +66,24 @@ class Listener:
             now = time.time()  # stamps come from the camera's (replay's) wall clock
             self.samples[topic].append((now, now - stamp_seconds(msg)))
             self.last[topic] = msg
+            self.keep(topic, msg)
 
         return record
+
+    def keep(self, topic: str, msg) -> None:
+        """The topic's last messages by stamp, so that pictures can show one instant."""
+        from depth_ros.depth_nodes import stamp_seconds
+
+        recent = self.recent.setdefault(topic, {})
+        recent[stamp_seconds(msg)] = msg
+        while len(recent) > RECENT_MESSAGES:
+            del recent[min(recent)]
+
+    def newest_common_stamp(self, topics) -> float | None:
+        """The newest stamp every topic has a message for, or None."""
+        stamps = [set(self.recent.get(t, {})) for t in topics]
+        common = set.intersection(*stamps) if stamps else set()
+        return max(common) if common else None
 
     def _on_diagnostics(self, array):
         now = time.time()
@@ -105,6 +124,51 @@ def print_table(report: dict[str, dict], extra_columns: tuple[str, ...] = ()) ->
         print(f"| {topic} | " + " | ".join(str(row.get(c, "")) for c in columns) + " |")
 
 
+CAMERA_TOPICS = ("camera/color/image_raw", "tof/depth/image_raw")
+
+
+def pipeline_picture(frames: dict[str, np.ndarray]) -> np.ndarray:
+    """One instant of the pipeline, each panel labelled with its topic: RGB, then raw,
+    estimated and recovered depth on one shared range with a colour bar in metres, then both
+    σ images on their own sequential map and colour bar (metres)."""
+    import cv2
+
+    from depth_core.visualize import (
+        colourise_depth,
+        colourise_sigma,
+        depth_colour_bar,
+        depth_range,
+        mosaic,
+        sigma_colour_bar,
+    )
+
+    rgb = frames["camera/color/image_raw"]
+    size = (rgb.shape[1], rgb.shape[0])
+    depths = {"tof/depth/image_raw": frames["tof/depth/image_raw"].astype(np.float32) / 1000,
+              "depth/estimated": frames["depth/estimated"],
+              "depth/recovered": frames["depth/recovered"]}  # fmt: skip
+    lo, hi = depth_range(*depths.values())
+    sigmas = {t: frames[t] for t in ("depth/estimated/uncertainty", "depth/recovered/uncertainty")}
+    max_sigma = float(np.percentile(np.concatenate([s[np.isfinite(s)] for s in sigmas.values()]),
+                                    98))  # fmt: skip
+
+    def fit(image: np.ndarray) -> np.ndarray:
+        return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
+
+    tile_height = 240
+    picture = mosaic(
+        [("camera/color/image_raw", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))]
+        + [(topic, fit(colourise_depth(depth, lo, hi))) for topic, depth in depths.items()]
+        + [(topic, fit(colourise_sigma(sigma, max_sigma))) for topic, sigma in sigmas.items()],
+        tile_height,
+    )
+    depth_panels_end = round(size[0] * tile_height / size[1]) * 4
+    return np.concatenate([picture[:, :depth_panels_end], depth_colour_bar(lo, hi, tile_height),
+                           picture[:, depth_panels_end:], sigma_colour_bar(max_sigma,
+                                                                            tile_height)],
+                          axis=1)  # fmt: skip
+
+
 def run_demo(args: argparse.Namespace) -> int:
     import cv2
     import rclpy
@@ -113,7 +177,6 @@ def run_demo(args: argparse.Namespace) -> int:
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
 
-    from depth_core.visualize import colourise_depth, mosaic
     from depth_ros.conversions import image_to_array
     from depth_ros.pipeline import build_nodes
 
@@ -129,12 +192,9 @@ def run_demo(args: argparse.Namespace) -> int:
         return 2
     listener_node = Node("demo_listener")
     listener = Listener(listener_node)
-    raw_topic: dict[str, object] = {}
     camera_qos = qos_profile_sensor_data  # the replay camera publishes best-effort
-    for key, topic in (("raw", "tof/depth/image_raw"), ("rgb", "camera/color/image_raw")):
-        listener_node.create_subscription(
-            Image, topic, lambda m, key=key: raw_topic.update({key: m}), camera_qos
-        )
+    for topic in CAMERA_TOPICS:
+        listener_node.create_subscription(Image, topic, partial(listener.keep, topic), camera_qos)
     executor = SingleThreadedExecutor()  # as depth-ros-pipeline's (see depth_ros.pipeline)
     for node in [*nodes, listener_node]:
         executor.add_node(node)
@@ -148,26 +208,14 @@ def run_demo(args: argparse.Namespace) -> int:
         node.destroy_node()
     rclpy.try_shutdown()
     report = listener.report(since=start + min(2.0, args.seconds / 3))  # skip start-up
-    missing = [t for t in OUTPUTS if t not in listener.last] + \
-        [t for t in ("rgb", "raw") if t not in raw_topic]  # fmt: skip
-    if missing:
-        print(json.dumps({"error": f"no message on {missing}", "topics": report}, indent=2))
+    stamp = listener.newest_common_stamp((*CAMERA_TOPICS, *OUTPUTS))
+    if stamp is None:
+        missing = [t for t in (*CAMERA_TOPICS, *OUTPUTS) if not listener.recent.get(t)]
+        print(json.dumps({"error": f"no frame seen on every topic (none at all on {missing})",
+                          "topics": report}, indent=2))  # fmt: skip
         return 1
-    rgb = image_to_array(raw_topic["rgb"])
-    size = (rgb.shape[1], rgb.shape[0])
-    raw = image_to_array(raw_topic["raw"]).astype(np.float32) / 1000
-
-    def coloured(topic, depth=None):
-        depth = image_to_array(listener.last[topic]) if depth is None else depth
-        return cv2.resize(colourise_depth(depth), size, interpolation=cv2.INTER_NEAREST)
-
-    picture = mosaic([
-        ("RGB", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)),
-        ("raw ToF (simulated)", coloured(None, raw)),
-        ("estimated", coloured("depth/estimated")),
-        ("recovered", coloured("depth/recovered")),
-        ("recovered sigma", coloured("depth/recovered/uncertainty")),
-    ])  # fmt: skip
+    picture = pipeline_picture({t: image_to_array(listener.recent[t][stamp])
+                                for t in (*CAMERA_TOPICS, *OUTPUTS)})  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     mosaic_path = args.out / "pipeline_mosaic.png"
     if not cv2.imwrite(str(mosaic_path), picture):
