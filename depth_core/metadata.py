@@ -26,6 +26,9 @@ class ModelMetadata:
     # σ of the model's global scale error as a fraction of depth (monocular metric depth),
     # fitted on held-out data and added in quadrature to the per-pixel σ.
     relative_sigma: float = 0.0
+    # With a ground plane: the scale's σ (fraction of depth) beyond the plane fit's own spread,
+    # in quadrature, fitted on real validation sources (the network's plane can bend).
+    plane_relative_sigma: float = 0.0
     canonical_focal_px: float | None = None  # focal length at input_size, if trained so
     training_data: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)

@@ -466,3 +466,30 @@ def test_scale_invariant_items_teach_structure_only():
     per_image = silog_loss(pred, gt, valid, torch.tensor([1.0, 0.85]).view(2, 1, 1, 1))
     assert per_image.item() == pytest.approx((0 + 10 * math.sqrt(0.15) * math.log(2)) / 2,
                                              rel=1e-3)  # fmt: skip
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (../shared/data) is absent")
+def test_sigma_calibration_on_real_validation_sources_reaches_its_target(tmp_path):
+    from depth_core.checkpoint import describe
+    from depth_core.export.onnx import save_and_export
+    from depth_core.models import build_model
+    from depth_core.real_benchmark import VALIDATION_SETS
+
+    torch.manual_seed(0)
+    model = build_model("transfer_monocular", pretrained=False).eval()
+    checkpoint = tmp_path / "mono.pt"
+    save_and_export(model, checkpoint, describe(model, (64, 96), canonical_focal_px=60.0,
+                                                training_data="none (test)"))  # fmt: skip
+    calibrate = _script("calibrate_sigma")
+    assert calibrate.main([str(checkpoint), "--real", "--target", "0.9",
+                           "--shared", str(SHARED)]) == 0  # fmt: skip
+    metadata = read_metadata(checkpoint)
+    calibration = metadata.metrics["sigma_calibration"]
+    assert metadata.relative_sigma == calibration["relative_sigma"] > 0
+    assert metadata.sigma_scale == 1.0 and metadata.plane_relative_sigma >= 0
+    assert set(calibration["safe_share_reached"]) == set(VALIDATION_SETS)
+    assert min(calibration["safe_share_reached"].values()) >= 0.9
+    from depth_core.runtime import DepthEstimator
+
+    onnx = DepthEstimator.load(checkpoint.with_suffix(".onnx"))  # what the node loads
+    assert onnx.metadata.relative_sigma == metadata.relative_sigma

@@ -183,7 +183,8 @@ class DepthEstimator:
         if fit is not None and fit.scale is not None:
             factor = np.float32(fit.scale)
             depth, sigma = depth * factor, sigma * factor
-            return DepthResult(depth, with_scale_uncertainty(sigma, depth, fit.relative_sigma),
-                               "plane", fit)  # fmt: skip
+            relative = float(np.hypot(fit.relative_sigma, meta.plane_relative_sigma))
+            return DepthResult(depth, with_scale_uncertainty(sigma, depth, relative), "plane",
+                               fit)  # fmt: skip
         return DepthResult(depth, with_scale_uncertainty(sigma, depth, meta.relative_sigma),
                            "learned", fit)  # fmt: skip
