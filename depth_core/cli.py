@@ -13,11 +13,8 @@ import numpy as np
 
 
 def run_demo(out_dir: Path) -> dict:
-    """Stereo ground truth -> metric depth on the real Middlebury pair, with a PNG mosaic.
-
-    Every figure printed is measured on this run. No depth network exists yet in this
-    package, so nothing here claims an estimate.
-    """
+    """The real Middlebury pair's stereo ground truth as metric depth, with a PNG mosaic: a
+    check of the data path alone (no network; `depth-ros demo` runs the models)."""
     from depth_core.data.middlebury import load_motorcycle
     from depth_core.visualize import colourise_depth, mosaic
 
