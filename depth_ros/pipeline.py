@@ -13,6 +13,7 @@ and the inference threads wait for the GIL (measured in docs/benchmarks.md).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import dataclass
 from importlib import import_module
@@ -169,6 +170,18 @@ def installed_config(name: str = "depth_ros.yaml") -> Path:
         return installed if installed.is_file() else SOURCE_CONFIG_DIR / name
 
 
+DDS_PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
+
+
+def large_image_environment(environ: dict[str, str]) -> dict[str, str]:
+    """What the pipeline's processes add to their environment: Fast DDS's large-image profile
+    (config/fastdds_large_images.xml: its usual transports, a shared-memory segment that holds
+    camera-sized images), unless the user already chose a profile. Other RMWs ignore it."""
+    if environ.get(DDS_PROFILE_VARIABLE):
+        return {}
+    return {DDS_PROFILE_VARIABLE: str(installed_config("fastdds_large_images.xml"))}
+
+
 def load_params_file(path: str | Path) -> dict[str, dict[str, Any]]:
     """{node name: parameters} from a ROS 2 parameter YAML (`node: ros__parameters: {...}`)."""
     path = Path(path)
@@ -260,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         arguments = parse_arguments(parser.parse_args(argv[:split]).arguments)
     except ValueError as error:
         parser.error(str(error))
+    os.environ.update(large_image_environment(dict(os.environ)))  # before DDS starts
     rclpy.init(args=[parser.prog, *argv[split:]])
     nodes = []
     try:

@@ -5,6 +5,8 @@ nodes, executables, arguments, remappings and parameter overrides come from
 depth_ros.pipeline, the description `depth-ros-pipeline` runs too, so both start the same thing.
 """
 
+import os
+
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
@@ -15,12 +17,14 @@ from depth_ros.pipeline import (
     PACKAGE,
     enabled_nodes,
     installed_config,
+    large_image_environment,
     parameter_overrides,
     remappings,
 )
 
 
 def launch_nodes(context):
+    environment = large_image_environment(dict(os.environ))
     arguments = {a.name: LaunchConfiguration(a.name).perform(context) for a in LAUNCH_ARGUMENTS}
     params_file = arguments["params_file"] or str(installed_config())
     return [
@@ -31,6 +35,7 @@ def launch_nodes(context):
             namespace=arguments["namespace"],
             parameters=[params_file, parameter_overrides(arguments, spec.name)],
             remappings=remappings(arguments),
+            additional_env=environment,
             output="screen",
             emulate_tty=True,
         )

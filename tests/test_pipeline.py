@@ -63,6 +63,7 @@ def test_launch_file_builds_its_nodes_from_the_shared_description():
     assert node_call["parameters"] == "[params_file, parameter_overrides(arguments, spec.name)]"
     assert node_call["remappings"] == "remappings(arguments)"
     assert node_call["namespace"] == "arguments['namespace']"
+    assert node_call["additional_env"] == "environment"  # the large-image DDS profile
     assert calls["DeclareLaunchArgument"]["default_value"] == "a.default"
     # No topic, executable or parameter is written into the launch file itself.
     literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
@@ -309,3 +310,13 @@ def test_boolean_arguments_take_true_false_1_0_and_refuse_anything_else():
     for bad in ("replay:=maybe", "monocular:=yes", "recovery:="):
         with pytest.raises(ValueError, match="must be true or false \\(or 1 or 0\\)"):
             parse_arguments([bad])
+
+
+def test_pipeline_processes_get_the_large_image_profile_unless_one_is_chosen():
+    from depth_ros.pipeline import large_image_environment
+
+    added = large_image_environment({})
+    profile = Path(added["FASTDDS_DEFAULT_PROFILES_FILE"])
+    assert profile.name == "fastdds_large_images.xml" and profile.is_file()
+    assert "<segment_size>" in profile.read_text()
+    assert large_image_environment({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"}) == {}
