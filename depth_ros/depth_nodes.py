@@ -16,7 +16,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import rclpy
@@ -43,8 +43,10 @@ from stereo_msgs.msg import DisparityImage
 from depth_core.pointcloud import depth_to_points
 from depth_core.processing import resize_colour
 from depth_core.runtime import DepthEstimator, threads_per_worker
+from depth_core.runtime.estimator import DepthResult
 from depth_core.runtime.plane_scale import GroundPlane, PlaneScale
 from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats, StampPairer
+from depth_core.runtime.temporal import TemporalFilter, TemporalSettings, TemporalStats
 from depth_core.visualize import colourise_depth
 from depth_ros.conversions import (
     ImageFormatError,
@@ -167,6 +169,8 @@ class DepthNode(LifecycleNode):
         self.stamp_latency = RollingStats()
         self.estimator_stats = RollingStats()
         self._scale: tuple[str, PlaneScale | None] = ("none yet", None)  # the last frame's
+        self._temporal: TemporalFilter | None = None
+        self._temporal_stats = TemporalStats(0.0, True)
         self._logged: set[str] = set()
         self.estimators: list[DepthEstimator] = []
         self._configured = self._active = self._running = False
@@ -407,6 +411,7 @@ class DepthNode(LifecycleNode):
                 self.dropped.add("superseded")
                 continue
             self._last_published_stamp = stamp
+            result = self._temporal_step(result, stamp)
             header = frame.rgb_msg.header
             try:
                 self.depth_pub.publish(array_to_image(result.depth, "32FC1", header))
@@ -424,6 +429,21 @@ class DepthNode(LifecycleNode):
             self.output_stats.add(now - frame.received, now)
             age = self.get_clock().now().nanoseconds * 1e-9 - stamp
             self.stamp_latency.add(age, now)
+
+    def _temporal_step(self, result: DepthResult, stamp: float) -> DepthResult:
+        """The temporal filter (depth_core.runtime.temporal) when `temporal_filter` is on, in
+        stamp order (this thread publishes in stamp order)."""
+        if not self.params["temporal_filter"]:
+            self._temporal = None
+            return result
+        settings = TemporalSettings(self.params["temporal_strength"],
+                                    self.params["temporal_motion_sigmas"])  # fmt: skip
+        if self._temporal is None:
+            self._temporal = TemporalFilter(settings)
+        self._temporal.settings = settings  # a run-time change keeps the history
+        depth, sigma, self._temporal_stats = self._temporal.update(result.depth, result.sigma,
+                                                                   stamp)  # fmt: skip
+        return replace(result, depth=depth, sigma=sigma)
 
     def _point_cloud(self, frame: Frame, result, header) -> PointCloud2:
         height, width = result.depth.shape
@@ -458,6 +478,9 @@ class DepthNode(LifecycleNode):
             "model": self.estimator.metadata.model_name,
             "model_path": self.model_path,
         }
+        if self._temporal is not None:
+            values["temporal_held_share"] = f"{self._temporal_stats.held_share:.3f}"
+            values["temporal_resets"] = str(self._temporal.resets)
         source, plane = self._scale
         values["scale_source"] = source
         if plane is not None:

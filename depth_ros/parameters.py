@@ -68,6 +68,13 @@ ESTIMATOR = (
           read_only=True),
     Param("autostart", True, "configure and activate at start; false: wait unconfigured for a "
           "lifecycle manager (e.g. ros2 lifecycle set <node> configure)", read_only=True),
+    Param("temporal_filter", False, "fuse each pixel with its history where the scene has not "
+          "changed (σ-aware; lets go at once where it has); off until its flicker and accuracy "
+          "benchmark is in docs/results.md"),
+    Param("temporal_strength", 0.85, "largest weight of a pixel's history (at most 1/(1 − s) "
+          "frames averaged)", 0.0, 0.95),
+    Param("temporal_motion_sigmas", 2.5, "a new depth further than this many combined σ from "
+          "the history restarts the pixel", 0.5, 10.0),
 )  # fmt: skip
 
 

@@ -503,3 +503,40 @@ def test_ground_plane_is_validated_and_reported_in_diagnostics(models, scene):
         assert "plane_share" not in latest_report()
     finally:
         spinner.close()
+
+
+def test_temporal_filter_holds_a_still_scene_and_switches_off_exactly(models, scene):
+    rgb, _, intrinsics, _ = scene
+    node = MonocularDepthNode(parameter_overrides=overrides(
+        model_path=str(models["mono"]), diagnostics_period=0.2, temporal_filter=True))  # fmt: skip
+    probe = Probe(outputs=("depth/estimated",))
+    spinner = Spinner(node, probe)
+    stamp = [300.0]
+
+    def frames_until_output(count: int) -> None:
+        before = len(probe.received["depth/estimated"])
+        for _ in range(200):
+            stamp[0] += 1 / 30  # a 30 Hz camera: no stamp gap resets the filter
+            probe.publish_frame(rgb, intrinsics, stamp[0])
+            time.sleep(0.05)
+            if len(probe.received["depth/estimated"]) >= before + count:
+                return
+        raise AssertionError("no output")
+
+    try:
+        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        frames_until_output(4)
+        time.sleep(0.5)
+        report = probe.diagnostics("monocular_depth")[-1]
+        assert float(report["temporal_held_share"]) == 1.0  # the same frame: nothing moved
+        assert int(report["temporal_resets"]) >= 1
+        filtered = image_to_array(probe.received["depth/estimated"][-1])
+        assert node.set_parameters([Parameter("temporal_filter", value=False)])[0].successful
+        frames_until_output(2)
+        time.sleep(0.5)
+        assert "temporal_held_share" not in probe.diagnostics("monocular_depth")[-1]
+        unfiltered = image_to_array(probe.received["depth/estimated"][-1])
+    finally:
+        spinner.close()
+    # One frame over and over: the fused depth is that frame's own depth, so on and off agree.
+    np.testing.assert_allclose(filtered, unfiltered, rtol=1e-5)

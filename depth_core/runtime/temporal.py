@@ -1,0 +1,93 @@
+"""Steady depth over time: a per-pixel, σ-aware temporal filter for a stream of depth images.
+
+Where the scene has not changed, the new estimate is fused with the filter's history, weighted
+by their variances and by how many frames the history holds (a running mean of a still
+scene, capped by `strength` so that the filter keeps following the sensor). Where the new
+depth disagrees with the history beyond `motion_sigmas` combined σ, the pixel lets go at once
+and restarts from the new frame. A stamp that goes backwards or jumps by more than
+`max_gap_s` (a dropped stream, a replay restart) resets every pixel.
+
+σ of the fused depth: a network's errors on consecutive frames of one scene are correlated,
+so averaging frames does not shrink them as it would shrink independent noise. The fused σ is
+the weighted mean of the two σs, the value for fully correlated errors: the largest the two
+can give together, and so never below what the evidence allows, whatever their correlation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TemporalSettings:
+    strength: float = 0.85  # largest weight of the history: at most 1 / (1 − strength) frames
+    motion_sigmas: float = 2.5  # disagreement (in combined σ) beyond which a pixel restarts
+    max_gap_s: float = 0.5  # a larger gap between stamps (or one backwards) resets the image
+
+    def __post_init__(self):
+        if not 0.0 <= self.strength < 1.0:
+            raise ValueError(f"strength must be in [0, 1), got {self.strength}")
+        if self.motion_sigmas <= 0 or self.max_gap_s <= 0:
+            raise ValueError("motion_sigmas and max_gap_s must be > 0")
+
+
+@dataclass(frozen=True)
+class TemporalStats:
+    held_share: float  # of the valid pixels, those fused with their history
+    reset: bool  # the whole image restarted (first frame, stamp jump, new size)
+
+
+class TemporalFilter:
+    """Call `update` with each frame in stamp order; it returns the filtered depth and σ."""
+
+    def __init__(self, settings: TemporalSettings | None = None):
+        self.settings = settings or TemporalSettings()
+        self.resets = 0
+        self._depth: np.ndarray | None = None
+        self._sigma: np.ndarray | None = None
+        self._count: np.ndarray | None = None  # frames each pixel's history holds
+        self._stamp: float | None = None
+
+    def reset(self) -> None:
+        self._depth = self._sigma = self._count = None
+        self._stamp = None
+
+    def update(self, depth: np.ndarray, sigma: np.ndarray,
+               stamp: float) -> tuple[np.ndarray, np.ndarray, TemporalStats]:  # fmt: skip
+        """depth, σ: HxW metres (0/NaN depth = no estimate); stamp: seconds."""
+        s = self.settings
+        valid = np.isfinite(depth) & (depth > 0) & np.isfinite(sigma)
+        gap_ok = self._stamp is not None and 0.0 <= stamp - self._stamp <= s.max_gap_s
+        if self._depth is None or self._depth.shape != depth.shape or not gap_ok:
+            self._start(depth, sigma, valid, stamp)
+            self.resets += 1
+            return depth, sigma, TemporalStats(0.0, True)
+        self._stamp = stamp
+        prior_depth, prior_sigma, count = self._depth, self._sigma, self._count
+        both = valid & (count > 0)
+        combined = np.sqrt(prior_sigma * prior_sigma + sigma * sigma)
+        still = both & (np.abs(depth - prior_depth) <= s.motion_sigmas * combined)
+        # History weight: its frame count against the new frame, in proportion to their
+        # variances (a running mean when the σs are equal), capped by strength.
+        new_variance = sigma * sigma
+        history = count * new_variance
+        with np.errstate(invalid="ignore", divide="ignore"):
+            weight = np.where(still, history / (history + prior_sigma * prior_sigma), 0.0)
+        weight = np.minimum(np.nan_to_num(weight), s.strength).astype(np.float32)
+        fused_depth = np.where(still, weight * prior_depth + (1 - weight) * depth, depth)
+        fused_sigma = np.where(still, weight * prior_sigma + (1 - weight) * sigma, sigma)
+        self._depth = np.where(valid, fused_depth, prior_depth).astype(np.float32)
+        self._sigma = np.where(valid, fused_sigma, prior_sigma).astype(np.float32)
+        self._count = np.where(still, count + 1, np.where(valid, 1, count)).astype(np.int32)
+        held = float(still.sum() / max(int(valid.sum()), 1))
+        out_depth = np.where(valid, self._depth, depth).astype(np.float32)
+        out_sigma = np.where(valid, self._sigma, sigma).astype(np.float32)
+        return out_depth, out_sigma, TemporalStats(held, False)
+
+    def _start(self, depth, sigma, valid, stamp) -> None:
+        self._depth = np.where(valid, depth, 0).astype(np.float32)
+        self._sigma = np.where(valid, sigma, 0).astype(np.float32)
+        self._count = valid.astype(np.int32)
+        self._stamp = stamp

@@ -1,0 +1,72 @@
+"""The temporal filter: a still scene converges and flickers less, as the fusion rule says for
+independent noise; a change passes at once; σ never falls below what the fusion allows; a
+strength of 0 switches it off exactly; stamp jumps reset it."""
+
+import numpy as np
+import pytest
+
+from depth_core.runtime.temporal import TemporalFilter, TemporalSettings
+
+SHAPE = (24, 32)
+
+
+def run(filter_: TemporalFilter, frames, sigma=0.02, start=0.0, period=1 / 30):
+    outputs = []
+    for index, depth in enumerate(frames):
+        outputs.append(filter_.update(depth.astype(np.float32),
+                                      np.full(SHAPE, sigma, np.float32),
+                                      start + index * period))  # fmt: skip
+    return outputs
+
+
+def test_a_still_scene_converges_and_its_flicker_falls_as_independent_noise_predicts():
+    rng = np.random.default_rng(0)
+    strength = 0.85
+    frames = [2.0 + rng.normal(0, 0.02, SHAPE) for _ in range(300)]
+    outputs = run(TemporalFilter(TemporalSettings(strength=strength, motion_sigmas=6.0)),
+                  frames)  # fmt: skip
+    steady = np.stack([depth for depth, _, _ in outputs[100:]])
+    # An exponential average with weight w on the history: Var(out) = (1 − w)/(1 + w) Var(in).
+    expected = 0.02 * np.sqrt((1 - strength) / (1 + strength))
+    assert steady.std(axis=0).mean() == pytest.approx(expected, rel=0.15)
+    assert steady.mean() == pytest.approx(2.0, abs=2e-3)
+    assert outputs[-1][2].held_share == 1.0 and not outputs[-1][2].reset
+
+
+def test_a_change_in_the_scene_passes_within_one_frame():
+    frames = [np.full(SHAPE, 2.0)] * 20 + [np.full(SHAPE, 1.5)]
+    *_, (depth, sigma, stats) = run(TemporalFilter(), frames)
+    np.testing.assert_array_equal(depth, 1.5)  # 0.5 m is 17 combined σ: let go at once
+    assert stats.held_share == 0.0
+    np.testing.assert_array_equal(sigma, np.float32(0.02))  # the new frame's own σ
+
+
+def test_sigma_never_falls_below_what_the_fusion_rule_allows():
+    rng = np.random.default_rng(1)
+    filter_ = TemporalFilter(TemporalSettings(motion_sigmas=100.0))
+    previous_sigma = None
+    for index in range(30):
+        sigma_in = rng.uniform(0.01, 0.2, SHAPE).astype(np.float32)
+        depth, sigma, _ = filter_.update(np.full(SHAPE, 2.0, np.float32), sigma_in, index * 0.03)
+        if previous_sigma is not None:
+            # The weighted mean of the two σs: between them, so never below the smaller.
+            lower = np.minimum(previous_sigma, sigma_in)
+            upper = np.maximum(previous_sigma, sigma_in)
+            assert np.all(sigma >= lower - 1e-7) and np.all(sigma <= upper + 1e-7)
+        previous_sigma = sigma
+
+
+def test_strength_zero_is_off_exactly_and_stamp_jumps_reset():
+    rng = np.random.default_rng(2)
+    frames = [2.0 + rng.normal(0, 0.02, SHAPE) for _ in range(5)]
+    outputs = run(TemporalFilter(TemporalSettings(strength=0.0)), frames)
+    for (depth, _, _), frame in zip(outputs, frames, strict=True):
+        np.testing.assert_array_equal(depth, frame.astype(np.float32))
+    filter_ = TemporalFilter()
+    run(filter_, frames)
+    assert filter_.resets == 1  # the first frame starts it
+    _, _, stats = filter_.update(frames[0].astype(np.float32), np.full(SHAPE, 0.02, np.float32),
+                                 100.0)  # fmt: skip
+    assert stats.reset and filter_.resets == 2
+    with pytest.raises(ValueError, match="strength"):
+        TemporalSettings(strength=1.0)
