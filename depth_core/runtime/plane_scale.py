@@ -88,15 +88,17 @@ def _points(depth: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
 def _facing(points: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """Pixels whose surface (from central differences of the points, smoothed first so that
     per-pixel noise does not turn the normals) faces along ±normal."""
-    points = cv2.blur(points, (NORMAL_SMOOTHING, NORMAL_SMOOTHING))
-    du = np.zeros_like(points)
-    dv = np.zeros_like(points)
-    du[:, 1:-1] = points[:, 2:] - points[:, :-2]
-    dv[1:-1] = points[2:] - points[:-2]
-    surface = np.cross(du, dv)
-    length = np.linalg.norm(surface, axis=-1)
-    cosine = np.abs(surface @ normal) / np.maximum(length, 1e-12)
-    return (length > 0) & (cosine >= np.cos(np.radians(MAX_NORMAL_ANGLE_DEG)))
+    x, y, z = (cv2.blur(points[..., i], (NORMAL_SMOOTHING, NORMAL_SMOOTHING)) for i in range(3))
+    facing = np.zeros(points.shape[:2], dtype=bool)
+    # Central differences along u (columns) and v (rows), on the interior pixels.
+    ux, uy, uz = (c[1:-1, 2:] - c[1:-1, :-2] for c in (x, y, z))
+    vx, vy, vz = (c[2:, 1:-1] - c[:-2, 1:-1] for c in (x, y, z))
+    cx, cy, cz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+    along = normal[0] * cx + normal[1] * cy + normal[2] * cz
+    squared = cx * cx + cy * cy + cz * cz
+    cosine_squared = np.float32(np.cos(np.radians(MAX_NORMAL_ANGLE_DEG)) ** 2)
+    facing[1:-1, 1:-1] = (squared > 0) & (along * along >= cosine_squared * squared)
+    return facing
 
 
 def fit_plane_scale(depth: np.ndarray, intrinsics: Intrinsics, plane: GroundPlane) -> PlaneScale:
