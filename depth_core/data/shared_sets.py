@@ -181,22 +181,27 @@ def _meta_frames(root: Path) -> tuple[dict, list[dict]]:
     return meta, meta["frames"]
 
 
-def arc2017_bins(root: str | Path) -> LazySamples:
-    """ARC 2017 picking bins (Intel SR300): frames and per-frame K listed in `meta.json`;
-    depth registered to colour, uint16 in 0.1 mm (not millimetres)."""
-    root = Path(root)
-    meta, frames = _meta_frames(root)
-    items = list(zip(frames, meta["K_per_frame"], strict=True))
+def _registered_png_frames(root: Path, label: str, units_per_metre: float,
+                           intrinsics: list[dict]) -> LazySamples:  # fmt: skip
+    """`meta.json` frames of uint16 depth registered to colour, with each frame's K."""
+    _, frames = _meta_frames(root)
 
     def read(item) -> DepthSample:
         frame, k = item
-        depth = read_depth_png(root / frame["depth"]).astype(np.float32) / 1e4
+        depth = read_depth_png(root / frame["depth"]).astype(np.float32) / units_per_metre
         height, width = depth.shape
-        intrinsics = Intrinsics(k["fx"], k["fy"], k["cx"], k["cy"], width, height)
-        return _sample(read_image_rgb(root / frame["rgb"]), depth, intrinsics,
-                       f"arc2017/{Path(frame['depth']).stem}")  # fmt: skip
+        return _sample(read_image_rgb(root / frame["rgb"]), depth,
+                       Intrinsics(k["fx"], k["fy"], k["cx"], k["cy"], width, height),
+                       f"{label}/{Path(frame['depth']).stem}")  # fmt: skip
 
-    return LazySamples(items, read)
+    return LazySamples(list(zip(frames, intrinsics, strict=True)), read)
+
+
+def arc2017_bins(root: str | Path) -> LazySamples:
+    """ARC 2017 picking bins (Intel SR300): frames and per-frame K listed in `meta.json`;
+    depth registered to colour, uint16 in 0.1 mm (not millimetres)."""
+    meta, _ = _meta_frames(Path(root))
+    return _registered_png_frames(Path(root), "arc2017", 1e4, meta["K_per_frame"])
 
 
 def phoxi_bins(root: str | Path) -> LazySamples:
@@ -221,18 +226,9 @@ def phoxi_bins(root: str | Path) -> LazySamples:
 def office_ceiling(root: str | Path) -> LazySamples:
     """A RealSense looking up at an office ceiling: uint16 mm registered to colour (clipped at
     0.3 m); intrinsics estimated by COLMAP (`meta.json` K_approx)."""
-    root = Path(root)
-    meta, frames = _meta_frames(root)
-    k = meta["K_approx"]
-
-    def read(frame: dict) -> DepthSample:
-        depth = read_depth_png(root / frame["depth"]).astype(np.float32) / 1000.0
-        height, width = depth.shape
-        intrinsics = Intrinsics(k["fx"], k["fy"], k["cx"], k["cy"], width, height)
-        return _sample(read_image_rgb(root / frame["rgb"]), depth, intrinsics,
-                       f"office_ceiling/{Path(frame['depth']).stem}")  # fmt: skip
-
-    return LazySamples(frames, read)
+    meta, frames = _meta_frames(Path(root))
+    return _registered_png_frames(Path(root), "office_ceiling", 1000.0,
+                                  [meta["K_approx"]] * len(frames))  # fmt: skip
 
 
 def orbbec_person(root: str | Path, group: str | None = None) -> LazySamples:
