@@ -70,3 +70,22 @@ def test_strength_zero_is_off_exactly_and_stamp_jumps_reset():
     assert stats.reset and filter_.resets == 2
     with pytest.raises(ValueError, match="strength"):
         TemporalSettings(strength=1.0)
+
+
+def test_tae_is_zero_for_consistent_predictions_and_measures_a_scale_jump():
+    from depth_core.data.sample import DepthSample
+    from depth_core.geometry import Intrinsics
+    from depth_core.temporal_benchmark import temporal_abs_rel
+
+    intrinsics = Intrinsics(40.0, 40.0, 15.5, 11.5, 32, 24)
+    truth = np.full(SHAPE, 2.0, np.float32)
+    first, second = np.eye(4), np.eye(4)
+    second[0, 3] = 0.01  # the camera moves 1 cm right: pixels shift, a flat wall's depth stays
+    frames = [DepthSample(np.zeros((*SHAPE, 3), np.uint8), truth, truth > 0, intrinsics,
+                          pose=pose) for pose in (first, second)]  # fmt: skip
+    steady = [truth.copy(), truth.copy()]
+    assert temporal_abs_rel(steady, frames) == pytest.approx(0.0, abs=1e-6)
+    jumped = [truth.copy(), 1.1 * truth]  # the later prediction 10% farther
+    # t -> t+1: |2 − 2.2| / 2.2; t+1 -> t: |2.2 − 2| / 2; averaged.
+    expected = (0.2 / 2.2 + 0.2 / 2.0) / 2
+    assert temporal_abs_rel(jumped, frames) == pytest.approx(expected, rel=1e-4)

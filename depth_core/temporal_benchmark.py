@@ -1,0 +1,131 @@
+"""How steady the depth is over time, with the temporal filter on and off, through the runtime
+the nodes use (`DepthEstimator`, then `TemporalFilter` in stamp order, as the nodes apply it).
+
+- static flicker: one real frame held still for a number of frames, each with fresh sensor
+  noise (Gaussian, in grey levels), an exposure step every `exposure_period` frames and a
+  JPEG round trip; the per-pixel temporal standard deviation over the mean, its median and
+  90th percentile over the pixels;
+- a moving camera (frames with true depth and poses): accuracy (AbsRel), σ honesty (safe2:
+  d − 2σ ≤ truth) and temporal consistency, TAE: frame t's prediction carried into frame
+  t+1 (its pixels moved by the true depth and poses, its depth by the prediction) against
+  the prediction at t+1, AbsRel, both directions averaged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from depth_core.data.sample import DepthSample
+from depth_core.metrics import depth_metrics, evaluation_mask
+from depth_core.runtime.temporal import TemporalFilter, TemporalSettings
+
+FRAME_PERIOD_S = 1 / 30
+
+
+@dataclass(frozen=True)
+class FlickerSettings:
+    frames: int = 60
+    noise_grey_levels: float = 2.0
+    exposure_step: float = 0.0  # relative gain change every exposure_period frames
+    exposure_period: int = 15
+    jpeg_quality: int = 0  # 0: no JPEG round trip
+
+
+def perturbed(rgb: np.ndarray, index: int, settings: FlickerSettings,
+              rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+    """Frame `index` of a still camera: the same image with this frame's noise, exposure and
+    compression."""
+    image = rgb.astype(np.float32)
+    if settings.exposure_step and (index // settings.exposure_period) % 2:
+        image = image * (1.0 + settings.exposure_step)
+    image = image + rng.normal(0.0, settings.noise_grey_levels, image.shape)
+    image = np.clip(np.rint(image), 0, 255).astype(np.uint8)
+    if settings.jpeg_quality:
+        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, settings.jpeg_quality])
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if ok else image
+    return image
+
+
+def static_flicker(estimator, sample: DepthSample, settings: FlickerSettings,
+                   temporal: TemporalSettings | None) -> dict[str, float]:  # fmt: skip
+    """Median and p90 over the valid pixels of the temporal std / mean of the published
+    depth, for one still frame (`temporal` None: the filter off)."""
+    rng = np.random.default_rng(0)
+    filter_ = TemporalFilter(temporal) if temporal else None
+    depths = []
+    for index in range(settings.frames):
+        rgb = perturbed(sample.rgb, index, settings, rng)
+        result = estimator.predict(rgb, None, sample.intrinsics, sample.depth.shape)
+        depth = result.depth
+        if filter_ is not None:
+            depth, _, _ = filter_.update(result.depth, result.sigma, index * FRAME_PERIOD_S)
+        depths.append(depth)
+    stack = np.stack(depths[settings.frames // 4 :])  # after the filter has settled
+    ratio = stack.std(axis=0) / np.maximum(stack.mean(axis=0), 1e-6)
+    return {"median": float(np.median(ratio)), "p90": float(np.percentile(ratio, 90))}
+
+
+def _carried(
+    depth_t: np.ndarray,
+    truth_t: np.ndarray,
+    pose_t: np.ndarray,
+    pose_next: np.ndarray,
+    intrinsics,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels of frame t moved into frame t+1 by the true depth and the poses, and frame t's
+    predicted depth carried along: (rows, columns in t+1, carried depth)."""
+    rows, columns = np.nonzero((truth_t > 0) & (depth_t > 0))
+    slope_x, slope_y = intrinsics.ray_slopes()
+    next_from_t = np.linalg.inv(pose_next) @ pose_t
+    rotation, translation = next_from_t[:3, :3], next_from_t[:3, 3:4]
+
+    def moved(z: np.ndarray) -> np.ndarray:
+        points = np.stack([slope_x[columns] * z, slope_y[rows] * z, z])
+        return rotation @ points + translation
+
+    true_points = moved(truth_t[rows, columns])
+    predicted_points = moved(depth_t[rows, columns])
+    ahead = true_points[2] > 1e-3
+    u = np.round(intrinsics.fx * true_points[0, ahead] / true_points[2, ahead] + intrinsics.cx)
+    v = np.round(intrinsics.fy * true_points[1, ahead] / true_points[2, ahead] + intrinsics.cy)
+    inside = (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
+    return (v[inside].astype(int), u[inside].astype(int),
+            predicted_points[2, ahead][inside])  # fmt: skip
+
+
+def temporal_abs_rel(depths: list[np.ndarray], samples: Sequence[DepthSample]) -> float:
+    """TAE: mean over consecutive pairs, both directions, of the AbsRel between the earlier
+    prediction carried into the later frame and the later prediction."""
+    errors = []
+    for t in range(len(samples) - 1):
+        for a, b in ((t, t + 1), (t + 1, t)):
+            rows, columns, carried = _carried(depths[a], samples[a].depth, samples[a].pose,
+                                              samples[b].pose, samples[a].intrinsics)  # fmt: skip
+            target = depths[b][rows, columns]
+            keep = target > 0
+            if keep.any():
+                errors.append(float(np.mean(np.abs(carried[keep] - target[keep]) / target[keep])))
+    return float(np.mean(errors))
+
+
+def moving_camera(estimator, samples: Sequence[DepthSample],
+                  temporal: TemporalSettings | None) -> dict[str, float]:  # fmt: skip
+    """AbsRel, safe2 and TAE over a posed sequence, the filter on (settings) or off (None)."""
+    filter_ = TemporalFilter(temporal) if temporal else None
+    depths, abs_rel, safe, count = [], [], 0, 0
+    for index, sample in enumerate(samples):
+        result = estimator.predict(sample.rgb, None, sample.intrinsics, sample.depth.shape)
+        depth, sigma = result.depth, result.sigma
+        if filter_ is not None:
+            depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
+        depths.append(depth)
+        mask = evaluation_mask(sample.depth, sample.valid)
+        abs_rel.append(depth_metrics(depth, sample.depth, sample.valid)["abs_rel"])
+        safe += int(np.sum(depth[mask] - 2 * sigma[mask] <= sample.depth[mask]))
+        count += int(mask.sum())
+    return {"abs_rel": float(np.mean(abs_rel)), "safe2": safe / max(count, 1),
+            "tae": temporal_abs_rel(depths, samples)}  # fmt: skip

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Measure how steady a monocular model's depth is over time, with the temporal filter off
+and on, and write the tables to docs/results.md.
+
+    python training/benchmark_temporal.py --model depth_ros/models/monocular_int8.onnx
+
+Static flicker: a real TUM frame and the first 7-Scenes held-out frame held still, with 2 grey
+levels of fresh noise per frame, then with exposure steps, then with JPEG compression. Moving
+camera: the 7-Scenes held-out block with its true poses (accuracy, safe2, TAE). The filter
+runs as the nodes run it (depth_core.runtime.temporal, the node parameters' defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from depth_core.data.shared_sets import shared_frames
+from depth_core.evaluation import write_generated_section
+from depth_core.runtime.estimator import DepthEstimator
+from depth_core.runtime.temporal import TemporalSettings
+from depth_core.temporal_benchmark import FlickerSettings, moving_camera, static_flicker
+
+CONDITIONS = {
+    "2 grey levels of noise": FlickerSettings(),
+    "noise + exposure steps (±8% every 0.5 s)": FlickerSettings(exposure_step=0.08),
+    "noise + JPEG quality 75": FlickerSettings(jpeg_quality=75),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", default="depth_ros/models/monocular_int8.onnx")
+    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent
+                                                / "shared" / "data"))  # fmt: skip
+    parser.add_argument("--results", default="docs/results.md")
+    parser.add_argument("--frames", type=int, default=150,
+                        help="7-Scenes held-out frames (the moving camera)")  # fmt: skip
+    parser.add_argument("--still-frames", type=int, default=60, help="frames per still scene")
+    args = parser.parse_args(argv)
+    try:
+        estimator = DepthEstimator.load(args.model)
+    except (OSError, ValueError) as error:
+        parser.error(str(error))
+    if not Path(args.shared).is_dir():
+        parser.error(f"needs ../shared/data: {args.shared} is absent")
+    settings = TemporalSettings()  # the node parameters' defaults
+    held_out = shared_frames(args.shared, "sevenscenes_redkitchen/held_out")[: args.frames]
+    stills = {"tum_fr1 frame 1": shared_frames(args.shared, "tum_fr1")[0],
+              "7-Scenes held-out frame 0": held_out[0]}  # fmt: skip
+    flicker = {}
+    for scene, sample in stills.items():
+        for condition, base in CONDITIONS.items():
+            still = FlickerSettings(**{**base.__dict__, "frames": args.still_frames})
+            for label, temporal in (("off", None), ("on", settings)):
+                flicker[(scene, condition, label)] = static_flicker(estimator, sample, still,
+                                                                    temporal)  # fmt: skip
+                print(scene, condition, label, flicker[(scene, condition, label)],
+                      file=sys.stderr)  # fmt: skip
+    moving = {label: moving_camera(estimator, held_out, temporal)
+              for label, temporal in (("off", None), ("on", settings))}  # fmt: skip
+    lines = [f"## Temporal stability\n\nMade by `python training/benchmark_temporal.py "
+             f"{' '.join(argv if argv is not None else sys.argv[1:])}` with `{args.model}`; the "
+             f"filter at the node defaults (strength {settings.strength}, motion "
+             f"{settings.motion_sigmas} σ).\n",
+             "### Static flicker: per-pixel temporal std / mean over a still scene\n",
+             "| scene | condition | filter | median | p90 |",
+             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+    for (scene, condition, label), values in flicker.items():
+        lines.append(f"| {scene} | {condition} | {label} | {values['median']:.4f} | "
+                     f"{values['p90']:.4f} |")  # fmt: skip
+    lines += ["", f"### Moving camera: the 7-Scenes held-out block ({len(held_out)} frames)\n",
+              "| filter | AbsRel | safe2 | TAE |", "| --- | --- | --- | --- |"]  # fmt: skip
+    for label, values in moving.items():
+        lines.append(f"| {label} | {values['abs_rel']:.4f} | {values['safe2']:.4f} | "
+                     f"{values['tae']:.4f} |")  # fmt: skip
+    text = "\n".join(lines)
+    write_generated_section(Path(args.results), "temporal benchmark",
+                            "training/benchmark_temporal.py", text)  # fmt: skip
+    print(text)
+    print(json.dumps({"moving": moving}), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
