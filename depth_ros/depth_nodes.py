@@ -478,9 +478,10 @@ class DepthNode(LifecycleNode):
             "model": self.estimator.metadata.model_name,
             "model_path": self.model_path,
         }
-        if self._temporal is not None:
+        temporal = self._temporal  # the publishing thread may drop it meanwhile
+        if temporal is not None:
             values["temporal_held_share"] = f"{self._temporal_stats.held_share:.3f}"
-            values["temporal_resets"] = str(self._temporal.resets)
+            values["temporal_resets"] = str(temporal.resets)
         source, plane = self._scale
         values["scale_source"] = source
         if plane is not None:
