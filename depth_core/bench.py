@@ -208,16 +208,23 @@ def table(results: list[dict]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS))
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(DEFAULT_MODELS),
+        help="registry names of the models to measure",
+    )
     parser.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"],
-                        choices=["torch", "onnxruntime", "tensorrt"])  # fmt: skip
+                        choices=["torch", "onnxruntime", "tensorrt"], help="runtimes")  # fmt: skip
     parser.add_argument("--sizes", nargs="+", default=["320x240", "640x480"], help="WxH")
     parser.add_argument("--precisions", nargs="+", default=["fp32"],
-                        choices=["fp32", "fp16", "int8"])  # fmt: skip
+                        choices=["fp32", "fp16", "int8"], help="arithmetic")  # fmt: skip
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="CPU inference threads"
+    )
+    parser.add_argument("--warmup", type=int, default=10, help="runs before measuring")
+    parser.add_argument("--runs", type=int, default=100, help="measured runs per row")
     parser.add_argument("--checkpoint", help="bench this checkpoint's weights (one model)")
     parser.add_argument("--json", type=Path, help="also write the results here")
 

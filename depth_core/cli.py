@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -47,22 +48,46 @@ def run_demo(out_dir: Path) -> dict:
     return report
 
 
+class CommandHelpFormatter(argparse.HelpFormatter):
+    """--help lists every option on its own line with its default (a default of None or
+    False, meaning "not given", is not shown)."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
+                and "%(default)" not in (action.help or "")):  # fmt: skip
+            action = copy.copy(action)
+            action.help = f"{action.help or ''} (default: %(default)s)".strip()
+        return super()._format_action(action)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="depth-core", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="depth-core", description="Export, reconfigure and benchmark depth models; show "
+        "the Middlebury stereo ground truth.",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run the demo on the embedded Middlebury pair")
+
+    def command(name: str, sentence: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=sentence, description=sentence, formatter_class=CommandHelpFormatter
+        )
+
+    demo = command("demo", "Write the Middlebury pair's stereo ground truth as metric depth and "
+                   "a picture (the data path, no network).")  # fmt: skip
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder")
-    export = commands.add_parser("export", help="export a checkpoint to ONNX (with metadata)")
-    export.add_argument("checkpoint", type=Path)
+    export = command("export", "Export a checkpoint to ONNX with its metadata, and optionally "
+                     "an INT8 ONNX copy and a TensorRT engine.")  # fmt: skip
+    export.add_argument("checkpoint", type=Path, help="training checkpoint (.pt)")
     export.add_argument("--onnx", type=Path, required=True, help="output .onnx path")
-    export.add_argument("--opset", type=int, default=17)
+    export.add_argument("--opset", type=int, default=17, help="ONNX opset")
     export.add_argument("--tensorrt", type=Path, help="also build a TensorRT engine here")
     precision = export.add_mutually_exclusive_group()
     precision.add_argument("--fp16", action="store_const", dest="precision", const="fp16",
                            help="FP16 engine (the default)")  # fmt: skip
     precision.add_argument("--int8", action="store_const", dest="precision", const="int8",
                            help="INT8 engine, entropy-calibrated on --calib")  # fmt: skip
-    precision.add_argument("--fp32", action="store_const", dest="precision", const="fp32")
+    precision.add_argument("--fp32", action="store_const", dest="precision", const="fp32",
+                           help="FP32 engine")  # fmt: skip
     export.add_argument("--calib", type=Path,
                         help="folder of calibration images (and <stem>.depth.png raw depth in mm "
                              "for recovery models) for --int8 and --onnx-int8")  # fmt: skip
@@ -75,15 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--onnx-int8", type=Path, metavar="PATH",
                         help="also write an INT8 ONNX Runtime model here (static quantization "
                              "calibrated on --calib or --calib-scenes)")  # fmt: skip
-    reconfigure = commands.add_parser(
-        "reconfigure", help="a checkpoint's weights under other model settings that keep "
-        "their shapes (e.g. uncertainty_stride, alignment_window); writes OUT and its .onnx",
-    )  # fmt: skip
-    reconfigure.add_argument("checkpoint", type=Path)
+    reconfigure = command("reconfigure", "Save a checkpoint's weights under other model "
+                          "settings that keep their shapes (e.g. uncertainty_stride, "
+                          "alignment_window), with its .onnx.")  # fmt: skip
+    reconfigure.add_argument("checkpoint", type=Path, help="training checkpoint (.pt)")
     reconfigure.add_argument("--set", action="append", required=True, metavar="KEY=VALUE",
                              help="a model setting (YAML value); repeat for more")  # fmt: skip
     reconfigure.add_argument("--out", type=Path, required=True, help="output checkpoint (.pt)")
-    bench = commands.add_parser("bench", help="latency / fps / memory per backend and size")
+    bench = command("bench", "Measure latency, rate and memory of the estimator per model, "
+                    "backend, size and precision, and the ground-plane fit.")  # fmt: skip
     from depth_core.bench import add_arguments
 
     add_arguments(bench)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from depth_core.bench import process_memory_mb
+from depth_core.cli import CommandHelpFormatter
 from depth_core.runtime import threads_per_worker
 from depth_ros.parameters import NODE_PARAMETERS
 from depth_ros.pipeline import installed_config
@@ -348,21 +349,33 @@ def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_cl
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="depth-ros", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+        prog="depth-ros", description="Run the depth_ros pipeline on a replayed camera and "
+        "measure it: demo (one process, a picture) or bench (camera, pipeline and listener "
+        "in three processes).",
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True)
-    for name in ("demo", "bench"):
-        sub = commands.add_parser(name)
+    sentences = {
+        "demo": "Replay a generated room into both depth nodes for a while; print each "
+                "output's rate and latency and write a picture of one instant.",
+        "bench": "Measure rate, latency, drops, node overhead, CPU and memory with the camera, "
+                 "the pipeline and this listener in three processes.",
+    }  # fmt: skip
+    for name, sentence in sentences.items():
+        sub = commands.add_parser(
+            name, help=sentence, description=sentence, formatter_class=CommandHelpFormatter
+        )
         sub.add_argument("--monocular-model", help="model for monocular_depth (default: the "
                          "shipped one)")  # fmt: skip
         sub.add_argument("--recovery-model", help="model for depth_recovery (default: the "
                          "shipped one)")  # fmt: skip
-        sub.add_argument("--seconds", type=float, default=10.0 if name == "demo" else 20.0)
-    commands.choices["demo"].add_argument("--out", type=Path, default=Path("demo_output"))
+        sub.add_argument("--seconds", type=float, default=10.0 if name == "demo" else 20.0,
+                         help="how long to run (measured)")  # fmt: skip
+    commands.choices["demo"].add_argument("--out", type=Path, default=Path("demo_output"),
+                                          help="folder for the picture")  # fmt: skip
     bench = commands.choices["bench"]
     bench.add_argument("--rate", type=float, default=30.0, help="camera rate, Hz")
-    bench.add_argument("--width", type=int, default=640)
-    bench.add_argument("--height", type=int, default=480)
+    bench.add_argument("--width", type=int, default=640, help="camera width")
+    bench.add_argument("--height", type=int, default=480, help="camera height")
     bench.add_argument("--threads", type=int, help="inference threads per worker (default: "
                        "the nodes' default)")  # fmt: skip
     bench.add_argument("--workers", type=int, help="inference workers per node (default: the "

@@ -107,3 +107,25 @@ def test_depth_core_and_depth_ros_import():
 
     assert depth_core.__version__ == "0.1.0"
     assert depth_ros.__doc__
+
+
+def test_every_subcommand_help_opens_with_a_sentence_and_shows_defaults(capsys):
+    import pytest
+
+    from depth_core.cli import main as depth_core_main
+    from depth_ros.cli import main as depth_ros_main
+
+    cases = [(depth_core_main, ["bench"], "(default: 100)"),
+             (depth_core_main, ["export"], "(default: 17)"),
+             (depth_core_main, ["demo"], "(default: demo_output)"),
+             (depth_core_main, ["reconfigure"], "training checkpoint"),
+             (depth_ros_main, ["demo"], "(default: 10.0)"),
+             (depth_ros_main, ["bench"], "(default: 30.0)")]  # fmt: skip
+    for main, words, expected in cases:
+        with pytest.raises(SystemExit) as stop:
+            main([*words, "--help"])
+        assert stop.value.code == 0
+        text = capsys.readouterr().out
+        description = text.split("\n\n")[1]  # after the usage block
+        assert description[0].isupper() and description.rstrip().endswith("."), words
+        assert expected in text, words
