@@ -43,6 +43,24 @@ class Intrinsics:
         return ((columns - np.float32(self.cx)) / np.float32(self.fx),
                 (rows - np.float32(self.cy)) / np.float32(self.fy))  # fmt: skip
 
+    def back_project(self, rows: np.ndarray, columns: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """Pixels (rows, columns) at depth z -> 3 x N points in the optical frame (float64):
+        x = (u − cx)·z/fx, y = (v − cy)·z/fy."""
+        z = np.asarray(z, dtype=np.float64)
+        return np.stack([(columns - self.cx) / self.fx * z, (rows - self.cy) / self.fy * z, z])
+
+    def project(self, points: np.ndarray,
+                min_depth: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """3 x N points in the optical frame -> (which points land in the image: in front by
+        more than min_depth and inside it; their nearest pixel's rows; its columns)."""
+        x, y, z = points
+        ahead = z > min_depth
+        safe_z = np.where(ahead, z, 1.0)
+        u = np.round(self.fx * x / safe_z + self.cx)
+        v = np.round(self.fy * y / safe_z + self.cy)
+        keep = ahead & (u >= 0) & (u < self.width) & (v >= 0) & (v < self.height)
+        return keep, v[keep].astype(np.int64), u[keep].astype(np.int64)
+
 
 def resized_coordinate(coordinate: float, scale: float) -> float:
     """A pixel coordinate after resizing by `scale`, pixel-edge convention (OpenCV, ROS)."""
@@ -79,16 +97,10 @@ def register_depth(
     `target_from_source` and projected to its nearest pixel; where several land on one
     pixel the nearest surface wins. Pixels nothing lands on stay 0 (no invented depth)."""
     rows, columns = np.nonzero(depth > 0)
-    z = depth[rows, columns].astype(np.float64)
-    points = np.stack([(columns - source.cx) / source.fx * z,
-                       (rows - source.cy) / source.fy * z, z])  # fmt: skip
+    points = source.back_project(rows, columns, depth[rows, columns])
     moved = target_from_source[:3, :3] @ points + target_from_source[:3, 3:4]
-    in_front = moved[2] > 1e-6
-    x, y, z = moved[:, in_front]
-    u = np.round(target.fx * x / z + target.cx).astype(np.int64)
-    v = np.round(target.fy * y / z + target.cy).astype(np.int64)
-    inside = (u >= 0) & (u < target.width) & (v >= 0) & (v < target.height)
-    u, v, z = u[inside], v[inside], z[inside]
+    keep, v, u = target.project(moved)
+    z = moved[2, keep]
     registered = np.zeros((target.height, target.width), dtype=np.float32)
     order = np.argsort(-z)  # far first: the nearest surface is written last and wins
     registered[v[order], u[order]] = z[order]

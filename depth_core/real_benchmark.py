@@ -60,9 +60,8 @@ def ransac_ground_plane(
     if rows.size < 100:
         return None
     pick = rng.choice(rows.size, min(rows.size, max_points), replace=False)
-    z = depth[rows[pick], columns[pick]].astype(np.float64)
-    points = np.stack([(columns[pick] - intrinsics.cx) / intrinsics.fx * z,
-                       (rows[pick] - intrinsics.cy) / intrinsics.fy * z, z], axis=1)  # fmt: skip
+    rows, columns = rows[pick], columns[pick]
+    points = intrinsics.back_project(rows, columns, depth[rows, columns]).T
     triples = points[rng.integers(0, len(points), (iterations, 3))]
     normals = np.cross(triples[:, 1] - triples[:, 0], triples[:, 2] - triples[:, 0])
     lengths = np.linalg.norm(normals, axis=1)

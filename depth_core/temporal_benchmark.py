@@ -79,22 +79,14 @@ def _carried(
     """Pixels of frame t moved into frame t+1 by the true depth and the poses, and frame t's
     predicted depth carried along: (rows, columns in t+1, carried depth)."""
     rows, columns = np.nonzero((truth_t > 0) & (depth_t > 0))
-    slope_x, slope_y = intrinsics.ray_slopes()
     next_from_t = np.linalg.inv(pose_next) @ pose_t
-    rotation, translation = next_from_t[:3, :3], next_from_t[:3, 3:4]
 
     def moved(z: np.ndarray) -> np.ndarray:
-        points = np.stack([slope_x[columns] * z, slope_y[rows] * z, z])
-        return rotation @ points + translation
+        points = intrinsics.back_project(rows, columns, z)
+        return next_from_t[:3, :3] @ points + next_from_t[:3, 3:4]
 
-    true_points = moved(truth_t[rows, columns])
-    predicted_points = moved(depth_t[rows, columns])
-    ahead = true_points[2] > 1e-3
-    u = np.round(intrinsics.fx * true_points[0, ahead] / true_points[2, ahead] + intrinsics.cx)
-    v = np.round(intrinsics.fy * true_points[1, ahead] / true_points[2, ahead] + intrinsics.cy)
-    inside = (u >= 0) & (u < intrinsics.width) & (v >= 0) & (v < intrinsics.height)
-    return (v[inside].astype(int), u[inside].astype(int),
-            predicted_points[2, ahead][inside])  # fmt: skip
+    keep, next_rows, next_columns = intrinsics.project(moved(truth_t[rows, columns]), 1e-3)
+    return next_rows, next_columns, moved(depth_t[rows, columns])[2, keep]
 
 
 def temporal_abs_rel(depths: list[np.ndarray], samples: Sequence[DepthSample]) -> float:

@@ -113,6 +113,17 @@ def latent_loss(colour_latent: torch.Tensor, depth_latent: torch.Tensor) -> torc
     return F.mse_loss(colour_latent, depth_latent)
 
 
+def _log_error_per_image(
+    pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """g = log pred − log gt (0 where invalid), flattened per image, and each image's count
+    of valid pixels (at least 1)."""
+    valid = valid & (gt > 0)
+    g = torch.log(pred.clamp_min(1e-6)) - torch.log(torch.where(valid, gt, torch.ones_like(gt)))
+    g = torch.where(valid, g, torch.zeros_like(g)).flatten(1)
+    return g, valid.flatten(1).sum(1).clamp_min(1)
+
+
 def silog_loss(
     pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor,
     variance_focus: float | torch.Tensor = 0.85, scale: float = 10.0,
@@ -120,13 +131,10 @@ def silog_loss(
     """Scale-invariant log loss (Eigen et al.; BTS form) per image, averaged over the batch:
     scale · sqrt(mean(g²) − λ·mean(g)²), g = log pred − log gt, λ = variance_focus. λ = 1 is
     blind to each image's global scale; a tensor gives each image (N x 1 x H x W) its own λ."""
-    valid = valid & (gt > 0)
-    g = torch.log(pred.clamp_min(1e-6)) - torch.log(torch.where(valid, gt, torch.ones_like(gt)))
-    g = torch.where(valid, g, torch.zeros_like(g))
-    count = valid.flatten(1).sum(1).clamp_min(1)
-    mean_sq = (g * g).flatten(1).sum(1) / count
-    mean = g.flatten(1).sum(1) / count
-    focus = torch.as_tensor(variance_focus, dtype=g.dtype, device=g.device)
+    g, count = _log_error_per_image(pred, gt, valid)
+    mean_sq = (g * g).sum(1) / count
+    mean = g.sum(1) / count
+    focus = torch.as_tensor(variance_focus, dtype=g.dtype, device=g.device).flatten()
     per_image = scale * torch.sqrt((mean_sq - focus * mean * mean).clamp_min(1e-12))
     return per_image.mean()
 
@@ -135,11 +143,8 @@ def log_scale_alignment(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tenso
     """Per image (N x 1 x H x W), the factor s that minimises Σ (log s·pred − log gt)² over
     the valid pixels: exp(mean(log gt − log pred)), shaped N x 1 x 1 x 1 (1 where nothing is
     valid)."""
-    valid = valid & (gt > 0)
-    g = torch.log(torch.where(valid, gt, torch.ones_like(gt))) - torch.log(pred.clamp_min(1e-6))
-    g = torch.where(valid, g, torch.zeros_like(g))
-    mean = g.flatten(1).sum(1) / valid.flatten(1).sum(1).clamp_min(1)
-    return torch.exp(mean).view(-1, 1, 1, 1)
+    g, count = _log_error_per_image(pred, gt, valid)
+    return torch.exp(-g.sum(1) / count).view(-1, 1, 1, 1)
 
 
 def relative_loss(pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
