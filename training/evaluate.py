@@ -98,6 +98,7 @@ def real_suite(estimator, args, out: Path) -> int:
         MONOCULAR_HELD_OUT,
         TRAINING_SETS,
         VALIDATION_SETS,
+        RealSet,
         evaluate_real_set,
         markdown_tables,
     )
@@ -107,7 +108,9 @@ def real_suite(estimator, args, out: Path) -> int:
         raise SystemExit(f"--suite real needs ../shared/data: {shared} is absent")
     train_mean, mean_source = real_training_mean_depth(estimator, args)
     sets = []
-    for spec in MONOCULAR_HELD_OUT:
+    validation = args.split == "validation"
+    specs = [RealSet(name) for name in VALIDATION_SETS] if validation else MONOCULAR_HELD_OUT
+    for spec in specs:
         if spec.name == "middlebury":
             samples = [load_motorcycle()]
         else:
@@ -117,6 +120,10 @@ def real_suite(estimator, args, out: Path) -> int:
     with tqdm(total=sum(len(s) for _, s in sets), desc="real benchmark", unit="frame") as bar:
         for spec, samples in sets:
             reports.append(evaluate_real_set(estimator, samples, spec, train_mean, bar.update))
+    (out / "real.json").write_text(json.dumps([asdict(r) for r in reports], indent=2))
+    print(markdown_tables(reports))
+    if validation:  # for choosing between models: never written to the results
+        return 0
     meta = estimator.metadata
     words = args.argv if args.argv is not None else sys.argv[1:]
     command = " ".join(["python training/evaluate.py", *words])
@@ -137,8 +144,6 @@ def real_suite(estimator, args, out: Path) -> int:
     )  # fmt: skip
     write_generated_section(Path(args.results), "real benchmark",
                             "training/evaluate.py --suite real", text)  # fmt: skip
-    (out / "real.json").write_text(json.dumps([asdict(r) for r in reports], indent=2))
-    print(markdown_tables(reports))
     print(f"\nwritten to {args.results}", file=sys.stderr)
     return 0
 
@@ -152,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         default="docs/results.md",
         help="--suite real: the Markdown file the tables go to",
     )
+    parser.add_argument("--split", choices=("held_out", "validation"), default="held_out",
+                        help="--suite real: the held-out sets (written to --results) or the "
+                        "validation sources (printed only: for choosing a model)")  # fmt: skip
     parser.add_argument(
         "--limit",
         type=int,
