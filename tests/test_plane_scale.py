@@ -1,6 +1,7 @@
 """Metric scale from a known support plane, on generated scenes whose planes are known
 exactly: the floor of a room, the top of a table, and a plane the camera does not see."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -183,3 +184,10 @@ def test_real_benchmark_command_writes_every_held_out_set(tmp_path):
         assert f"| {held_out.name} | 1 | model + ground plane |" in text
         assert f"| {held_out.name} | learned |" in text
     assert "### Targets" in text and "apc_shelf" in text  # the validation sets are named
+    # The validation split is for choosing: its tables are printed, never written.
+    assert evaluate.main(["--model", str(model), "--suite", "real", "--split", "validation",
+                          "--out", str(tmp_path / "val"), "--results", str(results),
+                          "--limit", "1", "--mean-frames", "2"]) == 0  # fmt: skip
+    assert results.read_text() == text
+    names = {r["name"] for r in json.loads((tmp_path / "val" / "real.json").read_text())}
+    assert names == {"apc_shelf", "arc2017_bins", "phoxi_bins"}
