@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,7 +17,14 @@ from depth_core.checkpoint import MODEL_IO, describe, load_checkpoint
 from depth_core.export.onnx import save_and_export
 from depth_core.geometry import Intrinsics
 from depth_core.models import build_model
-from depth_core.processing import focal_scale, postprocess, preprocess_raw_depth, preprocess_rgb
+from depth_core.processing import (
+    edge_aware_upsample,
+    focal_scale,
+    fuse_recovery,
+    postprocess,
+    preprocess_raw_depth,
+    preprocess_rgb,
+)
 from depth_core.runtime import DepthEstimator
 
 INPUT_SIZE = (240, 320)
@@ -247,21 +255,67 @@ def test_preprocessing_by_hand():
 
 
 def test_raw_depth_that_agrees_within_two_sigma_is_kept_as_measured():
+    # A model without a structure-uncertainty output: trust is agreement with the network.
     depth_out = np.full((1, 1, 2, 2), 2.0, np.float32)
     log_sigma = np.full((1, 1, 2, 2), np.log(0.1), np.float32)  # σ = 0.1 m (Gaussian)
     # A 2x4 raw frame over the same field of view, output 4x4: each raw pixel covers two rows.
     raw = np.array([[2.15, 2.25, 0.0, np.nan], [1.85, 1.79, 2.0, -1.0]], np.float32)
+    grey = np.full((4, 4, 3), 128, np.uint8)
     depth, sigma = postprocess(depth_out, log_sigma, (4, 4), "gaussian_log_sigma",
-                               raw_depth=raw)  # fmt: skip
+                               raw_depth=raw, rgb=grey)  # fmt: skip
     # |2.15 − 2| and |1.85 − 2| ≤ 2σ = 0.2: kept; 2.25 and 1.79 disagree; 0, NaN, −1 missing.
     expected_row = {0: [2.15, 2.0, 2.0, 2.0], 1: [1.85, 2.0, 2.0, 2.0]}
     for row in range(4):
         assert np.allclose(depth[row], expected_row[row // 2])
-    assert np.allclose(sigma, 0.1)
+    # Kept measurements (2.0 m agrees too) carry the sensor's noise, 1% of depth; the rest
+    # the network's σ.
+    expected_sigma = {0: [0.0215, 0.1, 0.1, 0.1], 1: [0.0185, 0.1, 0.02, 0.1]}
+    for row in range(4):
+        assert np.allclose(sigma[row], expected_sigma[row // 2])
     # Depth scale (another focal length) applies before the comparison: 3 ± 0.15 m.
     scaled, _ = postprocess(depth_out, log_sigma, (2, 4), "gaussian_log_sigma", 1.5,
-                            raw_depth=np.array([[3.25, 2.0, 0.0, 0.0]], np.float32))  # fmt: skip
+                            raw_depth=np.array([[3.25, 2.0, 0.0, 0.0]], np.float32),
+                            rgb=grey)  # fmt: skip
     assert np.allclose(scaled, [[3.25, 3.0, 3.0, 3.0]] * 2)
+
+
+def test_trusted_raw_passes_through_bit_exact_at_full_resolution():
+    rng = np.random.default_rng(3)
+    raw = (1.0 + rng.random((48, 64))).astype(np.float32)  # the output resolution
+    raw[rng.random(raw.shape) < 0.3] = 0.0  # holes
+    network = np.full((1, 1, 12, 16), 1.5, np.float32)  # a quarter of the resolution
+    log_sigma = np.full_like(network, np.log(0.2))
+    logit = np.full_like(network, -4.0)  # P(misaligned) ≈ 0.02: every raw pixel trusted
+    logit[..., 6:, :] = 4.0  # the lower half: raw there is flagged as misaligned
+    rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    depth, sigma = postprocess(network, log_sigma, raw.shape, "gaussian_log_sigma",
+                               raw_depth=raw, rgb=rgb, misalignment_logit=logit)  # fmt: skip
+    valid, top = raw > 0, np.arange(48)[:, None] < 20
+    assert np.array_equal(depth[valid & top], raw[valid & top])  # bit for bit
+    assert np.allclose(sigma[valid & top], 0.01 * raw[valid & top])
+    # Holes, and flagged raw depth however close to the network's, take the network's value.
+    assert np.allclose(depth[~valid | ~top & (np.arange(48)[:, None] >= 28)], 1.5)
+    assert np.allclose(sigma[~valid], 0.2)
+
+
+def test_edge_aware_upsampling_keeps_a_step_edge_sharp():
+    # The network's 8x8 depth steps from 1 m to 3 m where the 32x32 image turns bright.
+    low = np.ones((8, 8), np.float32)
+    low[:, 4:] = 3.0
+    guide = np.zeros((32, 32, 3), np.uint8)
+    guide[:, 16:] = 200
+    (sharp,) = edge_aware_upsample([low], guide)
+    columns = np.arange(32)
+    far_from_edge = (columns < 15) | (columns > 16)
+    assert np.allclose(sharp[:, far_from_edge & (columns < 16)], 1.0, atol=1e-3)
+    assert np.allclose(sharp[:, far_from_edge & (columns >= 16)], 3.0, atol=1e-3)
+    # Plain bilinear resizing puts invented depths beyond the edge's neighbours.
+    ramp = cv2.resize(low, (32, 32), interpolation=cv2.INTER_LINEAR)
+    invented = (ramp > 1.001) & (ramp < 2.999)
+    assert invented[:, far_from_edge].any()
+    # The fusion takes the same path where the network's depth has an edge.
+    depth, _ = fuse_recovery(low, low * 0.1, np.zeros((32, 32), np.float32), guide)
+    assert np.allclose(depth, sharp)
 
 
 def test_scale_uncertainty_adds_a_share_of_depth_in_quadrature():

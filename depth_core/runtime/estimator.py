@@ -170,10 +170,23 @@ class DepthEstimator:
         except ValueError as error:
             raise ValueError(f"{self.source}: {error}") from None
         outputs = self.backend.run(inputs)
-        depth, sigma = postprocess(outputs[0], outputs[1], output_size or rgb.shape[:2],
-                                   meta.uncertainty_kind, scale, meta.sigma_scale,
-                                   raw_depth if takes_raw else None,
-                                   meta.relative_sigma if takes_raw else 0.0)  # fmt: skip
+        misalignment = (
+            outputs[meta.outputs.index("misalignment_logit")]
+            if takes_raw and "misalignment_logit" in meta.outputs
+            else None
+        )
+        depth, sigma = postprocess(
+            outputs[0],
+            outputs[1],
+            output_size or rgb.shape[:2],
+            meta.uncertainty_kind,
+            scale,
+            meta.sigma_scale,
+            raw_depth if takes_raw else None,
+            meta.relative_sigma if takes_raw else 0.0,
+            rgb,
+            misalignment,
+        )
         if takes_raw:
             return DepthResult(depth, sigma, "raw")
         fit = None
