@@ -145,3 +145,21 @@ def test_simulation_is_seeded_and_tof_helper_is_registered_low_resolution():
     assert 0.8 < (raw > 0).mean() < 1.0
     with pytest.raises(ValueError, match="sensor"):
         RawDepthConfig(sensor="lidar")
+
+
+def test_benchmark_holes_are_fixed_by_the_frame_and_cover_the_depth_edges():
+    from depth_core.data.simulation import HOLE_EDGE_DILATION, benchmark_holes, frame_seed
+
+    depth = np.full(SHAPE, 1.0, np.float32)
+    depth[:, 80:] = 2.0  # a 1 m step between columns 79 and 80
+    depth[:10] = 0.0  # the sensor's own holes are never removed (nothing to score there)
+    seed = frame_seed("tum_fr1/0001")
+    removed = benchmark_holes(depth, seed)
+    assert np.array_equal(removed, benchmark_holes(depth, seed))  # fixed, not drawn anew
+    assert not np.array_equal(removed, benchmark_holes(depth, frame_seed("tum_fr1/0002")))
+    assert not removed[:10].any()
+    # Forward differences mark column 79; the band dilates it by HOLE_EDGE_DILATION (5: two
+    # columns either side).
+    half = HOLE_EDGE_DILATION // 2
+    assert removed[10:, 79 - half : 80 + half].all()
+    assert 0 < removed.mean() < 0.6  # part of the frame, not all of it

@@ -18,6 +18,7 @@ learns. 0 marks a missing value throughout.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import cv2
@@ -181,3 +182,83 @@ def simulate_tof(depth: np.ndarray, rng: np.random.Generator, downsample: int = 
     config = RawDepthConfig(capture_size=(height // downsample, width // downsample),
                             upsample=False)  # fmt: skip
     return simulate_raw_depth(depth, rng, config).raw
+
+
+# The recovery benchmark's hole protocol (depth_core.recovery_benchmark), fixed.
+HOLE_RECTANGLES = 6
+HOLE_SIDE_RANGE = (0.05, 0.15)  # each side, as a share of the image side
+HOLE_EDGE_GRADIENT_M = 0.05  # |∇d| per pixel that marks a depth discontinuity
+HOLE_EDGE_DILATION = 5  # the band: discontinuities dilated by a 5x5 square
+
+
+def _rectangles(
+    shape: tuple[int, int], rng: np.random.Generator, count: int, side_range: tuple[float, float]
+) -> np.ndarray:
+    height, width = shape
+    mask = np.zeros(shape, bool)
+    for _ in range(count):
+        h = max(1, round(rng.uniform(*side_range) * height))
+        w = max(1, round(rng.uniform(*side_range) * width))
+        top, left = int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1))
+        mask[top : top + h, left : left + w] = True
+    return mask
+
+
+def _dilated(mask: np.ndarray, size: int) -> np.ndarray:
+    return cv2.dilate(mask.astype(np.uint8), np.ones((size, size), np.uint8)).astype(bool)
+
+
+def depth_discontinuities(
+    depth: np.ndarray, gradient_m: float = HOLE_EDGE_GRADIENT_M
+) -> np.ndarray:
+    """Pixels where |∇d| (forward differences between valid neighbours, metres per pixel)
+    exceeds `gradient_m`."""
+    valid = depth > 0
+    dx = np.zeros_like(depth)
+    dy = np.zeros_like(depth)
+    both_x = valid[:, 1:] & valid[:, :-1]
+    both_y = valid[1:] & valid[:-1]
+    dx[:, :-1] = np.where(both_x, depth[:, 1:] - depth[:, :-1], 0)
+    dy[:-1] = np.where(both_y, depth[1:] - depth[:-1], 0)
+    return valid & (np.hypot(dx, dy) > gradient_m)
+
+
+def frame_seed(name: str) -> int:
+    """A frame's fixed seed: from its name, so it does not depend on the order of a set."""
+    return zlib.crc32(name.encode())
+
+
+def benchmark_holes(depth: np.ndarray, seed: int) -> np.ndarray:
+    """The removed pixels of the hole protocol (bool, HxW): HOLE_RECTANGLES rectangles, each
+    side drawn uniformly within HOLE_SIDE_RANGE of the image side and placed uniformly, plus
+    a band along depth discontinuities dilated HOLE_EDGE_DILATION x HOLE_EDGE_DILATION;
+    only where the sensor's depth is valid."""
+    rng = np.random.default_rng(seed)
+    removed = _rectangles(depth.shape, rng, HOLE_RECTANGLES, HOLE_SIDE_RANGE)
+    band = _dilated(depth_discontinuities(depth), HOLE_EDGE_DILATION)
+    return (removed | band) & (depth > 0)
+
+
+def training_holes(depth: np.ndarray, rgb: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Holes a real sensor leaves, drawn at random for self-supervised completion (bool,
+    HxW, only where `depth` is valid): rectangles; bands along depth edges; dark or
+    saturated (specular) regions of `rgb`; far-range dropout; and the blocks of a
+    low-resolution capture. Each kind appears in a random share of frames."""
+    height, width = depth.shape
+    valid = depth > 0
+    removed = _rectangles(depth.shape, rng, int(rng.integers(1, 9)), (0.03, 0.2))
+    if rng.random() < 0.7:
+        removed |= _dilated(depth_discontinuities(depth), int(rng.choice([1, 3, 5, 7])))
+    if rng.random() < 0.5:
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        dark = int(rng.integers(10, 40))
+        bright = int(rng.integers(235, 255))
+        removed |= _dilated((grey < dark) | (grey > bright), 3)
+    if rng.random() < 0.3 and valid.any():
+        removed |= depth > np.quantile(depth[valid], rng.uniform(0.7, 0.97))
+    if rng.random() < 0.2:
+        # A capture at a quarter or a sixth of the size misses whole blocks at once.
+        factor = int(rng.choice([4, 6]))
+        blocks = rng.random((height // factor + 1, width // factor + 1)) < 0.15
+        removed |= np.kron(blocks, np.ones((factor, factor), bool))[:height, :width]
+    return removed & valid
