@@ -432,6 +432,55 @@ def test_real_data_config_trains_a_few_steps_on_real_frames(tmp_path, monkeypatc
     assert "7-Scenes" in read_metadata(tmp_path / "last.pt").training_data
 
 
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (../shared/data) is absent")
+def test_real_recovery_config_trains_a_few_steps_on_real_sensor_depth(tmp_path, monkeypatch):
+    """Self-supervised completion as the shipped recipe writes it (7-Scenes with training
+    holes, generated scenes, ARC and PhoXi with the benchmark's holes), a few steps."""
+    monkeypatch.chdir(ROOT)
+    config = TrainConfig.from_yaml(CONFIGS / "real_recovery.yaml", {
+        "input_size": [64, 96], "train_crop": [48, 64], "batch_size": 4, "steps": 3,
+        "val_every": 3, "max_minutes": None, "warmup_steps": 0})  # fmt: skip
+    config.init_from = None
+    config.raw_simulation = {**config.raw_simulation, "capture_size": [16, 24]}
+    config.model = {**config.model, "pretrained": False}
+    summary = Trainer(config, tmp_path).fit(progress=False)
+    assert summary["steps"] == 3 and np.isfinite(summary["history"][-1]["loss"])
+    assert "self-supervised" in read_metadata(tmp_path / "last.pt").training_data
+
+
+def test_self_supervised_items_score_only_what_the_input_lacks():
+    from depth_core.data.sample import DepthSample
+    from depth_core.data.simulation import RawDepthConfig, benchmark_holes, frame_seed
+    from depth_core.geometry import Intrinsics
+    from depth_core.training.datasets import SampleSpec, to_tensors
+
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:60, 0:80]
+    depth = (1.0 + 0.6 * ((x // 20) % 2) + 0.002 * y).astype(np.float32)  # planes and steps
+    depth[:, :10] = 0.0  # the sensor's own holes: never a target
+    sample = DepthSample(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8), depth, depth > 0,
+                         Intrinsics(100.0, 100.0, 39.5, 29.5, 80, 60), name="frame-7")  # fmt: skip
+    spec = SampleSpec((60, 80), (0.0,) * 3, (1.0,) * 3, needs_raw=True, holes="benchmark")
+    item = to_tensors(sample, spec, rng)
+    removed = benchmark_holes(depth, frame_seed("frame-7"))
+    raw, valid = item["raw_depth"][0].numpy(), item["valid"][0].numpy()
+    assert 0 < removed.sum() < (depth > 0).sum() and np.array_equal(valid, removed)
+    assert np.all(raw[removed] == 0) and np.array_equal(raw[~removed], depth[~removed])
+    assert np.array_equal(item["depth"][0].numpy(), depth)  # the target: the sensor's values
+    # Training holes with a warp: the target is still the sensor's depth; moved pixels whose
+    # value changed are labelled misaligned and scored, every kept pixel of the input is not.
+    spec = SampleSpec((60, 80), (0.0,) * 3, (1.0,) * 3, needs_raw=True, holes="training",
+                      raw=RawDepthConfig(misalignment_px=3.0, smoothness_px=4.0))  # fmt: skip
+    item = to_tensors(sample, spec, np.random.default_rng(5))
+    raw, valid = item["raw_depth"][0].numpy(), item["valid"][0].numpy()
+    misaligned = item["misaligned"][0].numpy()
+    assert misaligned.any() and np.all(valid[misaligned])
+    assert np.all(np.abs(raw[misaligned] - depth[misaligned]) > 0.03 * depth[misaligned])
+    untouched = (raw > 0) & ~misaligned
+    assert not valid[untouched].any()
+    assert valid[(raw == 0) & (depth > 0)].all() and not valid[depth == 0].any()
+
+
 def test_zoom_enlarges_the_frame_and_its_focal_length_with_it():
     from depth_core.data.sample import DepthSample
     from depth_core.geometry import Intrinsics

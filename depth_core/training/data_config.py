@@ -2,14 +2,17 @@
 
 kind "scenes" (generated: count, seed), any loader in `depth_core.data.catalog.LOADERS`
 (its arguments, e.g. root and split), optionally with `limit` (the first frames) and
-`repeat` (each frame that many times, with fresh augmentation) and `scale_invariant` (the
-monocular objective learns only the frames' structure, see SampleDataset), or "mix" with
+`repeat` (each frame that many times, with fresh augmentation), `scale_invariant` (the
+monocular objective learns only the frames' structure, see SampleDataset) and `holes`
+(recovery: self-supervised completion on the frames' own sensor depth, "training" or
+"benchmark" holes, see SampleSpec), or "mix" with
 `parts`: a list of such specs, concatenated (each part's share of the batches is its share
 of the length).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -41,6 +44,11 @@ def build_dataset(
     limit = arguments.pop("limit", None)
     repeat = int(arguments.pop("repeat", 1))
     scale_invariant = bool(arguments.pop("scale_invariant", False))
+    holes = arguments.pop("holes", None)
+    if holes is not None:
+        if holes not in ("training", "benchmark"):
+            raise ValueError(f"{kind}: holes must be 'training' or 'benchmark', got {holes!r}")
+        spec = replace(spec, holes=holes)
     samples = LOADERS[kind](**arguments)
     if limit is not None:
         samples = samples[: int(limit)]

@@ -14,7 +14,15 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from depth_core.data.sample import DepthSample
 from depth_core.data.scenes import scene_frame_seed, scene_frames
-from depth_core.data.simulation import RawDepthConfig, simulate_raw_depth
+from depth_core.data.simulation import (
+    RawDepthConfig,
+    benchmark_holes,
+    elastic_displacement,
+    frame_seed,
+    simulate_raw_depth,
+    training_holes,
+    warp_nearest,
+)
 from depth_core.models.recovery import misalignment_target
 from depth_core.processing import focal_scale, preprocess_raw_depth, preprocess_rgb
 
@@ -44,6 +52,10 @@ class SampleSpec:
     # sharpness of a whole frame as its scale.
     blur_max_px: float = 0.0
     sharpen_max: float = 0.0
+    # Self-supervised completion on a real sensor's own depth (recovery): None, "training"
+    # (random realistic holes and the raw simulation's elastic misalignment) or "benchmark"
+    # (the recovery benchmark's fixed holes, for validation).
+    holes: str | None = None
 
 
 def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) -> dict:
@@ -65,7 +77,13 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
         "focal_scale": torch.tensor(scale, dtype=torch.float32),
         "scale_invariant": torch.tensor(False),
     }
-    if spec.needs_raw:
+    if spec.needs_raw and spec.holes is not None:
+        raw, misaligned, removed = _self_supervised_raw(sample, spec, rng)
+        # The loss sees only what the input does not already hold: removed and moved pixels.
+        item["valid"] = item["valid"] & torch.from_numpy(removed | misaligned)[None]
+        item["raw_depth"] = torch.from_numpy(raw / np.float32(scale))[None]
+        item["misaligned"] = torch.from_numpy(misaligned)[None]
+    elif spec.needs_raw:
         if spec.raw is not None:
             simulated = simulate_raw_depth(sample.depth, rng, spec.raw)
             raw = simulated.raw
@@ -102,6 +120,32 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
             jitter_sharpness(item["rgb"].numpy(), rng, spec.blur_max_px, spec.sharpen_max)
         )
     return item
+
+
+def _self_supervised_raw(
+    sample: DepthSample, spec: SampleSpec, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(raw input, misaligned, removed) made from the sensor's own depth: the target stays
+    the sensor's measurement, so real frames teach completion without ground truth."""
+    sensor = np.where(sample.valid, sample.depth, 0).astype(np.float32)
+    if spec.holes == "benchmark":
+        removed = benchmark_holes(sensor, frame_seed(sample.name))
+        return np.where(removed, 0, sensor).astype(np.float32), np.zeros_like(removed), removed
+    if spec.holes != "training":
+        raise ValueError(f"holes must be 'training' or 'benchmark', got {spec.holes!r}")
+    removed = training_holes(sensor, sample.rgb, rng)
+    rms = spec.raw.misalignment_px if spec.raw is not None else 0.0
+    smooth = spec.raw.smoothness_px if spec.raw is not None else 16.0
+    raw = warp_nearest(
+        np.where(removed, 0, sensor), elastic_displacement(sensor.shape, rng, rms, smooth)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        misaligned = (
+            (raw > 0) & (sensor > 0) & (np.abs(raw - sensor) > MISALIGNED_RELATIVE_ERROR * sensor)
+        )
+    # Removed is what the warped input lacks: a hole the warp filled from a neighbour holds
+    # a value, and an emptied pixel is a hole.
+    return raw.astype(np.float32), misaligned, (raw == 0) & (sensor > 0)
 
 
 def jitter_sharpness(
