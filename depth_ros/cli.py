@@ -261,8 +261,7 @@ def run_bench(args: argparse.Namespace) -> int:
             results[setup] = _bench_pipeline(args, bin_dir, models, nodes, rclpy, Node,
                                              SingleThreadedExecutor)  # fmt: skip
     finally:
-        camera.terminate()
-        camera.wait(timeout=10)
+        _stop(camera, timeout=10)
     workers = args.workers or next(p.default for p in NODE_PARAMETERS["monocular_depth"]
                                    if p.name == "workers")  # fmt: skip
     payload = {
@@ -284,6 +283,17 @@ def run_bench(args: argparse.Namespace) -> int:
                                        "node_latency_p50_ms", "published_p50_ms",
                                        "node_overhead"))  # fmt: skip
     return 0
+
+
+def _stop(process: subprocess.Popen, timeout: float) -> None:
+    """Terminate a child and reap it; one that ignores SIGTERM is killed, so that cleanup
+    never raises over the reason the benchmark stopped."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _check_running(pipeline: subprocess.Popen) -> None:
@@ -326,8 +336,7 @@ def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_cl
         spinner.join(timeout=5)
         node.destroy_node()
         rclpy.try_shutdown()
-        pipeline.terminate()
-        pipeline.wait(timeout=20)
+        _stop(pipeline, timeout=20)
     report = listener.report(since=start)
     expected = args.rate * elapsed
     for topic, row in report.items():
