@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-pytest.importorskip("skimage", reason="scikit-image (requirements/training.txt) holds the pair")
+pytest.importorskip("skimage", reason="scikit-image (requirements/scenes.txt) holds the pair")
 
 from depth_core.cli import main, run_demo  # noqa: E402
 from depth_core.data.middlebury import load_motorcycle  # noqa: E402

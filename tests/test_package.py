@@ -101,6 +101,28 @@ def test_importing_depth_core_loads_no_ros_module():
     assert ros_modules == ""
 
 
+def test_the_demo_and_node_path_needs_no_training_package():
+    # `make demo` installs no torch (requirements/runtime.txt, ros.txt, scenes.txt): the
+    # nodes, the pipeline, the CLI and replay of a generated room must not import it.
+    code = (
+        "import sys\n"
+        "import depth_ros.cli, depth_ros.pipeline, depth_ros.depth_nodes\n"
+        "import depth_ros.proximity_node, depth_ros.pointcloud\n"
+        "from depth_ros.replay import scene_frames\n"
+        "from depth_core.runtime import DepthEstimator\n"
+        "from depth_ros.shipped import shipped_model\n"
+        "frames = scene_frames(64, 48, count=2)\n"
+        "e = DepthEstimator.load(shipped_model('depth_recovery'))\n"
+        "e.predict(frames[0].rgb, frames[0].raw_depth, frames[0].intrinsics)\n"
+        "training = ('torch', 'timm', 'torchvision', 'tensorboard', 'matplotlib', 'onnx')\n"
+        "print(','.join(sorted(m for m in training if m in sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
 def test_depth_core_and_depth_ros_import():
     import depth_core
     import depth_ros
