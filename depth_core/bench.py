@@ -29,8 +29,11 @@ DEFAULT_MODELS = ("transfer_monocular", "depth_recovery")
 # (`depth-core export --onnx-int8`) calibrated on a few generated frames: its speed does not
 # depend on the calibration. INT8 engines need calibration images: build them with
 # `depth-core export --int8` and bench the engine with the estimator instead.
-PRECISIONS = {"torch": ("fp32", "fp16"), "onnxruntime": ("fp32", "int8"),
-              "tensorrt": ("fp32", "fp16")}  # fmt: skip
+PRECISIONS = {
+    "torch": ("fp32", "fp16"),
+    "onnxruntime": ("fp32", "int8"),
+    "tensorrt": ("fp32", "fp16"),
+}
 INT8_CALIBRATION_SCENES = 4
 
 
@@ -71,9 +74,12 @@ def measure(config: BenchConfig) -> dict:
         torch.set_num_threads(config.threads)
     path = config.checkpoint if config.backend == "torch" else config.onnx
     estimator = DepthEstimator.load(
-        path, backend=config.backend, device=config.device, threads=config.threads,
+        path,
+        backend=config.backend,
+        device=config.device,
+        threads=config.threads,
         precision=config.precision,
-    )  # fmt: skip
+    )
     if estimator.backend.precision != config.precision:
         raise ValueError(f"{path} runs in {estimator.backend.precision}, not {config.precision}")
     rgb, raw = _frame(config.width, config.height)
@@ -118,8 +124,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # non-Linux
 
 
-def _prepare(model: str, width: int, height: int, folder: Path, checkpoint: str | None,
-             int8: bool) -> tuple[str, str, str | None]:  # fmt: skip
+def _prepare(
+    model: str, width: int, height: int, folder: Path, checkpoint: str | None, int8: bool
+) -> tuple[str, str, str | None]:
     """Checkpoint, ONNX export and (if `int8`) its INT8 copy for one model at one input size."""
     import torch
 
@@ -140,8 +147,11 @@ def _prepare(model: str, width: int, height: int, folder: Path, checkpoint: str 
         return str(path), str(onnx_path), None
     from depth_core.export.quantize import quantize_exported
 
-    int8_path = quantize_exported(onnx_path, onnx_path.with_name(f"{onnx_path.stem}_int8.onnx"),
-                                  calib_scenes=INT8_CALIBRATION_SCENES)  # fmt: skip
+    int8_path = quantize_exported(
+        onnx_path,
+        onnx_path.with_name(f"{onnx_path.stem}_int8.onnx"),
+        calib_scenes=INT8_CALIBRATION_SCENES,
+    )
     return str(path), str(onnx_path), str(int8_path)
 
 
@@ -154,8 +164,9 @@ def run_benchmark(args: argparse.Namespace) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="depth_ros_bench_") as folder:
         for model in args.models:
             for width, height in sizes:
-                checkpoint, onnx_path, int8_path = _prepare(model, width, height, Path(folder),
-                                                            args.checkpoint, int8)  # fmt: skip
+                checkpoint, onnx_path, int8_path = _prepare(
+                    model, width, height, Path(folder), args.checkpoint, int8
+                )
                 for backend in args.backends:
                     for precision in args.precisions:
                         runnable = precision in PRECISIONS[backend] and not (
@@ -164,9 +175,21 @@ def run_benchmark(args: argparse.Namespace) -> list[dict]:
                         if not runnable:
                             continue
                         onnx_file = int8_path if precision == "int8" else onnx_path
-                        configs.append(BenchConfig(model, backend, width, height, precision,
-                                                   args.device, args.threads, args.warmup,
-                                                   args.runs, checkpoint, onnx_file))  # fmt: skip
+                        configs.append(
+                            BenchConfig(
+                                model,
+                                backend,
+                                width,
+                                height,
+                                precision,
+                                args.device,
+                                args.threads,
+                                args.warmup,
+                                args.runs,
+                                checkpoint,
+                                onnx_file,
+                            )
+                        )
         results = []
         context = get_context("spawn")
         for config in tqdm(configs, desc="benchmark", unit="config", file=sys.stderr):
@@ -180,23 +203,32 @@ def run_benchmark(args: argparse.Namespace) -> list[dict]:
 
 
 def _add_ratio_to_torch_eager(results: list[dict]) -> None:
-    baseline = {(r["model"], r["width"], r["height"]): r["p50_ms"] for r in results
-                if r.get("backend_name", "").startswith("torch") and r["precision"] == "fp32"
-                and "cudagraph" not in r["backend_name"]}  # fmt: skip
+    baseline = {
+        (r["model"], r["width"], r["height"]): r["p50_ms"]
+        for r in results
+        if r.get("backend_name", "").startswith("torch")
+        and r["precision"] == "fp32"
+        and "cudagraph" not in r["backend_name"]
+    }
     for r in results:
         reference = baseline.get((r["model"], r["width"], r["height"]))
-        r["speedup_vs_torch_eager"] = (round(reference / r["p50_ms"], 2)
-                                       if reference and "p50_ms" in r else None)  # fmt: skip
+        r["speedup_vs_torch_eager"] = (
+            round(reference / r["p50_ms"], 2) if reference and "p50_ms" in r else None
+        )
 
 
 def table(results: list[dict]) -> str:
-    header = ("| model | backend | input | precision | p50 ms | p99 ms | fps | peak RSS MB "
-              "| peak GPU MB | × torch eager |")  # fmt: skip
+    header = (
+        "| model | backend | input | precision | p50 ms | p99 ms | fps | peak RSS MB "
+        "| peak GPU MB | × torch eager |"
+    )
     lines = [header, "|" + " --- |" * 10]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['model']} | {r['backend']} | {r['width']}x{r['height']} | "
-                         f"{r['precision']} | {r['error']} | | | | | |")  # fmt: skip
+            lines.append(
+                f"| {r['model']} | {r['backend']} | {r['width']}x{r['height']} | "
+                f"{r['precision']} | {r['error']} | | | | | |"
+            )
             continue
         lines.append(
             f"| {r['model']} | {r['backend_name']} | {r['width']}x{r['height']} | "
@@ -214,11 +246,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=list(DEFAULT_MODELS),
         help="registry names of the models to measure",
     )
-    parser.add_argument("--backends", nargs="+", default=["torch", "onnxruntime"],
-                        choices=["torch", "onnxruntime", "tensorrt"], help="runtimes")  # fmt: skip
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=["torch", "onnxruntime"],
+        choices=["torch", "onnxruntime", "tensorrt"],
+        help="runtimes",
+    )
     parser.add_argument("--sizes", nargs="+", default=["320x240", "640x480"], help="WxH")
-    parser.add_argument("--precisions", nargs="+", default=["fp32"],
-                        choices=["fp32", "fp16", "int8"], help="arithmetic")  # fmt: skip
+    parser.add_argument(
+        "--precisions",
+        nargs="+",
+        default=["fp32"],
+        choices=["fp32", "fp16", "int8"],
+        help="arithmetic",
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument(
         "--threads", type=int, default=os.cpu_count() or 1, help="CPU inference threads"
@@ -237,15 +279,19 @@ def argument_problem(args: argparse.Namespace) -> str | None:
 
     for model in args.models:
         if model not in MODEL_IO:
-            return (f"--models {model}: not a model the runtime serves; choose from "
-                    f"{', '.join(MODEL_IO)}")  # fmt: skip
+            return (
+                f"--models {model}: not a model the runtime serves; choose from "
+                f"{', '.join(MODEL_IO)}"
+            )
     if args.checkpoint is None:
         return None
     path = Path(args.checkpoint)
     if path.suffix.lower() not in CHECKPOINT_SUFFIXES:
         kind = path.suffix or "suffix-less"
-        return (f"--checkpoint {path}: expected a training checkpoint "
-                f"({', '.join(CHECKPOINT_SUFFIXES)}), got a {kind} file")  # fmt: skip
+        return (
+            f"--checkpoint {path}: expected a training checkpoint "
+            f"({', '.join(CHECKPOINT_SUFFIXES)}), got a {kind} file"
+        )
     if len(args.models) != 1:
         return "--checkpoint benches one model: give its name alone in --models"
     try:
@@ -253,8 +299,10 @@ def argument_problem(args: argparse.Namespace) -> str | None:
     except (OSError, ValueError) as error:
         return f"--checkpoint {error}"
     if metadata.model_name != args.models[0]:
-        return (f"--checkpoint {path} holds a {metadata.model_name} model, not "
-                f"{args.models[0]}: give --models {metadata.model_name}")  # fmt: skip
+        return (
+            f"--checkpoint {path} holds a {metadata.model_name} model, not "
+            f"{args.models[0]}: give --models {metadata.model_name}"
+        )
     return None
 
 
@@ -276,23 +324,35 @@ def plane_fit_timings(sizes: list[str], runs: int) -> list[dict]:
             fit_plane_scale(depth, intrinsics, plane)
             times.append(time.perf_counter() - start)
         times = np.array(times[5:]) * 1000
-        rows.append({"width": width, "height": height, "p50_ms": round(float(np.median(times)), 3),
-                     "p99_ms": round(float(np.percentile(times, 99)), 3)})  # fmt: skip
+        rows.append(
+            {
+                "width": width,
+                "height": height,
+                "p50_ms": round(float(np.median(times)), 3),
+                "p99_ms": round(float(np.percentile(times, 99)), 3),
+            }
+        )
     return rows
 
 
 def main(args: argparse.Namespace) -> int:
     results = run_benchmark(args)
     plane = plane_fit_timings(args.sizes, args.runs)
-    machine = {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-               "threads": args.threads, "python": platform.python_version()}  # fmt: skip
+    machine = {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "threads": args.threads,
+        "python": platform.python_version(),
+    }
     payload = {"machine": machine, "results": results, "plane_fit": plane}
     text = json.dumps(payload, indent=2)
     if args.json:
         args.json.write_text(text)
     print(text)
-    print(f"\nthreads: {args.threads} of {os.cpu_count()} cores; warm-up {args.warmup}, "
-          f"measured {args.runs} runs per row\n")  # fmt: skip
+    print(
+        f"\nthreads: {args.threads} of {os.cpu_count()} cores; warm-up {args.warmup}, "
+        f"measured {args.runs} runs per row\n"
+    )
     print(table(results))
     print("\n| ground-plane fit | p50 ms | p99 ms |\n| --- | --- | --- |")
     for row in plane:

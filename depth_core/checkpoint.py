@@ -41,10 +41,16 @@ def describe(model: nn.Module, input_size: tuple[int, int], **extra: Any) -> Mod
     mean, std = encoder_normalisation(encoder)
     inputs, outputs = MODEL_IO[name]
     return ModelMetadata(
-        model_name=name, model_config=dict(model.model_config), input_size=tuple(input_size),
-        mean=mean, std=std, inputs=inputs, outputs=outputs,
-        content_hash=state_hash(model.state_dict()), **extra,
-    )  # fmt: skip
+        model_name=name,
+        model_config=dict(model.model_config),
+        input_size=tuple(input_size),
+        mean=mean,
+        std=std,
+        inputs=inputs,
+        outputs=outputs,
+        content_hash=state_hash(model.state_dict()),
+        **extra,
+    )
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, metadata: ModelMetadata) -> None:
@@ -58,12 +64,20 @@ def _read_payload(path: str | Path) -> tuple[dict, ModelMetadata]:
         raise FileNotFoundError(f"{path}: no such checkpoint")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError,
-            pickle.UnpicklingError) as error:  # fmt: skip
+    except (
+        RuntimeError,
+        EOFError,
+        OSError,
+        zipfile.BadZipFile,
+        ValueError,
+        pickle.UnpicklingError,
+    ) as error:
         # torch's first sentence says what failed; the rest is advice for other situations.
         reason = (str(error).splitlines() or [""])[0].split(". ")[0]
-        raise ValueError(f"{path}: not a readable checkpoint (truncated or corrupt?): "
-                         f"{type(error).__name__}: {reason}") from None  # fmt: skip
+        raise ValueError(
+            f"{path}: not a readable checkpoint (truncated or corrupt?): "
+            f"{type(error).__name__}: {reason}"
+        ) from None
     if not isinstance(payload, dict) or "metadata" not in payload or "state_dict" not in payload:
         raise ValueError(f"{path}: not a depth_ros checkpoint (no metadata/state_dict)")
     return payload, ModelMetadata.from_json(payload["metadata"], source=str(path))

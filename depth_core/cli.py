@@ -53,8 +53,11 @@ class CommandHelpFormatter(argparse.HelpFormatter):
     False, meaning "not given", is not shown)."""
 
     def _format_action(self, action: argparse.Action) -> str:
-        if (action.option_strings and action.default not in (None, False, argparse.SUPPRESS)
-                and "%(default)" not in (action.help or "")):  # fmt: skip
+        if (
+            action.option_strings
+            and action.default not in (None, False, argparse.SUPPRESS)
+            and "%(default)" not in (action.help or "")
+        ):
             action = copy.copy(action)
             action.help = f"{action.help or ''} (default: %(default)s)".strip()
         return super()._format_action(action)
@@ -62,9 +65,10 @@ class CommandHelpFormatter(argparse.HelpFormatter):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="depth-core", description="Export, reconfigure and benchmark depth models; show "
+        prog="depth-core",
+        description="Export, reconfigure and benchmark depth models; show "
         "the Middlebury stereo ground truth.",
-    )  # fmt: skip
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, sentence: str) -> argparse.ArgumentParser:
@@ -72,43 +76,78 @@ def main(argv: list[str] | None = None) -> int:
             name, help=sentence, description=sentence, formatter_class=CommandHelpFormatter
         )
 
-    demo = command("demo", "Write the Middlebury pair's stereo ground truth as metric depth and "
-                   "a picture (the data path, no network).")  # fmt: skip
+    demo = command(
+        "demo",
+        "Write the Middlebury pair's stereo ground truth as metric depth and "
+        "a picture (the data path, no network).",
+    )
     demo.add_argument("--out", type=Path, default=Path("demo_output"), help="output folder")
-    export = command("export", "Export a checkpoint to ONNX with its metadata, and optionally "
-                     "an INT8 ONNX copy and a TensorRT engine.")  # fmt: skip
+    export = command(
+        "export",
+        "Export a checkpoint to ONNX with its metadata, and optionally "
+        "an INT8 ONNX copy and a TensorRT engine.",
+    )
     export.add_argument("checkpoint", type=Path, help="training checkpoint (.pt)")
     export.add_argument("--onnx", type=Path, required=True, help="output .onnx path")
     export.add_argument("--opset", type=int, default=17, help="ONNX opset")
     export.add_argument("--tensorrt", type=Path, help="also build a TensorRT engine here")
     precision = export.add_mutually_exclusive_group()
-    precision.add_argument("--fp16", action="store_const", dest="precision", const="fp16",
-                           help="FP16 engine (the default)")  # fmt: skip
-    precision.add_argument("--int8", action="store_const", dest="precision", const="int8",
-                           help="INT8 engine, entropy-calibrated on --calib")  # fmt: skip
-    precision.add_argument("--fp32", action="store_const", dest="precision", const="fp32",
-                           help="FP32 engine")  # fmt: skip
-    export.add_argument("--calib", type=Path,
-                        help="folder of calibration images (and <stem>.depth.png raw depth in mm "
-                             "for recovery models) for --int8 and --onnx-int8")  # fmt: skip
+    precision.add_argument(
+        "--fp16",
+        action="store_const",
+        dest="precision",
+        const="fp16",
+        help="FP16 engine (the default)",
+    )
+    precision.add_argument(
+        "--int8",
+        action="store_const",
+        dest="precision",
+        const="int8",
+        help="INT8 engine, entropy-calibrated on --calib",
+    )
+    precision.add_argument(
+        "--fp32", action="store_const", dest="precision", const="fp32", help="FP32 engine"
+    )
+    export.add_argument(
+        "--calib",
+        type=Path,
+        help="folder of calibration images (and <stem>.depth.png raw depth in mm "
+        "for recovery models) for --int8 and --onnx-int8",
+    )
     export.add_argument(
         "--calib-scenes",
         type=int,
         metavar="N",
         help="calibrate --onnx-int8 on N generated frames instead of --calib",
     )
-    export.add_argument("--onnx-int8", type=Path, metavar="PATH",
-                        help="also write an INT8 ONNX Runtime model here (static quantization "
-                             "calibrated on --calib or --calib-scenes)")  # fmt: skip
-    reconfigure = command("reconfigure", "Save a checkpoint's weights under other model "
-                          "settings that keep their shapes (e.g. uncertainty_stride, "
-                          "alignment_window), with its .onnx.")  # fmt: skip
+    export.add_argument(
+        "--onnx-int8",
+        type=Path,
+        metavar="PATH",
+        help="also write an INT8 ONNX Runtime model here (static quantization "
+        "calibrated on --calib or --calib-scenes)",
+    )
+    reconfigure = command(
+        "reconfigure",
+        "Save a checkpoint's weights under other model "
+        "settings that keep their shapes (e.g. uncertainty_stride, "
+        "alignment_window), with its .onnx.",
+    )
     reconfigure.add_argument("checkpoint", type=Path, help="training checkpoint (.pt)")
-    reconfigure.add_argument("--set", action="append", required=True, metavar="KEY=VALUE",
-                             help="a model setting (YAML value); repeat for more")  # fmt: skip
+    reconfigure.add_argument(
+        "--set",
+        action="append",
+        required=True,
+        metavar="KEY=VALUE",
+        help="a model setting (YAML value); repeat for more",
+    )
     reconfigure.add_argument("--out", type=Path, required=True, help="output checkpoint (.pt)")
-    bench = command("bench", "Measure latency, rate and memory of the estimator per model, "
-                    "backend, size and precision, and the ground-plane fit.")  # fmt: skip
+    bench = command(
+        "bench",
+        "Measure latency, rate and memory of the estimator per model, "
+        "backend, size and precision, and the ground-plane fit.",
+    )
     from depth_core.bench import add_arguments
 
     add_arguments(bench)
@@ -129,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.onnx_int8:
             from depth_core.export.quantize import quantize_exported
 
-            report["onnx_int8"] = str(quantize_exported(args.onnx, args.onnx_int8, args.calib,
-                                                        args.calib_scenes))  # fmt: skip
+            report["onnx_int8"] = str(
+                quantize_exported(args.onnx, args.onnx_int8, args.calib, args.calib_scenes)
+            )
         if args.tensorrt:
             from depth_core.export.tensorrt import build_engine
 
@@ -146,8 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as error:
             parser.error(str(error))
         onnx_path = save_and_export(model, args.out, metadata)
-        print(json.dumps({"checkpoint": str(args.out), "onnx": str(onnx_path),
-                          "model_config": metadata.model_config}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "checkpoint": str(args.out),
+                    "onnx": str(onnx_path),
+                    "model_config": metadata.model_config,
+                }
+            )
+        )
     elif args.command == "bench":
         from depth_core.bench import argument_problem
         from depth_core.bench import main as bench_main

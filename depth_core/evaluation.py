@@ -33,16 +33,16 @@ def nearest_fill(raw: np.ndarray) -> np.ndarray:
     valid = raw > 0
     if not valid.any():
         return raw.copy()
-    _, labels = cv2.distanceTransformWithLabels((~valid).astype(np.uint8), cv2.DIST_L2, 5,
-                                                labelType=cv2.DIST_LABEL_PIXEL)  # fmt: skip
+    _, labels = cv2.distanceTransformWithLabels(
+        (~valid).astype(np.uint8), cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL
+    )
     # Labels number the zero pixels of the input (the valid ones) in row-major order.
     values = raw[valid]
     return values[labels - 1].astype(np.float32)
 
 
 def _box(image: np.ndarray, radius: int) -> np.ndarray:
-    return cv2.boxFilter(image, -1, (2 * radius + 1, 2 * radius + 1),
-                         borderType=cv2.BORDER_REFLECT)  # fmt: skip
+    return cv2.boxFilter(image, -1, (2 * radius + 1, 2 * radius + 1), borderType=cv2.BORDER_REFLECT)
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
@@ -80,8 +80,9 @@ def guided_hole_filling(raw: np.ndarray, rgb: np.ndarray, eps: float = 1e-3) -> 
 
 
 def _metrics(pred, gt, valid, max_depth, crop, median_scaling=False) -> dict[str, float]:
-    result = depth_metrics(pred, gt, valid, max_depth=max_depth, crop=crop,
-                           median_scaling=median_scaling)  # fmt: skip
+    result = depth_metrics(
+        pred, gt, valid, max_depth=max_depth, crop=crop, median_scaling=median_scaling
+    )
     mask = valid & (gt > 1e-3) & (gt < max_depth)
     result["mae"] = float(np.mean(np.abs(np.clip(pred[mask], 1e-3, max_depth) - gt[mask])))
     if not median_scaling:
@@ -157,29 +158,41 @@ def evaluate_samples(
             _save_preview(preview_dir, name, index, sample, raw, result)
     if not rows:
         raise ValueError(f"{name}: no frames")
-    curves = sparsification(np.concatenate(pooled_pred), np.concatenate(pooled_sigma),
-                            np.concatenate(pooled_gt), max_depth=max_depth)  # fmt: skip
+    curves = sparsification(
+        np.concatenate(pooled_pred),
+        np.concatenate(pooled_sigma),
+        np.concatenate(pooled_gt),
+        max_depth=max_depth,
+    )
     report = DatasetReport(
-        name=name, frames=len(rows["model"]),
+        name=name,
+        frames=len(rows["model"]),
         methods={method: _mean(values) for method, values in rows.items()},
-        ause={key: curves[key] for key in ("ause_rmse", "ause_random_rmse", "ause_abs_rel",
-                                           "ause_random_abs_rel")},
+        ause={
+            key: curves[key]
+            for key in ("ause_rmse", "ause_random_rmse", "ause_abs_rel", "ause_random_abs_rel")
+        },
         latency_ms=float(np.median(latencies) * 1000),
-    )  # fmt: skip
+    )
     return report, curves
 
 
 def _save_preview(folder, name, index, sample, raw, result) -> None:
     gt = sample.depth
     valid_gt = gt[gt > 0]
-    lo, hi = (float(np.percentile(valid_gt, 2)), float(np.percentile(valid_gt, 98))) \
-        if valid_gt.size else (None, None)  # fmt: skip
+    lo, hi = (
+        (float(np.percentile(valid_gt, 2)), float(np.percentile(valid_gt, 98)))
+        if valid_gt.size
+        else (None, None)
+    )
     tiles = [("rgb", sample.rgb[..., ::-1])]
     if raw is not None:
         tiles.append(("raw", colourise_depth(raw, lo, hi)))
-    tiles += [("ground truth", colourise_depth(gt, lo, hi)),
-              ("prediction", colourise_depth(result.depth, lo, hi)),
-              ("sigma", colourise_depth(result.sigma))]  # fmt: skip
+    tiles += [
+        ("ground truth", colourise_depth(gt, lo, hi)),
+        ("prediction", colourise_depth(result.depth, lo, hi)),
+        ("sigma", colourise_depth(result.sigma)),
+    ]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(folder / f"{name.replace('/', '_')}_{index}.png"), mosaic(tiles, 160))
@@ -196,8 +209,10 @@ def markdown_table(reports: list[DatasetReport], metrics: tuple[str, ...] = REPO
 
 
 def ause_table(reports: list[DatasetReport]) -> str:
-    lines = ["| data set | AUSE RMSE | random RMSE | ratio | AUSE AbsRel | random AbsRel | ratio |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = [
+        "| data set | AUSE RMSE | random RMSE | ratio | AUSE AbsRel | random AbsRel | ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in reports:
         a = r.ause
         lines.append(
@@ -218,8 +233,7 @@ def plot_sparsification(curves: dict[str, dict], path) -> None:
 
     columns = min(3, len(curves))
     rows = -(-len(curves) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows),
-                                squeeze=False)  # fmt: skip
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
     for axis in axes.flat[len(curves) :]:
         axis.axis("off")
     for axis, (name, curve) in zip(axes.flat, curves.items()):  # noqa: B905 (spare axes)

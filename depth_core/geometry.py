@@ -40,8 +40,10 @@ class Intrinsics:
         pixel at depth z back-projects to (slope_x[u]·z, slope_y[v]·z, z)."""
         columns = np.arange(self.width, dtype=np.float32)
         rows = np.arange(self.height, dtype=np.float32)
-        return ((columns - np.float32(self.cx)) / np.float32(self.fx),
-                (rows - np.float32(self.cy)) / np.float32(self.fy))  # fmt: skip
+        return (
+            (columns - np.float32(self.cx)) / np.float32(self.fx),
+            (rows - np.float32(self.cy)) / np.float32(self.fy),
+        )
 
     def back_project(self, rows: np.ndarray, columns: np.ndarray, z: np.ndarray) -> np.ndarray:
         """Pixels (rows, columns) at depth z -> 3 x N points in the optical frame (float64):
@@ -49,8 +51,9 @@ class Intrinsics:
         z = np.asarray(z, dtype=np.float64)
         return np.stack([(columns - self.cx) / self.fx * z, (rows - self.cy) / self.fy * z, z])
 
-    def project(self, points: np.ndarray,
-                min_depth: float = 1e-6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    def project(
+        self, points: np.ndarray, min_depth: float = 1e-6
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """3 x N points in the optical frame -> (which points land in the image: in front by
         more than min_depth and inside it; their nearest pixel's rows; its columns)."""
         x, y, z = points

@@ -9,23 +9,37 @@ from __future__ import annotations
 
 import numpy as np
 
-METRIC_NAMES = ("abs_rel", "sq_rel", "rmse", "rmse_log", "log10", "silog",
-                "delta1", "delta2", "delta3", "delta_1.05")  # fmt: skip
+METRIC_NAMES = (
+    "abs_rel",
+    "sq_rel",
+    "rmse",
+    "rmse_log",
+    "log10",
+    "silog",
+    "delta1",
+    "delta2",
+    "delta3",
+    "delta_1.05",
+)
 
 
 def eigen_crop(height: int, width: int) -> np.ndarray:
     """NYU Depth v2 Eigen crop: rows 45..470, columns 41..600 of 480x640, scaled to size."""
     mask = np.zeros((height, width), dtype=bool)
-    mask[round(45 * height / 480) : round(471 * height / 480),
-         round(41 * width / 640) : round(601 * width / 640)] = True  # fmt: skip
+    mask[
+        round(45 * height / 480) : round(471 * height / 480),
+        round(41 * width / 640) : round(601 * width / 640),
+    ] = True
     return mask
 
 
 def garg_crop(height: int, width: int) -> np.ndarray:
     """KITTI Garg crop, as fractions of the image size."""
     mask = np.zeros((height, width), dtype=bool)
-    mask[int(0.40810811 * height) : int(0.99189189 * height),
-         int(0.03594771 * width) : int(0.96405229 * width)] = True  # fmt: skip
+    mask[
+        int(0.40810811 * height) : int(0.99189189 * height),
+        int(0.03594771 * width) : int(0.96405229 * width),
+    ] = True
     return mask
 
 
@@ -87,8 +101,9 @@ def depth_metrics(
     }
 
 
-def _sparsification(order: np.ndarray, squared: np.ndarray, relative: np.ndarray,
-                    fractions: np.ndarray) -> dict[str, np.ndarray]:  # fmt: skip
+def _sparsification(
+    order: np.ndarray, squared: np.ndarray, relative: np.ndarray, fractions: np.ndarray
+) -> dict[str, np.ndarray]:
     """Error of the pixels left after removing the first `fraction` of `order`."""
     n = len(order)
     keep = np.maximum(np.round((1.0 - fractions) * n).astype(int), 1)

@@ -39,8 +39,9 @@ def depth_to_points(
         raise ValueError(f"depth must be HxW, got shape {depth.shape}")
     height, width = depth.shape
     if (intrinsics.width, intrinsics.height) != (width, height):
-        raise ValueError(f"intrinsics are for {intrinsics.width}x{intrinsics.height}, depth is "
-                         f"{width}x{height}")  # fmt: skip
+        raise ValueError(
+            f"intrinsics are for {intrinsics.width}x{intrinsics.height}, depth is {width}x{height}"
+        )
     if decimation < 1:
         raise ValueError(f"decimation must be >= 1, got {decimation}")
     z = depth[::decimation, ::decimation].astype(np.float32)
@@ -56,5 +57,8 @@ def depth_to_points(
     sigmas = None if sigma is None else sigma[::decimation, ::decimation].astype(np.float32)
     if organised:
         return Points(xyz, colours, sigmas)
-    return Points(xyz[valid], None if colours is None else colours[valid],
-                  None if sigmas is None else sigmas[valid])  # fmt: skip
+    return Points(
+        xyz[valid],
+        None if colours is None else colours[valid],
+        None if sigmas is None else sigmas[valid],
+    )

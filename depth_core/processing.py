@@ -75,8 +75,9 @@ def focal_scale(
     return float(np.sqrt(scaled.fx * scaled.fy)) / canonical_focal_px
 
 
-def model_inputs(rgb: np.ndarray, raw_depth: np.ndarray | None, metadata: ModelMetadata,
-                 depth_scale: float = 1.0) -> dict[str, np.ndarray]:  # fmt: skip
+def model_inputs(
+    rgb: np.ndarray, raw_depth: np.ndarray | None, metadata: ModelMetadata, depth_scale: float = 1.0
+) -> dict[str, np.ndarray]:
     """One frame as the network's named inputs. raw_depth (recovery models): metres, any
     resolution with the RGB's field of view, divided by `depth_scale` (focal_scale) into the
     canonical camera the network works in, as in training."""
@@ -85,8 +86,9 @@ def model_inputs(rgb: np.ndarray, raw_depth: np.ndarray | None, metadata: ModelM
         if raw_depth is None:
             raise ValueError(f"{metadata.model_name} needs raw_depth")
         # Divided after the (nearest) resampling: no copy of the full-size frame.
-        inputs["raw_depth"] = (preprocess_raw_depth(raw_depth, metadata.input_size)
-                               / np.float32(depth_scale))  # fmt: skip
+        inputs["raw_depth"] = preprocess_raw_depth(raw_depth, metadata.input_size) / np.float32(
+            depth_scale
+        )
     return inputs
 
 
@@ -103,8 +105,9 @@ GUIDE_SIGMA = 0.05
 RAW_RELATIVE_SIGMA = 0.01
 
 
-def with_scale_uncertainty(sigma: np.ndarray, depth: np.ndarray,
-                           relative_sigma: float) -> np.ndarray:  # fmt: skip
+def with_scale_uncertainty(
+    sigma: np.ndarray, depth: np.ndarray, relative_sigma: float
+) -> np.ndarray:
     """σ plus, in quadrature, a global scale error of relative_sigma·depth: a monocular
     model's metric scale is uncertain for the whole image at once, so that part of its error
     grows with depth, which the per-pixel σ does not learn from one scene at a time."""

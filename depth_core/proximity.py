@@ -36,16 +36,22 @@ class Zone:
             raise ValueError(f"zone name {self.name!r}: letters, digits and _ only")
         if self.kind == "image":
             if len(self.region) != 4:
-                raise ValueError(f"zone {self.name}: an image zone is [u0, v0, u1, v1], got "
-                                 f"{len(self.region)} values")  # fmt: skip
+                raise ValueError(
+                    f"zone {self.name}: an image zone is [u0, v0, u1, v1], got "
+                    f"{len(self.region)} values"
+                )
             u0, v0, u1, v1 = self.region
             if not (0 <= u0 < u1 <= 1 and 0 <= v0 < v1 <= 1):
-                raise ValueError(f"zone {self.name}: image region {list(self.region)} must "
-                                 f"satisfy 0 <= u0 < u1 <= 1 and 0 <= v0 < v1 <= 1")  # fmt: skip
+                raise ValueError(
+                    f"zone {self.name}: image region {list(self.region)} must "
+                    f"satisfy 0 <= u0 < u1 <= 1 and 0 <= v0 < v1 <= 1"
+                )
         elif self.kind == "box":
             if len(self.region) != 6:
-                raise ValueError(f"zone {self.name}: a box zone is [x0, y0, z0, x1, y1, z1], "
-                                 f"got {len(self.region)} values")  # fmt: skip
+                raise ValueError(
+                    f"zone {self.name}: a box zone is [x0, y0, z0, x1, y1, z1], "
+                    f"got {len(self.region)} values"
+                )
             low, high = np.array(self.region[:3]), np.array(self.region[3:])
             if not np.all(low < high) or high[2] <= 0:
                 raise ValueError(
@@ -75,8 +81,10 @@ class ZoneMask:
         width, height = intrinsics.width, intrinsics.height
         if zone.kind == "image":
             u0, v0, u1, v1 = zone.region
-            self.window = (slice(int(round(v0 * height)), int(round(v1 * height))),
-                           slice(int(round(u0 * width)), int(round(u1 * width))))  # fmt: skip
+            self.window = (
+                slice(int(round(v0 * height)), int(round(v1 * height))),
+                slice(int(round(u0 * width)), int(round(u1 * width))),
+            )
             self.box = None
             return
         # A box: only pixels whose rays can reach it (its corners' projection, clipped).
@@ -85,10 +93,14 @@ class ZoneMask:
         corners = np.array([[x, y, z] for x in (x0, x1) for y in (y0, y1) for z in (near, z1)])
         u = intrinsics.fx * corners[:, 0] / corners[:, 2] + intrinsics.cx
         v = intrinsics.fy * corners[:, 1] / corners[:, 2] + intrinsics.cy
-        columns = (int(np.clip(np.floor(u.min()), 0, width)),
-                   int(np.clip(np.ceil(u.max()) + 1, 0, width)))  # fmt: skip
-        rows = (int(np.clip(np.floor(v.min()), 0, height)),
-                int(np.clip(np.ceil(v.max()) + 1, 0, height)))  # fmt: skip
+        columns = (
+            int(np.clip(np.floor(u.min()), 0, width)),
+            int(np.clip(np.ceil(u.max()) + 1, 0, width)),
+        )
+        rows = (
+            int(np.clip(np.floor(v.min()), 0, height)),
+            int(np.clip(np.ceil(v.max()) + 1, 0, height)),
+        )
         # Every second pixel and row: a box needs per-pixel 3D tests, and a percentile of a
         # quarter of the pixels is the same statistic at a quarter of the cost.
         self.window = (slice(*rows, BOX_STRIDE), slice(*columns, BOX_STRIDE))
@@ -124,8 +136,14 @@ class ZoneMask:
         return d[inside], s[inside]
 
 
-def zone_reading(depth: np.ndarray, sigma: np.ndarray, mask: ZoneMask, k: float = 2.0,
-                 percentile: float = 5.0, min_pixels: int = 50) -> Reading:  # fmt: skip
+def zone_reading(
+    depth: np.ndarray,
+    sigma: np.ndarray,
+    mask: ZoneMask,
+    k: float = 2.0,
+    percentile: float = 5.0,
+    min_pixels: int = 50,
+) -> Reading:
     d, s = mask.values(depth, sigma)
     if len(d) < min_pixels:
         return Reading(float("nan"), float("nan"), int(len(d)))
@@ -148,8 +166,7 @@ class ZoneState:
 
     def __init__(self, warning_m: float, stop_m: float, hysteresis_m: float = 0.1):
         if not 0 <= stop_m < warning_m:
-            raise ValueError(f"need 0 <= stop distance ({stop_m}) < warning distance "
-                             f"({warning_m})")  # fmt: skip
+            raise ValueError(f"need 0 <= stop distance ({stop_m}) < warning distance ({warning_m})")
         if hysteresis_m < 0:
             raise ValueError(f"hysteresis must be >= 0, got {hysteresis_m}")
         self.warning_m, self.stop_m, self.hysteresis_m = warning_m, stop_m, hysteresis_m

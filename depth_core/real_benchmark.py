@@ -38,20 +38,31 @@ class RealSet:
 
 
 MONOCULAR_HELD_OUT = (
-    RealSet("sevenscenes_redkitchen/held_out"), RealSet("office_ceiling"), RealSet("tum_fr1"),
-    RealSet("kinect_poses"), RealSet("icl_nuim"), RealSet("icl_rendered"),
-    RealSet("orbbec_person"), RealSet("single_frames"), RealSet("middlebury"),
+    RealSet("sevenscenes_redkitchen/held_out"),
+    RealSet("office_ceiling"),
+    RealSet("tum_fr1"),
+    RealSet("kinect_poses"),
+    RealSet("icl_nuim"),
+    RealSet("icl_rendered"),
+    RealSet("orbbec_person"),
+    RealSet("single_frames"),
+    RealSet("middlebury"),
     RealSet("kitti_object", 80.0, "garg", indoor=False),
-)  # fmt: skip
+)
 
 
 # --------------------------------------------------------------------- the known support plane
 
 
 def ransac_ground_plane(
-    depth: np.ndarray, valid: np.ndarray, intrinsics: Intrinsics, rng: np.random.Generator,
-    iterations: int = 400, inlier_m: float = 0.02, max_points: int = 20_000,
-) -> GroundPlane | None:  # fmt: skip
+    depth: np.ndarray,
+    valid: np.ndarray,
+    intrinsics: Intrinsics,
+    rng: np.random.Generator,
+    iterations: int = 400,
+    inlier_m: float = 0.02,
+    max_points: int = 20_000,
+) -> GroundPlane | None:
     """The support plane as a robot would know it, fitted on true depth: RANSAC over the valid
     points for planes whose normal is within 60° of "up" in the optical frame (n_y < −0.5,
     n pointing toward the camera), inliers within `inlier_m`; the most inliers wins, refined
@@ -109,12 +120,13 @@ def _subsample(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def leave_one_out_medians(samples: Sequence[DepthSample], max_depth: float) -> list[float]:
     """Per frame, the median valid depth of the set's other frames (a subsample of each)."""
     rng = np.random.default_rng(0)
-    pools = [_subsample(s.depth[evaluation_mask(s.depth, s.valid, max_depth=max_depth)], rng)
-             for s in samples]  # fmt: skip
+    pools = [
+        _subsample(s.depth[evaluation_mask(s.depth, s.valid, max_depth=max_depth)], rng)
+        for s in samples
+    ]
     if len(pools) == 1:
         return [float(np.median(pools[0]))]  # one frame: its own (the only) statistic
-    return [float(np.median(np.concatenate(pools[:i] + pools[i + 1 :])))
-            for i in range(len(pools))]  # fmt: skip
+    return [float(np.median(np.concatenate(pools[:i] + pools[i + 1 :]))) for i in range(len(pools))]
 
 
 class _SigmaTally:
@@ -139,17 +151,28 @@ class _SigmaTally:
     def summary(self, max_depth: float) -> dict[str, float]:
         if not self.count:
             return {}
-        curves = sparsification(np.concatenate(self.pred), np.concatenate(self.sigma),
-                                np.concatenate(self.gt), max_depth=max_depth)  # fmt: skip
+        curves = sparsification(
+            np.concatenate(self.pred),
+            np.concatenate(self.sigma),
+            np.concatenate(self.gt),
+            max_depth=max_depth,
+        )
         ratio = curves["ause_random_rmse"] / max(curves["ause_rmse"], 1e-12)
-        return {"safe2": self.safe / self.count, "within2": self.within / self.count,
-                "ause_rmse": curves["ause_rmse"], "ause_ratio": ratio}  # fmt: skip
+        return {
+            "safe2": self.safe / self.count,
+            "within2": self.within / self.count,
+            "ause_rmse": curves["ause_rmse"],
+            "ause_ratio": ratio,
+        }
 
 
 def evaluate_real_set(
-    estimator, samples: Sequence[DepthSample], spec: RealSet, train_mean_depth: float,
+    estimator,
+    samples: Sequence[DepthSample],
+    spec: RealSet,
+    train_mean_depth: float,
     progress: Callable[[int], None] | None = None,
-) -> SetReport:  # fmt: skip
+) -> SetReport:
     """Every frame of one held-out set, at the ground truth's resolution with the set's own
     intrinsics: the model with its learned scale, the model with the support plane fitted on
     the truth (RANSAC, as a robot would know it), the model median-scaled, a leave-one-out
@@ -162,8 +185,9 @@ def evaluate_real_set(
     plane_frames = plane_found = 0
 
     def score(method: str, pred: np.ndarray, gt, valid, median_scaling=False) -> None:
-        metrics = depth_metrics(pred, gt, valid, max_depth=spec.max_depth, crop=spec.crop,
-                                median_scaling=median_scaling)  # fmt: skip
+        metrics = depth_metrics(
+            pred, gt, valid, max_depth=spec.max_depth, crop=spec.crop, median_scaling=median_scaling
+        )
         rows.setdefault(method, []).append({m: metrics[m] for m in METRICS})
 
     for index, sample in enumerate(samples):
@@ -181,23 +205,36 @@ def evaluate_real_set(
         score("model, learned scale", learned.depth, gt, valid)
         score("model + ground plane", anchored.depth, gt, valid)
         score("model, median-scaled", learned.depth, gt, valid, median_scaling=True)
-        score("constant: leave-one-out median", np.full(gt.shape, medians[index], np.float32),
-              gt, valid)  # fmt: skip
-        score("constant: training mean depth", np.full(gt.shape, train_mean_depth, np.float32),
-              gt, valid)  # fmt: skip
+        score(
+            "constant: leave-one-out median",
+            np.full(gt.shape, medians[index], np.float32),
+            gt,
+            valid,
+        )
+        score(
+            "constant: training mean depth",
+            np.full(gt.shape, train_mean_depth, np.float32),
+            gt,
+            valid,
+        )
         tallies["learned"].add(learned.depth, learned.sigma, gt, mask, rng)
         tallies["plane"].add(anchored.depth, anchored.sigma, gt, mask, rng)
         ratios.append(float(np.median(learned.depth[mask]) / np.median(gt[mask])))
         if progress:
             progress(1)
     return SetReport(
-        name=spec.name, frames=len(ratios), indoor=spec.indoor,
-        methods={m: {k: float(np.mean([r[k] for r in v])) for k in METRICS}
-                 for m, v in rows.items()},
+        name=spec.name,
+        frames=len(ratios),
+        indoor=spec.indoor,
+        methods={
+            m: {k: float(np.mean([r[k] for r in v])) for k in METRICS} for m, v in rows.items()
+        },
         sigma={key: tally.summary(spec.max_depth) for key, tally in tallies.items()},
-        plane_frames=plane_frames, plane_found=plane_found,
-        median_ratio=float(np.median(ratios)), latency_ms=float(np.median(latencies) * 1000),
-    )  # fmt: skip
+        plane_frames=plane_frames,
+        plane_found=plane_found,
+        median_ratio=float(np.median(ratios)),
+        latency_ms=float(np.median(latencies) * 1000),
+    )
 
 
 # -------------------------------------------------------------------------------- the tables
@@ -211,12 +248,14 @@ def targets(report: SetReport) -> dict[str, tuple[bool, str]]:
     constant = m["constant: leave-one-out median"]["abs_rel"]
     result = {
         "plane < constant": (plane < constant, f"{plane:.3f} vs {constant:.3f}"),
-        "plane ≤ 1.15 × median-scaled": (plane <= 1.15 * median,
-                                         f"{plane:.3f} vs {1.15 * median:.3f}"),
+        "plane ≤ 1.15 × median-scaled": (
+            plane <= 1.15 * median,
+            f"{plane:.3f} vs {1.15 * median:.3f}",
+        ),
         "safe2 ≥ 0.95": (s["safe2"] >= 0.95, f"{s['safe2']:.3f}"),
         "AUSE ≥ 2× random": (s["ause_ratio"] >= 2.0, f"{s['ause_ratio']:.2f}×"),
         "median-scaled ≤ 0.20": (median <= 0.20, f"{median:.3f}"),
-    }  # fmt: skip
+    }
     if not report.indoor:  # the plane and structure targets are for indoor sets
         for key in ("plane < constant", "median-scaled ≤ 0.20"):
             result[key] = (True, result[key][1] + " (outdoor: not a target)")
@@ -225,17 +264,24 @@ def targets(report: SetReport) -> dict[str, tuple[bool, str]]:
 
 def markdown_tables(reports: list[SetReport]) -> str:
     """Accuracy, σ honesty and targets, one row per set (and method)."""
-    lines = ["### Accuracy (mean over frames)", "",
-             "| set | frames | method | AbsRel | RMSE (m) | δ1 | δ1.05 |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = [
+        "### Accuracy (mean over frames)",
+        "",
+        "| set | frames | method | AbsRel | RMSE (m) | δ1 | δ1.05 |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in reports:
         for method, v in r.methods.items():
             cells = " | ".join(f"{v[m]:.3f}" for m in METRICS)
             lines.append(f"| {r.name} | {r.frames} | {method} | {cells} |")
-    lines += ["", "### σ honesty (every valid pixel; AUSE of RMSE on a subsample)", "",
-              "| set | scale | safe2 (d − 2σ ≤ truth) | within2 (abs(d − truth) ≤ 2σ) | "
-              "AUSE | random / AUSE | median prediction / truth | plane frames (found) |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines += [
+        "",
+        "### σ honesty (every valid pixel; AUSE of RMSE on a subsample)",
+        "",
+        "| set | scale | safe2 (d − 2σ ≤ truth) | within2 (abs(d − truth) ≤ 2σ) | "
+        "AUSE | random / AUSE | median prediction / truth | plane frames (found) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in reports:
         for key, s in r.sigma.items():
             lines.append(
@@ -244,10 +290,14 @@ def markdown_tables(reports: list[SetReport]) -> str:
                 f"{r.plane_frames} ({r.plane_found}) |"
             )
     names = list(targets(reports[0])) if reports else []
-    lines += ["", "### Targets", "", "| set | " + " | ".join(names) + " |",
-              "| --- |" + " --- |" * len(names)]  # fmt: skip
+    lines += [
+        "",
+        "### Targets",
+        "",
+        "| set | " + " | ".join(names) + " |",
+        "| --- |" + " --- |" * len(names),
+    ]
     for r in reports:
-        cells = [f"{'met' if ok else '**missed**'}: {figure}" for ok, figure in
-                 targets(r).values()]  # fmt: skip
+        cells = [f"{'met' if ok else '**missed**'}: {figure}" for ok, figure in targets(r).values()]
         lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -35,8 +35,9 @@ class FlickerSettings:
     jpeg_quality: int = 0  # 0: no JPEG round trip
 
 
-def perturbed(rgb: np.ndarray, index: int, settings: FlickerSettings,
-              rng: np.random.Generator) -> np.ndarray:  # fmt: skip
+def perturbed(
+    rgb: np.ndarray, index: int, settings: FlickerSettings, rng: np.random.Generator
+) -> np.ndarray:
     """Frame `index` of a still camera: the same image with this frame's noise, exposure and
     compression."""
     image = rgb.astype(np.float32)
@@ -50,8 +51,9 @@ def perturbed(rgb: np.ndarray, index: int, settings: FlickerSettings,
     return image
 
 
-def static_flicker(estimator, sample: DepthSample, settings: FlickerSettings,
-                   temporal: TemporalSettings | None) -> dict[str, float]:  # fmt: skip
+def static_flicker(
+    estimator, sample: DepthSample, settings: FlickerSettings, temporal: TemporalSettings | None
+) -> dict[str, float]:
     """Median and p90 over the valid pixels of the temporal std / mean of the published
     depth, for one still frame (`temporal` None: the filter off)."""
     rng = np.random.default_rng(0)
@@ -95,8 +97,9 @@ def temporal_abs_rel(depths: list[np.ndarray], samples: Sequence[DepthSample]) -
     errors = []
     for t in range(len(samples) - 1):
         for a, b in ((t, t + 1), (t + 1, t)):
-            rows, columns, carried = _carried(depths[a], samples[a].depth, samples[a].pose,
-                                              samples[b].pose, samples[a].intrinsics)  # fmt: skip
+            rows, columns, carried = _carried(
+                depths[a], samples[a].depth, samples[a].pose, samples[b].pose, samples[a].intrinsics
+            )
             target = depths[b][rows, columns]
             keep = target > 0
             if keep.any():
@@ -104,8 +107,9 @@ def temporal_abs_rel(depths: list[np.ndarray], samples: Sequence[DepthSample]) -
     return float(np.mean(errors))
 
 
-def moving_camera(estimator, samples: Sequence[DepthSample],
-                  temporal: TemporalSettings | None) -> dict[str, float]:  # fmt: skip
+def moving_camera(
+    estimator, samples: Sequence[DepthSample], temporal: TemporalSettings | None
+) -> dict[str, float]:
     """AbsRel, safe2 and TAE over a posed sequence, the filter on (settings) or off (None)."""
     filter_ = TemporalFilter(temporal) if temporal else None
     depths, abs_rel, safe, count = [], [], 0, 0
@@ -119,5 +123,8 @@ def moving_camera(estimator, samples: Sequence[DepthSample],
         abs_rel.append(depth_metrics(depth, sample.depth, sample.valid)["abs_rel"])
         safe += int(np.sum(depth[mask] - 2 * sigma[mask] <= sample.depth[mask]))
         count += int(mask.sum())
-    return {"abs_rel": float(np.mean(abs_rel)), "safe2": safe / max(count, 1),
-            "tae": temporal_abs_rel(depths, samples)}  # fmt: skip
+    return {
+        "abs_rel": float(np.mean(abs_rel)),
+        "safe2": safe / max(count, 1),
+        "tae": temporal_abs_rel(depths, samples),
+    }

@@ -63,8 +63,9 @@ def colourise_sigma(sigma: np.ndarray, max_sigma: float) -> np.ndarray:
     return bgr
 
 
-def colour_bar(values: np.ndarray, colours: np.ndarray, title: str, height: int,
-               width: int = 70) -> np.ndarray:  # fmt: skip
+def colour_bar(
+    values: np.ndarray, colours: np.ndarray, title: str, height: int, width: int = 70
+) -> np.ndarray:
     """A vertical colour bar (bgr8, `height` high): `colours` (N x 3, bottom to top) for
     `values` (N, ascending), five labelled ticks and a title, e.g. "depth (m)"."""
     bar = np.full((height, width, 3), 255, np.uint8)
@@ -76,8 +77,15 @@ def colour_bar(values: np.ndarray, colours: np.ndarray, title: str, height: int,
         row = round(bottom - 1 - fraction * (bottom - top - 1))
         value = values[round(fraction * (len(values) - 1))]
         cv2.line(bar, (4 + stripe, row), (8 + stripe, row), (0, 0, 0), 1)
-        cv2.putText(bar, f"{value:.2f}", (10 + stripe, row + 4), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.38, (0, 0, 0), 1)  # fmt: skip
+        cv2.putText(
+            bar,
+            f"{value:.2f}",
+            (10 + stripe, row + 4),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.38,
+            (0, 0, 0),
+            1,
+        )
     return bar
 
 

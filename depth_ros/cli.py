@@ -31,16 +31,22 @@ from depth_ros.shipped import shipped_model
 
 MODEL_INPUT = (240, 320)
 RECENT_MESSAGES = 90  # per topic, for the demo picture's common stamp
-OUTPUTS = ("depth/estimated", "depth/estimated/uncertainty", "depth/recovered",
-           "depth/recovered/uncertainty")  # fmt: skip
+OUTPUTS = (
+    "depth/estimated",
+    "depth/estimated/uncertainty",
+    "depth/recovered",
+    "depth/recovered/uncertainty",
+)
 
 
 def chosen_models(args: argparse.Namespace) -> dict[str, str]:
     """--monocular-model/--recovery-model, or the shipped models."""
     if args.monocular_model:
         return {"monocular": args.monocular_model, "recovery": args.recovery_model}
-    return {"monocular": str(shipped_model("monocular_depth")),
-            "recovery": str(shipped_model("depth_recovery"))}  # fmt: skip
+    return {
+        "monocular": str(shipped_model("monocular_depth")),
+        "recovery": str(shipped_model("depth_recovery")),
+    }
 
 
 class Listener:
@@ -97,8 +103,11 @@ class Listener:
         """Median over the node's statuses received since `since` of one numeric value. Each
         status covers the node's last few seconds; their median covers the measured period,
         as the listener's own figures do (the latest status alone covers only its end)."""
-        values = [float(v.get(key, "nan")) for t, v in self.diagnostics_history.get(name, [])
-                  if t >= since]  # fmt: skip
+        values = [
+            float(v.get(key, "nan"))
+            for t, v in self.diagnostics_history.get(name, [])
+            if t >= since
+        ]
         values = [v for v in values if v == v]
         return round(float(np.median(values)), 2) if values else float("nan")
 
@@ -145,13 +154,16 @@ def pipeline_picture(frames: dict[str, np.ndarray]) -> np.ndarray:
 
     rgb = frames["camera/color/image_raw"]
     size = (rgb.shape[1], rgb.shape[0])
-    depths = {"tof/depth/image_raw": frames["tof/depth/image_raw"].astype(np.float32) / 1000,
-              "depth/estimated": frames["depth/estimated"],
-              "depth/recovered": frames["depth/recovered"]}  # fmt: skip
+    depths = {
+        "tof/depth/image_raw": frames["tof/depth/image_raw"].astype(np.float32) / 1000,
+        "depth/estimated": frames["depth/estimated"],
+        "depth/recovered": frames["depth/recovered"],
+    }
     lo, hi = depth_range(*depths.values())
     sigmas = {t: frames[t] for t in ("depth/estimated/uncertainty", "depth/recovered/uncertainty")}
-    max_sigma = float(np.percentile(np.concatenate([s[np.isfinite(s)] for s in sigmas.values()]),
-                                    98))  # fmt: skip
+    max_sigma = float(
+        np.percentile(np.concatenate([s[np.isfinite(s)] for s in sigmas.values()]), 98)
+    )
 
     def fit(image: np.ndarray) -> np.ndarray:
         return cv2.resize(image, size, interpolation=cv2.INTER_NEAREST)
@@ -164,10 +176,15 @@ def pipeline_picture(frames: dict[str, np.ndarray]) -> np.ndarray:
         tile_height,
     )
     depth_panels_end = round(size[0] * tile_height / size[1]) * 4
-    return np.concatenate([picture[:, :depth_panels_end], depth_colour_bar(lo, hi, tile_height),
-                           picture[:, depth_panels_end:], sigma_colour_bar(max_sigma,
-                                                                            tile_height)],
-                          axis=1)  # fmt: skip
+    return np.concatenate(
+        [
+            picture[:, :depth_panels_end],
+            depth_colour_bar(lo, hi, tile_height),
+            picture[:, depth_panels_end:],
+            sigma_colour_bar(max_sigma, tile_height),
+        ],
+        axis=1,
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -185,8 +202,13 @@ def run_demo(args: argparse.Namespace) -> int:
     rclpy.init()
     try:
         # The node defaults otherwise, as `depth-ros bench` uses them.
-        nodes = build_nodes({"replay": "true", "monocular_model": models["monocular"],
-                             "recovery_model": models["recovery"]})  # fmt: skip
+        nodes = build_nodes(
+            {
+                "replay": "true",
+                "monocular_model": models["monocular"],
+                "recovery_model": models["recovery"],
+            }
+        )
     except ValueError as error:  # ParameterError included: a model that does not load
         rclpy.try_shutdown()
         print(f"depth-ros demo: {error}", file=sys.stderr)
@@ -212,11 +234,19 @@ def run_demo(args: argparse.Namespace) -> int:
     stamp = listener.newest_common_stamp((*CAMERA_TOPICS, *OUTPUTS))
     if stamp is None:
         missing = [t for t in (*CAMERA_TOPICS, *OUTPUTS) if not listener.recent.get(t)]
-        print(json.dumps({"error": f"no frame seen on every topic (none at all on {missing})",
-                          "topics": report}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "error": f"no frame seen on every topic (none at all on {missing})",
+                    "topics": report,
+                },
+                indent=2,
+            )
+        )
         return 1
-    picture = pipeline_picture({t: image_to_array(listener.recent[t][stamp])
-                                for t in (*CAMERA_TOPICS, *OUTPUTS)})  # fmt: skip
+    picture = pipeline_picture(
+        {t: image_to_array(listener.recent[t][stamp]) for t in (*CAMERA_TOPICS, *OUTPUTS)}
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     mosaic_path = args.out / "pipeline_mosaic.png"
     if not cv2.imwrite(str(mosaic_path), picture):
@@ -227,7 +257,7 @@ def run_demo(args: argparse.Namespace) -> int:
         "topics": report,
         "nodes": listener.diagnostics,
         "mosaic": str(mosaic_path),
-    }  # fmt: skip
+    }
     print(json.dumps(summary, indent=2))
     print_table(report)
     return 0
@@ -252,18 +282,32 @@ def run_bench(args: argparse.Namespace) -> int:
     if args.dds_profile:  # all three processes (and this one) read it at start-up
         os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(args.dds_profile)
     camera = subprocess.Popen(
-        [str(bin_dir / "replay"), "--ros-args", "-p", f"rate:={args.rate}",
-         "-p", f"width:={args.width}", "-p", f"height:={args.height}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        [
+            str(bin_dir / "replay"),
+            "--ros-args",
+            "-p",
+            f"rate:={args.rate}",
+            "-p",
+            f"width:={args.width}",
+            "-p",
+            f"height:={args.height}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        for setup, nodes in (("monocular alone", ("true", "false")),
-                             ("both nodes", ("true", "true"))):  # fmt: skip
-            results[setup] = _bench_pipeline(args, bin_dir, models, nodes, rclpy, Node,
-                                             SingleThreadedExecutor)  # fmt: skip
+        for setup, nodes in (
+            ("monocular alone", ("true", "false")),
+            ("both nodes", ("true", "true")),
+        ):
+            results[setup] = _bench_pipeline(
+                args, bin_dir, models, nodes, rclpy, Node, SingleThreadedExecutor
+            )
     finally:
         _stop(camera, timeout=10)
-    workers = args.workers or next(p.default for p in NODE_PARAMETERS["monocular_depth"]
-                                   if p.name == "workers")  # fmt: skip
+    workers = args.workers or next(
+        p.default for p in NODE_PARAMETERS["monocular_depth"] if p.name == "workers"
+    )
     payload = {
         "camera": f"{args.width}x{args.height} at {args.rate} Hz (replay process)",
         "model_input": f"{MODEL_INPUT[1]}x{MODEL_INPUT[0]}",
@@ -277,11 +321,21 @@ def run_bench(args: argparse.Namespace) -> int:
     }
     print(json.dumps(payload, indent=2))
     for setup, result in results.items():
-        print(f"\n{setup}: pipeline CPU {result['pipeline_cpu_percent']}%, RSS "
-              f"{result['pipeline_rss_mb']} MB")  # fmt: skip
-        print_table(result["topics"], ("node_input_hz", "drops", "estimator_p50_ms",
-                                       "node_latency_p50_ms", "published_p50_ms",
-                                       "node_overhead"))  # fmt: skip
+        print(
+            f"\n{setup}: pipeline CPU {result['pipeline_cpu_percent']}%, RSS "
+            f"{result['pipeline_rss_mb']} MB"
+        )
+        print_table(
+            result["topics"],
+            (
+                "node_input_hz",
+                "drops",
+                "estimator_p50_ms",
+                "node_latency_p50_ms",
+                "published_p50_ms",
+                "node_overhead",
+            ),
+        )
     return 0
 
 
@@ -300,20 +354,31 @@ def _check_running(pipeline: subprocess.Popen) -> None:
     """Stop the benchmark, saying why, when the pipeline process has exited."""
     if pipeline.poll() is not None:
         reason = pipeline.stderr.read().strip().splitlines()[-1:] or ["(no message)"]
-        raise SystemExit(f"depth-ros bench: depth-ros-pipeline exited with code "
-                         f"{pipeline.returncode}: {reason[0]}")  # fmt: skip
+        raise SystemExit(
+            f"depth-ros bench: depth-ros-pipeline exited with code "
+            f"{pipeline.returncode}: {reason[0]}"
+        )
 
 
 def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_class) -> dict:
     monocular, recovery = nodes
     pipeline = subprocess.Popen(
-        [str(bin_dir / "depth-ros-pipeline"), f"monocular_model:={models['monocular']}",
-         f"recovery_model:={models['recovery']}", f"monocular:={monocular}",
-         f"recovery:={recovery}",
-         *(f"{name}:={value}" for name, value in (("threads", args.threads),
-                                                   ("workers", args.workers))
-           if value is not None)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        [
+            str(bin_dir / "depth-ros-pipeline"),
+            f"monocular_model:={models['monocular']}",
+            f"recovery_model:={models['recovery']}",
+            f"monocular:={monocular}",
+            f"recovery:={recovery}",
+            *(
+                f"{name}:={value}"
+                for name, value in (("threads", args.threads), ("workers", args.workers))
+                if value is not None
+            ),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     rclpy.init()
     node = node_class("bench_listener")
     topics = [t for t in OUTPUTS if (recovery == "true" or "recovered" not in t)]
@@ -352,46 +417,61 @@ def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_cl
         row["node_latency_p50_ms"] = listener.node_median(name, "node_latency_p50_ms", start)
         if row["latency_p50_ms"] and estimator == estimator:
             row["node_overhead"] = round((row["latency_p50_ms"] - estimator) / estimator, 3)
-    return {"topics": report, "pipeline_cpu_percent": round(100 * (cpu_end - cpu_start) / elapsed),
-            "pipeline_rss_mb": round(rss)}  # fmt: skip
+    return {
+        "topics": report,
+        "pipeline_cpu_percent": round(100 * (cpu_end - cpu_start) / elapsed),
+        "pipeline_rss_mb": round(rss),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="depth-ros", description="Run the depth_ros pipeline on a replayed camera and "
+        prog="depth-ros",
+        description="Run the depth_ros pipeline on a replayed camera and "
         "measure it: demo (one process, a picture) or bench (camera, pipeline and listener "
         "in three processes).",
-    )  # fmt: skip
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     sentences = {
         "demo": "Replay a generated room into both depth nodes for a while; print each "
-                "output's rate and latency and write a picture of one instant.",
+        "output's rate and latency and write a picture of one instant.",
         "bench": "Measure rate, latency, drops, node overhead, CPU and memory with the camera, "
-                 "the pipeline and this listener in three processes.",
-    }  # fmt: skip
+        "the pipeline and this listener in three processes.",
+    }
     for name, sentence in sentences.items():
         sub = commands.add_parser(
             name, help=sentence, description=sentence, formatter_class=CommandHelpFormatter
         )
-        sub.add_argument("--monocular-model", help="model for monocular_depth (default: the "
-                         "shipped one)")  # fmt: skip
-        sub.add_argument("--recovery-model", help="model for depth_recovery (default: the "
-                         "shipped one)")  # fmt: skip
-        sub.add_argument("--seconds", type=float, default=10.0 if name == "demo" else 20.0,
-                         help="how long to run (measured)")  # fmt: skip
-    commands.choices["demo"].add_argument("--out", type=Path, default=Path("demo_output"),
-                                          help="folder for the picture")  # fmt: skip
+        sub.add_argument(
+            "--monocular-model", help="model for monocular_depth (default: the shipped one)"
+        )
+        sub.add_argument(
+            "--recovery-model", help="model for depth_recovery (default: the shipped one)"
+        )
+        sub.add_argument(
+            "--seconds",
+            type=float,
+            default=10.0 if name == "demo" else 20.0,
+            help="how long to run (measured)",
+        )
+    commands.choices["demo"].add_argument(
+        "--out", type=Path, default=Path("demo_output"), help="folder for the picture"
+    )
     bench = commands.choices["bench"]
     bench.add_argument("--rate", type=float, default=30.0, help="camera rate, Hz")
     bench.add_argument("--width", type=int, default=640, help="camera width")
     bench.add_argument("--height", type=int, default=480, help="camera height")
-    bench.add_argument("--threads", type=int, help="inference threads per worker (default: "
-                       "the nodes' default)")  # fmt: skip
-    bench.add_argument("--workers", type=int, help="inference workers per node (default: the "
-                       "nodes' default)")  # fmt: skip
-    bench.add_argument("--dds-profile", default=str(installed_config("fastdds_large_images.xml")),
-                       help="Fast DDS XML profile for the three processes ('' = Fast DDS "
-                       "defaults)")  # fmt: skip
+    bench.add_argument(
+        "--threads", type=int, help="inference threads per worker (default: the nodes' default)"
+    )
+    bench.add_argument(
+        "--workers", type=int, help="inference workers per node (default: the nodes' default)"
+    )
+    bench.add_argument(
+        "--dds-profile",
+        default=str(installed_config("fastdds_large_images.xml")),
+        help="Fast DDS XML profile for the three processes ('' = Fast DDS defaults)",
+    )
     bench.add_argument("--warmup", type=float, default=8.0, help="seconds before measuring")
     args = parser.parse_args(argv)
     if bool(args.monocular_model) != bool(args.recovery_model):

@@ -41,8 +41,10 @@ class ImageFormatError(ValueError):
 def image_to_array(msg: Image) -> np.ndarray:
     """HxW or HxWxC array over the message's bytes (a view when the layout allows)."""
     if msg.encoding not in ENCODINGS:
-        raise ImageFormatError("unknown_encoding", f"unsupported encoding {msg.encoding!r} "
-                               f"(supported: {', '.join(ENCODINGS)})")  # fmt: skip
+        raise ImageFormatError(
+            "unknown_encoding",
+            f"unsupported encoding {msg.encoding!r} (supported: {', '.join(ENCODINGS)})",
+        )
     dtype, channels = ENCODINGS[msg.encoding]
     height, width, step = msg.height, msg.width, msg.step
     if height == 0 or width == 0:
@@ -51,8 +53,9 @@ def image_to_array(msg: Image) -> np.ndarray:
     if step < row_bytes:
         raise ImageFormatError("bad_step", f"step {step} < width·bytes per pixel {row_bytes}")
     if len(msg.data) < step * height:
-        raise ImageFormatError("short_data", f"data has {len(msg.data)} bytes, step·height is "
-                               f"{step * height}")  # fmt: skip
+        raise ImageFormatError(
+            "short_data", f"data has {len(msg.data)} bytes, step·height is {step * height}"
+        )
     if dtype.itemsize > 1:
         dtype = dtype.newbyteorder(">" if msg.is_bigendian else "<")
     buffer = np.frombuffer(msg.data, np.uint8, count=step * height)
@@ -62,9 +65,11 @@ def image_to_array(msg: Image) -> np.ndarray:
         array = rows.view(dtype).reshape(height, width, channels)
     else:
         array = np.lib.stride_tricks.as_strided(
-            buffer.view(dtype), shape=(height, width, channels),
-            strides=(step, channels * dtype.itemsize, dtype.itemsize), writeable=False,
-        )  # fmt: skip
+            buffer.view(dtype),
+            shape=(height, width, channels),
+            strides=(step, channels * dtype.itemsize, dtype.itemsize),
+            writeable=False,
+        )
     if not dtype.isnative:
         array = array.astype(dtype.newbyteorder("="))
     return array[..., 0] if channels == 1 else array
@@ -74,8 +79,9 @@ def to_rgb8(msg: Image) -> np.ndarray:
     """Any colour encoding -> HxWx3 uint8 RGB (the estimator's input)."""
     if msg.encoding not in COLOUR_ENCODINGS:
         expected = ", ".join(COLOUR_ENCODINGS)
-        raise ImageFormatError("unknown_encoding", f"colour image expected ({expected}), got "
-                               f"{msg.encoding!r}")  # fmt: skip
+        raise ImageFormatError(
+            "unknown_encoding", f"colour image expected ({expected}), got {msg.encoding!r}"
+        )
     array = image_to_array(msg)
     if msg.encoding == "rgb8":
         return array
@@ -89,11 +95,15 @@ def to_depth_metres(msg: Image) -> np.ndarray:
     """16UC1 millimetres or 32FC1 metres -> HxW float32 metres; NaN where there is no value
     (0 mm, NaN, ±inf or negative)."""
     if msg.encoding not in DEPTH_ENCODINGS:
-        raise ImageFormatError("unknown_encoding", f"depth image expected (16UC1 mm or 32FC1 m),"
-                               f" got {msg.encoding!r}")  # fmt: skip
+        raise ImageFormatError(
+            "unknown_encoding", f"depth image expected (16UC1 mm or 32FC1 m), got {msg.encoding!r}"
+        )
     array = image_to_array(msg)
-    depth = array.astype(np.float32) * np.float32(0.001) if msg.encoding == "16UC1" else \
-        np.array(array, dtype=np.float32)  # fmt: skip
+    depth = (
+        array.astype(np.float32) * np.float32(0.001)
+        if msg.encoding == "16UC1"
+        else np.array(array, dtype=np.float32)
+    )
     depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
     return depth
 
@@ -102,8 +112,9 @@ def disparity_message_to_depth(msg) -> np.ndarray:
     """stereo_msgs/DisparityImage -> depth = f·T/d in metres (NaN outside the valid range)."""
     disparity = image_to_array(msg.image)
     if msg.image.encoding != "32FC1":
-        raise ImageFormatError("unknown_encoding", f"disparity must be 32FC1, got "
-                               f"{msg.image.encoding!r}")  # fmt: skip
+        raise ImageFormatError(
+            "unknown_encoding", f"disparity must be 32FC1, got {msg.image.encoding!r}"
+        )
     if msg.f <= 0 or msg.t <= 0:
         raise ImageFormatError("bad_calibration", f"disparity has f={msg.f}, T={msg.t}")
     valid = (disparity >= msg.min_disparity) & (disparity <= msg.max_disparity) & (disparity > 0)
@@ -117,9 +128,14 @@ def array_to_image(array: np.ndarray, encoding: str, header: Header) -> Image:
     array = np.ascontiguousarray(array, dtype=dtype)
     if array.shape[2:] not in ((), (channels,)) or (channels > 1) != (array.ndim == 3):
         raise ValueError(f"{encoding} needs {channels} channel(s), got shape {array.shape}")
-    msg = Image(header=header, height=array.shape[0], width=array.shape[1], encoding=encoding,
-                is_bigendian=not LITTLE_ENDIAN_HOST,
-                step=array.shape[1] * channels * dtype.itemsize)  # fmt: skip
+    msg = Image(
+        header=header,
+        height=array.shape[0],
+        width=array.shape[1],
+        encoding=encoding,
+        is_bigendian=not LITTLE_ENDIAN_HOST,
+        step=array.shape[1] * channels * dtype.itemsize,
+    )
     msg.data = message_bytes(array)
     return msg
 
@@ -136,8 +152,10 @@ def message_bytes(array: np.ndarray) -> pyarray.array:
 def camera_info_to_intrinsics(msg: CameraInfo) -> Intrinsics:
     k = msg.k
     if k[0] <= 0 or k[4] <= 0 or msg.width == 0 or msg.height == 0:
-        raise ImageFormatError("bad_camera_info", f"camera_info has fx={k[0]}, fy={k[4]}, "
-                               f"size {msg.width}x{msg.height}")  # fmt: skip
+        raise ImageFormatError(
+            "bad_camera_info",
+            f"camera_info has fx={k[0]}, fy={k[4]}, size {msg.width}x{msg.height}",
+        )
     return Intrinsics(k[0], k[4], k[2], k[5], msg.width, msg.height)
 
 
@@ -145,19 +163,29 @@ def intrinsics_to_camera_info(intrinsics: Intrinsics, header: Header) -> CameraI
     """A distortion-free CameraInfo (K, P, identity R) for the given intrinsics."""
     k = intrinsics
     return CameraInfo(
-        header=header, width=k.width, height=k.height, distortion_model="plumb_bob",
-        d=[0.0] * 5, k=[k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0],
+        header=header,
+        width=k.width,
+        height=k.height,
+        distortion_model="plumb_bob",
+        d=[0.0] * 5,
+        k=[k.fx, 0.0, k.cx, 0.0, k.fy, k.cy, 0.0, 0.0, 1.0],
         r=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0],
         p=[k.fx, 0.0, k.cx, 0.0, 0.0, k.fy, k.cy, 0.0, 0.0, 0.0, 1.0, 0.0],
-    )  # fmt: skip
+    )
 
 
 def scaled_camera_info(msg: CameraInfo, width: int, height: int, header: Header) -> CameraInfo:
     """CameraInfo for an output image resized to width x height: K and P scaled with the
     pixel-edge convention of `Intrinsics.resized`, D and R unchanged."""
     sx, sy = width / msg.width, height / msg.height
-    out = CameraInfo(header=header, width=width, height=height,
-                     distortion_model=msg.distortion_model, d=list(msg.d), r=msg.r)  # fmt: skip
+    out = CameraInfo(
+        header=header,
+        width=width,
+        height=height,
+        distortion_model=msg.distortion_model,
+        d=list(msg.d),
+        r=msg.r,
+    )
     k, p = list(msg.k), list(msg.p)
     for matrix, row_length in ((k, 3), (p, 4)):
         matrix[0] *= sx  # fx

@@ -97,16 +97,21 @@ def declare_parameters(
             constraints.append("settable only while the node is unconfigured")
         descriptor.additional_constraints = "; ".join(constraints)
         if param.low is not None and isinstance(param.default, int):
-            descriptor.integer_range = [IntegerRange(from_value=int(param.low),
-                                                     to_value=int(param.high), step=1)]  # fmt: skip
+            descriptor.integer_range = [
+                IntegerRange(from_value=int(param.low), to_value=int(param.high), step=1)
+            ]
         elif param.low is not None:
-            descriptor.floating_point_range = [FloatingPointRange(
-                from_value=float(param.low), to_value=float(param.high), step=0.0)]  # fmt: skip
+            descriptor.floating_point_range = [
+                FloatingPointRange(
+                    from_value=float(param.low), to_value=float(param.high), step=0.0
+                )
+            ]
         try:
             value = node.declare_parameter(param.name, param.default, descriptor).value
         except Exception as error:  # rclpy raises several types for out-of-range / wrong type
-            raise ParameterError(f"{node.get_name()}: invalid parameter {param.name}: "
-                                 f"{error}") from None  # fmt: skip
+            raise ParameterError(
+                f"{node.get_name()}: invalid parameter {param.name}: {error}"
+            ) from None
         problem = param.check(value)
         if problem:
             raise ParameterError(f"{node.get_name()}: invalid parameter {problem}")
@@ -131,8 +136,11 @@ def declare_parameters(
 
 
 def input_qos(reliability: str, depth: int) -> QoSProfile:
-    qos = QoSProfile(depth=depth, reliability=qos_profile_sensor_data.reliability,
-                     durability=qos_profile_sensor_data.durability)  # fmt: skip
+    qos = QoSProfile(
+        depth=depth,
+        reliability=qos_profile_sensor_data.reliability,
+        durability=qos_profile_sensor_data.durability,
+    )
     if reliability == "reliable":
         qos.reliability = ReliabilityPolicy.RELIABLE
     return qos
@@ -156,8 +164,7 @@ class DepthNode(LifecycleNode):
     def __init__(self, name: str, **kwargs):
         super().__init__(name, **kwargs)
         try:
-            self.params = declare_parameters(self, NODE_PARAMETERS[name],
-                                             self._load_time_refusal)  # fmt: skip
+            self.params = declare_parameters(self, NODE_PARAMETERS[name], self._load_time_refusal)
         except ParameterError:
             Node.destroy_node(self)  # nothing else was started yet
             raise
@@ -190,15 +197,20 @@ class DepthNode(LifecycleNode):
     def _load_time_refusal(self, name: str) -> str | None:
         if not self._configured:
             return None  # applies at the next configure
-        return (f"{name} is read-only while the node is configured (it applies when the model "
-                f"loads): cleanup, set it, configure again")  # fmt: skip
+        return (
+            f"{name} is read-only while the node is configured (it applies when the model "
+            f"loads): cleanup, set it, configure again"
+        )
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             self._configure()
         except Exception as error:  # a model that does not load, or anything unforeseen
-            message = str(error) if isinstance(error, ParameterError) else (
-                f"{self.get_name()}: configure failed: {error!r}")  # fmt: skip
+            message = (
+                str(error)
+                if isinstance(error, ParameterError)
+                else (f"{self.get_name()}: configure failed: {error!r}")
+            )
             self._configure_error = message
             self.get_logger().error(message)
             self._release()
@@ -217,41 +229,54 @@ class DepthNode(LifecycleNode):
         self._entities = self.create_inputs()
         prefix = self.output_prefix
         self.depth_pub = self.create_lifecycle_publisher(Image, prefix, OUTPUT_QOS)
-        self.sigma_pub = self.create_lifecycle_publisher(Image, f"{prefix}/uncertainty",
-                                                         OUTPUT_QOS)  # fmt: skip
-        self.info_pub = self.create_lifecycle_publisher(CameraInfo, f"{prefix}/camera_info",
-                                                        OUTPUT_QOS)  # fmt: skip
-        self.preview_pub = self.create_lifecycle_publisher(Image, f"{prefix}/preview",
-                                                           OUTPUT_QOS)  # fmt: skip
-        self.points_pub = self.create_lifecycle_publisher(PointCloud2, f"{prefix}/points",
-                                                          OUTPUT_QOS)  # fmt: skip
-        self._entities += [self.depth_pub, self.sigma_pub, self.info_pub, self.preview_pub,
-                           self.points_pub,
-                           self.create_timer(self.params["diagnostics_period"],
-                                             self._publish_diagnostics)]  # fmt: skip
+        self.sigma_pub = self.create_lifecycle_publisher(Image, f"{prefix}/uncertainty", OUTPUT_QOS)
+        self.info_pub = self.create_lifecycle_publisher(
+            CameraInfo, f"{prefix}/camera_info", OUTPUT_QOS
+        )
+        self.preview_pub = self.create_lifecycle_publisher(Image, f"{prefix}/preview", OUTPUT_QOS)
+        self.points_pub = self.create_lifecycle_publisher(
+            PointCloud2, f"{prefix}/points", OUTPUT_QOS
+        )
+        self._entities += [
+            self.depth_pub,
+            self.sigma_pub,
+            self.info_pub,
+            self.preview_pub,
+            self.points_pub,
+            self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics),
+        ]
         # Inference and publication overlap: while one frame is serialised into DDS the next
         # is already being inferred (ONNX Runtime and torch release the GIL). With several
         # workers, frames overlap too, and a frame is never kept waiting for a busy model.
         self._slot, self._outbox = LatestSlot(), LatestSlot()
         self._running = True
         name = self.get_name()
-        self._threads = [threading.Thread(target=self._work, args=(estimator,), daemon=True,
-                                          name=f"{name}-inference-{index}")
-                         for index, estimator in enumerate(self.estimators)]  # fmt: skip
-        self._threads.append(threading.Thread(target=self._publish_results, daemon=True,
-                                              name=f"{name}-publish"))  # fmt: skip
+        self._threads = [
+            threading.Thread(
+                target=self._work, args=(estimator,), daemon=True, name=f"{name}-inference-{index}"
+            )
+            for index, estimator in enumerate(self.estimators)
+        ]
+        self._threads.append(
+            threading.Thread(target=self._publish_results, daemon=True, name=f"{name}-publish")
+        )
         for thread in self._threads:
             thread.start()
         self._configured = True
         backend = self.estimator.backend
-        self.get_logger().info(f"configured: {self.model_path} on {backend.name} "
-                               f"({backend.precision}); outputs {prefix}")  # fmt: skip
+        self.get_logger().info(
+            f"configured: {self.model_path} on {backend.name} "
+            f"({backend.precision}); outputs {prefix}"
+        )
 
     def create_inputs(self) -> list:
         qos = input_qos(self.params["rgb_reliability"], self.params["rgb_queue_depth"])
-        return [self.create_subscription(Image, "camera/color/image_raw", self._on_image, qos),
-                self.create_subscription(CameraInfo, "camera/color/camera_info",
-                                         self._on_camera_info, qos)]  # fmt: skip
+        return [
+            self.create_subscription(Image, "camera/color/image_raw", self._on_image, qos),
+            self.create_subscription(
+                CameraInfo, "camera/color/camera_info", self._on_camera_info, qos
+            ),
+        ]
 
     def check_model(self, estimator: DepthEstimator) -> None:
         """Raise ParameterError when the loaded model cannot serve this node."""
@@ -306,11 +331,12 @@ class DepthNode(LifecycleNode):
         try:
             self.model_path = self.params["model_path"] or str(shipped_model(name))
             return DepthEstimator.load(
-                self.model_path, backend=self.params["backend"],
+                self.model_path,
+                backend=self.params["backend"],
                 device=self.params["device"],
                 threads=self.params["threads"] or threads_per_worker(self.params["workers"]),
                 precision=self.params["precision"],
-            )  # fmt: skip
+            )
         except (OSError, ValueError, RuntimeError, ImportError) as error:
             raise ParameterError(f"{name}: cannot load model_path: {error}") from None
 
@@ -319,8 +345,9 @@ class DepthNode(LifecycleNode):
         """First occurrence of each reason logged; every occurrence counted in diagnostics."""
         if reason not in self._logged:
             self._logged.add(reason)
-            self.get_logger().warning(f"{message} (further '{reason}' cases only counted in "
-                                      f"/diagnostics)")  # fmt: skip
+            self.get_logger().warning(
+                f"{message} (further '{reason}' cases only counted in /diagnostics)"
+            )
 
     def reject(self, reason: str, message: str) -> None:
         self.rejected.add(reason)
@@ -348,16 +375,21 @@ class DepthNode(LifecycleNode):
             return
         stamp = stamp_seconds(msg)
         if stamp < self._last_stamp:
-            self.reject("out_of_order", f"RGB stamp {stamp:.3f} older than the last "
-                        f"{self._last_stamp:.3f}; frame dropped")  # fmt: skip
+            self.reject(
+                "out_of_order",
+                f"RGB stamp {stamp:.3f} older than the last {self._last_stamp:.3f}; frame dropped",
+            )
             return
         info = self._camera_info
         if info is None:
             self.reject("no_camera_info", "no camera_info received yet; frame dropped")
             return
         if (info.width, info.height) != (msg.width, msg.height):
-            self.reject("camera_info_mismatch", f"camera_info is {info.width}x{info.height}, "
-                        f"image {msg.width}x{msg.height}; frame dropped")  # fmt: skip
+            self.reject(
+                "camera_info_mismatch",
+                f"camera_info is {info.width}x{info.height}, "
+                f"image {msg.width}x{msg.height}; frame dropped",
+            )
             return
         self._last_stamp = stamp
         self.submit(Frame(msg, rgb, info, received))
@@ -368,9 +400,16 @@ class DepthNode(LifecycleNode):
             self.dropped.add("replaced_by_newer")
 
     def _has_subscribers(self) -> bool:
-        return any(p.get_subscription_count() for p in
-                   (self.depth_pub, self.sigma_pub, self.info_pub, self.preview_pub,
-                    self.points_pub))  # fmt: skip
+        return any(
+            p.get_subscription_count()
+            for p in (
+                self.depth_pub,
+                self.sigma_pub,
+                self.info_pub,
+                self.preview_pub,
+                self.points_pub,
+            )
+        )
 
     # --- inference (worker thread) -------------------------------------------------------------
     def _work(self, estimator: DepthEstimator) -> None:
@@ -436,21 +475,28 @@ class DepthNode(LifecycleNode):
         if not self.params["temporal_filter"]:
             self._temporal = None
             return result
-        settings = TemporalSettings(self.params["temporal_strength"],
-                                    self.params["temporal_motion_sigmas"])  # fmt: skip
+        settings = TemporalSettings(
+            self.params["temporal_strength"], self.params["temporal_motion_sigmas"]
+        )
         if self._temporal is None:
             self._temporal = TemporalFilter(settings)
         self._temporal.settings = settings  # a run-time change keeps the history
-        depth, sigma, self._temporal_stats = self._temporal.update(result.depth, result.sigma,
-                                                                   stamp)  # fmt: skip
+        depth, sigma, self._temporal_stats = self._temporal.update(
+            result.depth, result.sigma, stamp
+        )
         return replace(result, depth=depth, sigma=sigma)
 
     def _point_cloud(self, frame: Frame, result, header) -> PointCloud2:
         height, width = result.depth.shape
         intrinsics = camera_info_to_intrinsics(frame.info).resized(width, height)
-        points = depth_to_points(result.depth, intrinsics, resize_colour(frame.rgb, width, height),
-                                 result.sigma, self.params["point_cloud_decimation"],
-                                 self.params["point_cloud_organised"])  # fmt: skip
+        points = depth_to_points(
+            result.depth,
+            intrinsics,
+            resize_colour(frame.rgb, width, height),
+            result.sigma,
+            self.params["point_cloud_decimation"],
+            self.params["point_cloud_organised"],
+        )
         return points_to_cloud(points, header)
 
     # --- diagnostics ----------------------------------------------------------------------------
@@ -498,7 +544,7 @@ class DepthNode(LifecycleNode):
             message=f"{self.mode()} mode" if degraded else "ok",
             hardware_id=backend.name,
             values=[KeyValue(key=k, value=v) for k, v in values.items()],
-        )  # fmt: skip
+        )
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)
@@ -516,8 +562,11 @@ class MonocularDepthNode(DepthNode):
 
     def predict(self, frame: Frame, output_size: tuple[int, int], estimator: DepthEstimator):
         coefficients = self.params["ground_plane"]  # validated when set
-        plane = GroundPlane.from_coefficients([float(v) for v in coefficients]) \
-            if coefficients else None  # fmt: skip
+        plane = (
+            GroundPlane.from_coefficients([float(v) for v in coefficients])
+            if coefficients
+            else None
+        )
         intrinsics = camera_info_to_intrinsics(frame.info)
         return estimator.predict(frame.rgb, None, intrinsics, output_size, plane)
 
@@ -534,9 +583,11 @@ class DepthRecoveryNode(DepthNode):
 
     def check_model(self, estimator: DepthEstimator) -> None:
         if "raw_depth" not in estimator.metadata.inputs:
-            raise ParameterError(f"{self.get_name()}: {self.model_path} is a "
-                                 f"{estimator.metadata.model_name} model without raw depth "
-                                 f"input")  # fmt: skip
+            raise ParameterError(
+                f"{self.get_name()}: {self.model_path} is a "
+                f"{estimator.metadata.model_name} model without raw depth "
+                f"input"
+            )
 
     def create_inputs(self) -> list:
         """RGB and camera_info, and the raw depth; pairing and scale state start afresh."""
@@ -551,8 +602,9 @@ class DepthRecoveryNode(DepthNode):
         if self.params["raw_source"] == "tof":
             raw = self.create_subscription(Image, "tof/depth/image_raw", self._on_raw_depth, qos)
         else:
-            raw = self.create_subscription(DisparityImage, "stereo/disparity",
-                                           self._on_disparity, qos)  # fmt: skip
+            raw = self.create_subscription(
+                DisparityImage, "stereo/disparity", self._on_disparity, qos
+            )
         return [*super().create_inputs(), raw]
 
     def _on_raw_depth(self, msg: Image) -> None:
@@ -573,8 +625,10 @@ class DepthRecoveryNode(DepthNode):
 
     def _store_raw(self, msg, depth: np.ndarray, had_invalid_values: bool) -> None:
         if had_invalid_values:
-            self.reject("raw_invalid_values", "raw depth holds inf or negative values; they "
-                        "are treated as missing")  # fmt: skip
+            self.reject(
+                "raw_invalid_values",
+                "raw depth holds inf or negative values; they are treated as missing",
+            )
         self._last_raw_arrival = time.monotonic()
         self.pairer.slop = self.params["sync_slop"]
         pair, dropped = self.pairer.add_secondary(stamp_seconds(msg), depth)
@@ -604,9 +658,12 @@ class DepthRecoveryNode(DepthNode):
         frame, raw = pair
         rgb_h, rgb_w = frame.rgb.shape[:2]
         if abs(raw.shape[1] / raw.shape[0] - rgb_w / rgb_h) > ASPECT_TOLERANCE * rgb_w / rgb_h:
-            self.reject("raw_aspect_mismatch", f"raw depth {raw.shape[1]}x{raw.shape[0]} does "
-                        f"not cover the RGB {rgb_w}x{rgb_h} field of view (aspect ratio "
-                        f"differs); frame dropped")  # fmt: skip
+            self.reject(
+                "raw_aspect_mismatch",
+                f"raw depth {raw.shape[1]}x{raw.shape[0]} does "
+                f"not cover the RGB {rgb_w}x{rgb_h} field of view (aspect ratio "
+                f"differs); frame dropped",
+            )
             return
         frame.raw = raw
         super().submit(frame)

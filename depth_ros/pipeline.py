@@ -71,41 +71,88 @@ NODES = (
 
 LAUNCH_ARGUMENTS = (
     LaunchArgument("namespace", "", "namespace of every node"),
-    LaunchArgument("params_file", "", "parameter YAML (empty: the package's "
-                   "config/depth_ros.yaml)"),
-    LaunchArgument("camera_image", "camera/color/image_raw", "RGB image topic",
-                   remaps="camera/color/image_raw"),
-    LaunchArgument("camera_info", "camera/color/camera_info", "RGB camera_info topic",
-                   remaps="camera/color/camera_info"),
-    LaunchArgument("tof_depth", "tof/depth/image_raw", "raw ToF depth topic (16UC1 or 32FC1)",
-                   remaps="tof/depth/image_raw"),
-    LaunchArgument("stereo_disparity", "stereo/disparity", "stereo_msgs/DisparityImage topic",
-                   remaps="stereo/disparity"),
-    LaunchArgument("monocular_model", "", "model_path of monocular_depth (empty: from the "
-                   "params file)", parameter="monocular_depth.model_path"),
-    LaunchArgument("recovery_model", "", "model_path of depth_recovery (empty: from the "
-                   "params file)", parameter="depth_recovery.model_path"),
-    LaunchArgument("backend", "", "backend of both depth nodes (empty: from the params file)",
-                   parameter="*.backend"),
-    LaunchArgument("raw_source", "", "tof or stereo (empty: from the params file)",
-                   parameter="depth_recovery.raw_source"),
+    LaunchArgument(
+        "params_file", "", "parameter YAML (empty: the package's config/depth_ros.yaml)"
+    ),
+    LaunchArgument(
+        "camera_image", "camera/color/image_raw", "RGB image topic", remaps="camera/color/image_raw"
+    ),
+    LaunchArgument(
+        "camera_info",
+        "camera/color/camera_info",
+        "RGB camera_info topic",
+        remaps="camera/color/camera_info",
+    ),
+    LaunchArgument(
+        "tof_depth",
+        "tof/depth/image_raw",
+        "raw ToF depth topic (16UC1 or 32FC1)",
+        remaps="tof/depth/image_raw",
+    ),
+    LaunchArgument(
+        "stereo_disparity",
+        "stereo/disparity",
+        "stereo_msgs/DisparityImage topic",
+        remaps="stereo/disparity",
+    ),
+    LaunchArgument(
+        "monocular_model",
+        "",
+        "model_path of monocular_depth (empty: from the params file)",
+        parameter="monocular_depth.model_path",
+    ),
+    LaunchArgument(
+        "recovery_model",
+        "",
+        "model_path of depth_recovery (empty: from the params file)",
+        parameter="depth_recovery.model_path",
+    ),
+    LaunchArgument(
+        "backend",
+        "",
+        "backend of both depth nodes (empty: from the params file)",
+        parameter="*.backend",
+    ),
+    LaunchArgument(
+        "raw_source",
+        "",
+        "tof or stereo (empty: from the params file)",
+        parameter="depth_recovery.raw_source",
+    ),
     LaunchArgument("monocular", "true", "start monocular_depth", boolean=True),
     LaunchArgument("recovery", "true", "start depth_recovery", boolean=True),
-    LaunchArgument("threads", "", "CPU inference threads of both depth nodes (empty: from the "
-                   "params file)", parameter="*.threads"),
-    LaunchArgument("workers", "", "inference workers of both depth nodes (empty: from the "
-                   "params file)", parameter="*.workers"),
-    LaunchArgument("autostart", "", "false: the depth nodes wait unconfigured for a lifecycle "
-                   "manager (empty: from the params file)", parameter="*.autostart",
-                   boolean=True),
+    LaunchArgument(
+        "threads",
+        "",
+        "CPU inference threads of both depth nodes (empty: from the params file)",
+        parameter="*.threads",
+    ),
+    LaunchArgument(
+        "workers",
+        "",
+        "inference workers of both depth nodes (empty: from the params file)",
+        parameter="*.workers",
+    ),
+    LaunchArgument(
+        "autostart",
+        "",
+        "false: the depth nodes wait unconfigured for a lifecycle "
+        "manager (empty: from the params file)",
+        parameter="*.autostart",
+        boolean=True,
+    ),
     LaunchArgument("replay", "false", "also start the replay source", boolean=True),
-    LaunchArgument("replay_source", "", "replay source: scenes, middlebury, a folder or a bag "
-                   "(empty: from the params file)", parameter="replay.source"),
-    LaunchArgument("proximity", "false", "also start proximity_monitor (advisory)",
-                   boolean=True),
-    LaunchArgument("proximity_source", "recovered", "depth the monitor watches: estimated or "
-                   "recovered"),
-)  # fmt: skip
+    LaunchArgument(
+        "replay_source",
+        "",
+        "replay source: scenes, middlebury, a folder or a bag (empty: from the params file)",
+        parameter="replay.source",
+    ),
+    LaunchArgument("proximity", "false", "also start proximity_monitor (advisory)", boolean=True),
+    LaunchArgument(
+        "proximity_source", "recovered", "depth the monitor watches: estimated or recovered"
+    ),
+)
 PROXIMITY_SOURCES = ("estimated", "recovered")
 
 
@@ -130,8 +177,10 @@ def remappings(arguments: dict[str, str]) -> list[tuple[str, str]]:
     source = arguments.get("proximity_source") or "recovered"
     if source not in PROXIMITY_SOURCES:
         raise ValueError(f"proximity_source must be one of {PROXIMITY_SOURCES}, got {source!r}")
-    rules += [(f"depth{suffix}", f"depth/{source}{suffix}")
-              for suffix in ("", "/uncertainty", "/camera_info")]  # fmt: skip
+    rules += [
+        (f"depth{suffix}", f"depth/{source}{suffix}")
+        for suffix in ("", "/uncertainty", "/camera_info")
+    ]
     return rules
 
 
@@ -155,8 +204,11 @@ def is_true(value: str) -> bool:
 
 def enabled_nodes(arguments: dict[str, str]) -> list[NodeSpec]:
     defaults = {a.name: a.default for a in LAUNCH_ARGUMENTS}
-    return [n for n in NODES if n.condition is None
-            or is_true(arguments.get(n.condition, defaults[n.condition]))]  # fmt: skip
+    return [
+        n
+        for n in NODES
+        if n.condition is None or is_true(arguments.get(n.condition, defaults[n.condition]))
+    ]
 
 
 def installed_config(name: str = "depth_ros.yaml") -> Path:
@@ -190,8 +242,10 @@ def load_params_file(path: str | Path) -> dict[str, dict[str, Any]]:
     except (OSError, yaml.YAMLError) as error:
         raise ValueError(f"{path}: cannot read the parameter file: {error}") from None
     # Keys are "/**/node" (any namespace), "/node" or "node": the node name is the last part.
-    return {name.rsplit("/", 1)[-1]: flatten((body or {}).get("ros__parameters", {}))
-            for name, body in document.items()}  # fmt: skip
+    return {
+        name.rsplit("/", 1)[-1]: flatten((body or {}).get("ros__parameters", {}))
+        for name, body in document.items()
+    }
 
 
 def flatten(parameters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -213,8 +267,10 @@ def parse_arguments(tokens: list[str]) -> dict[str, str]:
     for token in tokens:
         name, separator, value = token.partition(":=")
         if not separator or name not in known:
-            raise ValueError(f"unknown argument {token!r}; arguments are name:=value with name "
-                             f"in {', '.join(sorted(known))}")  # fmt: skip
+            raise ValueError(
+                f"unknown argument {token!r}; arguments are name:=value with name "
+                f"in {', '.join(sorted(known))}"
+            )
         argument = next(a for a in LAUNCH_ARGUMENTS if a.name == name)
         if argument.boolean:
             if value == "" and argument.default != "":
@@ -230,18 +286,21 @@ def build_nodes(arguments: dict[str, str]) -> list:
 
     params_file = arguments.get("params_file") or installed_config()
     from_yaml = load_params_file(params_file)
-    remap_args = [item for source, target in remappings(arguments)
-                  for item in ("-r", f"{source}:={target}")]  # fmt: skip
+    remap_args = [
+        item for source, target in remappings(arguments) for item in ("-r", f"{source}:={target}")
+    ]
     nodes = []
     for spec in enabled_nodes(arguments):
         values = {**from_yaml.get(spec.name, {}), **parameter_overrides(arguments, spec.name)}
         module, class_name = spec.node_class.split(":")
         node_class = getattr(import_module(module), class_name)
-        nodes.append(node_class(
-            namespace=arguments.get("namespace", ""),
-            cli_args=["--ros-args", *remap_args],
-            parameter_overrides=[Parameter(k, value=v) for k, v in values.items()],
-        ))  # fmt: skip
+        nodes.append(
+            node_class(
+                namespace=arguments.get("namespace", ""),
+                cli_args=["--ros-args", *remap_args],
+                parameter_overrides=[Parameter(k, value=v) for k, v in values.items()],
+            )
+        )
     return nodes
 
 
@@ -255,10 +314,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="depth-ros-pipeline",
         description="Run the depth_ros pipeline (the nodes of pipeline.launch.py) in one "
         "process, without ros2 launch.",
-        epilog="arguments (name:=value):\n" + "\n".join(
-            f"  {a.name:<18} {a.description} (default {a.default!r})" for a in LAUNCH_ARGUMENTS),
+        epilog="arguments (name:=value):\n"
+        + "\n".join(
+            f"  {a.name:<18} {a.description} (default {a.default!r})" for a in LAUNCH_ARGUMENTS
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
+    )
     parser.add_argument(
         "arguments",
         nargs="*",

@@ -32,29 +32,41 @@ from depth_ros.depth_nodes import (
 )
 from depth_ros.parameters import NODE_PARAMETERS
 
-STATE_LEVEL = {"clear": DiagnosticStatus.OK, "warning": DiagnosticStatus.WARN,
-               "stop": DiagnosticStatus.ERROR, "no_data": DiagnosticStatus.STALE}  # fmt: skip
+STATE_LEVEL = {
+    "clear": DiagnosticStatus.OK,
+    "warning": DiagnosticStatus.WARN,
+    "stop": DiagnosticStatus.ERROR,
+    "no_data": DiagnosticStatus.STALE,
+}
 SEVERITY = ("clear", "warning", "no_data", "stop")  # the node's summary is its worst zone
 
 
 def declare_zones(node: Node, names: list[str]) -> list[Zone]:
     """zone.<name>.kind and zone.<name>.region for every name; errors name the zone."""
     if not names or len(set(names)) != len(names):
-        raise ParameterError(f"{node.get_name()}: zones must be a non-empty list of distinct "
-                             f"names, got {names}")  # fmt: skip
+        raise ParameterError(
+            f"{node.get_name()}: zones must be a non-empty list of distinct names, got {names}"
+        )
     zones = []
     for name in names:
-        kind = node.declare_parameter(f"zone.{name}.kind", "image", ParameterDescriptor(
-            description="image (region in fractions of the image) or box (metres, optical "
-                        "frame)", read_only=True)).value  # fmt: skip
+        kind = node.declare_parameter(
+            f"zone.{name}.kind",
+            "image",
+            ParameterDescriptor(
+                description="image (region in fractions of the image) or box (metres, optical "
+                "frame)",
+                read_only=True,
+            ),
+        ).value
         region = node.declare_parameter(
             f"zone.{name}.region", [0.25, 0.25, 0.75, 0.75], ParameterDescriptor(read_only=True)
         ).value
         try:
             zones.append(Zone(name, kind, tuple(float(v) for v in region)))
         except (TypeError, ValueError) as error:
-            raise ParameterError(f"{node.get_name()}: invalid parameter zone.{name}: "
-                                 f"{error}") from None  # fmt: skip
+            raise ParameterError(
+                f"{node.get_name()}: invalid parameter zone.{name}: {error}"
+            ) from None
     return zones
 
 
@@ -87,10 +99,13 @@ class ProximityMonitorNode(Node):
         self.create_subscription(Image, "depth", self.on_depth, qos)
         self.create_subscription(Image, "depth/uncertainty", self.on_sigma, qos)
         self.create_subscription(CameraInfo, "depth/camera_info", self.on_info, qos)
-        self.range_pubs = {zone.name: (
-            self.create_publisher(Range, f"proximity/{zone.name}/nearest", OUTPUT_QOS),
-            self.create_publisher(Range, f"proximity/{zone.name}/conservative", OUTPUT_QOS))
-            for zone in self.zones}  # fmt: skip
+        self.range_pubs = {
+            zone.name: (
+                self.create_publisher(Range, f"proximity/{zone.name}/nearest", OUTPUT_QOS),
+                self.create_publisher(Range, f"proximity/{zone.name}/conservative", OUTPUT_QOS),
+            )
+            for zone in self.zones
+        }
         self.state_pub = self.create_publisher(DiagnosticArray, "proximity/state", OUTPUT_QOS)
         self.diagnostics_pub = self.create_publisher(
             DiagnosticArray, "/diagnostics", QoSProfile(depth=10)
@@ -101,8 +116,9 @@ class ProximityMonitorNode(Node):
         self.rejected = ReasonCounter()
         self._logged: set[str] = set()
         self.create_timer(self.params["diagnostics_period"], self._publish_diagnostics)
-        self.get_logger().info(f"monitoring zones {[z.name for z in self.zones]} "
-                               f"(advisory, not a safety function)")  # fmt: skip
+        self.get_logger().info(
+            f"monitoring zones {[z.name for z in self.zones]} (advisory, not a safety function)"
+        )
 
     # --- inputs -------------------------------------------------------------------------------
     def _reject(self, reason: str, message: str) -> None:
@@ -143,13 +159,18 @@ class ProximityMonitorNode(Node):
             return
         try:
             if depth_msg.encoding != "32FC1" or sigma_msg.encoding != "32FC1":
-                raise ImageFormatError("unknown_encoding", f"32FC1 depth and uncertainty "
-                                       f"expected, got {depth_msg.encoding!r} and "
-                                       f"{sigma_msg.encoding!r}")  # fmt: skip
+                raise ImageFormatError(
+                    "unknown_encoding",
+                    f"32FC1 depth and uncertainty "
+                    f"expected, got {depth_msg.encoding!r} and "
+                    f"{sigma_msg.encoding!r}",
+                )
             depth, sigma = image_to_array(depth_msg), image_to_array(sigma_msg)
             if depth.shape != sigma.shape:
-                raise ImageFormatError("size_mismatch", f"depth {depth.shape} and uncertainty "
-                                       f"{sigma.shape} differ in size")  # fmt: skip
+                raise ImageFormatError(
+                    "size_mismatch",
+                    f"depth {depth.shape} and uncertainty {sigma.shape} differ in size",
+                )
             intrinsics = camera_info_to_intrinsics(self.info)
             if (intrinsics.height, intrinsics.width) != depth.shape:
                 intrinsics = intrinsics.resized(depth.shape[1], depth.shape[0])
@@ -163,8 +184,9 @@ class ProximityMonitorNode(Node):
         p = self.params
         state_array = DiagnosticArray(header=depth_msg.header)
         for zone in self.zones:
-            reading = zone_reading(depth, sigma, self.masks[zone.name], p["k"],
-                                   p["percentile"], p["min_pixels"])  # fmt: skip
+            reading = zone_reading(
+                depth, sigma, self.masks[zone.name], p["k"], p["percentile"], p["min_pixels"]
+            )
             state = self.states[zone.name].update(reading)
             nearest_pub, conservative_pub = self.range_pubs[zone.name]
             fov = self._field_of_view(zone, intrinsics)
@@ -176,25 +198,38 @@ class ProximityMonitorNode(Node):
         self.stats.add(0.0)
 
     def _range(self, depth_msg: Image, value: float, fov: float) -> Range:
-        return Range(header=depth_msg.header, radiation_type=Range.INFRARED, field_of_view=fov,
-                     min_range=0.0, max_range=float(self.params["max_range"]),
-                     range=float(value))  # fmt: skip
+        return Range(
+            header=depth_msg.header,
+            radiation_type=Range.INFRARED,
+            field_of_view=fov,
+            min_range=0.0,
+            max_range=float(self.params["max_range"]),
+            range=float(value),
+        )
 
     @staticmethod
     def _field_of_view(zone: Zone, intrinsics) -> float:
         """Horizontal angle the zone spans (radians)."""
         if zone.kind == "image":
             u0, u1 = zone.region[0] * intrinsics.width, zone.region[2] * intrinsics.width
-            return float(abs(math.atan((u1 - intrinsics.cx) / intrinsics.fx)
-                             - math.atan((u0 - intrinsics.cx) / intrinsics.fx)))  # fmt: skip
+            return float(
+                abs(
+                    math.atan((u1 - intrinsics.cx) / intrinsics.fx)
+                    - math.atan((u0 - intrinsics.cx) / intrinsics.fx)
+                )
+            )
         x0, _, z0, x1, _, z1 = zone.region
         near = max(z0, 1e-3)
         return float(abs(math.atan2(x1, near) - math.atan2(x0, near)))
 
     def _status(self, zone: Zone, reading: Reading, state: str) -> DiagnosticStatus:
-        values = {"state": state, "nearest_m": f"{reading.nearest:.3f}",
-                  "conservative_m": f"{reading.conservative:.3f}", "pixels": str(reading.pixels),
-                  "k": str(self.params["k"])}  # fmt: skip
+        values = {
+            "state": state,
+            "nearest_m": f"{reading.nearest:.3f}",
+            "conservative_m": f"{reading.conservative:.3f}",
+            "pixels": str(reading.pixels),
+            "k": str(self.params["k"]),
+        }
         return DiagnosticStatus(
             level=STATE_LEVEL[state],
             name=f"proximity: {zone.name}",
@@ -215,9 +250,12 @@ class ProximityMonitorNode(Node):
         worst = max((s.state for s in self.states.values()), key=SEVERITY.index)
         summary = ", ".join(f"{name} {state.state}" for name, state in self.states.items())
         status = DiagnosticStatus(
-            level=STATE_LEVEL[worst], message=summary, hardware_id=self.get_name(),
+            level=STATE_LEVEL[worst],
+            message=summary,
+            hardware_id=self.get_name(),
             name=f"{self.get_fully_qualified_name()}: proximity (advisory)",
-            values=[KeyValue(key=k, value=v) for k, v in values.items()])  # fmt: skip
+            values=[KeyValue(key=k, value=v) for k, v in values.items()],
+        )
         array = DiagnosticArray(status=[status])
         array.header.stamp = self.get_clock().now().to_msg()
         self.diagnostics_pub.publish(array)

@@ -47,12 +47,15 @@ def middlebury_frames(width: int, height: int = 0) -> list[ReplayFrame]:
 
     sample = load_motorcycle().resized(width, height)
     rng = np.random.default_rng(0)
-    return [ReplayFrame(sample.rgb, simulate_tof(sample.depth, rng), sample.intrinsics)
-            for _ in range(8)]  # fmt: skip
+    return [
+        ReplayFrame(sample.rgb, simulate_tof(sample.depth, rng), sample.intrinsics)
+        for _ in range(8)
+    ]
 
 
-def folder_frames(folder: Path, width: int, height: int, depth_scale: float,
-                  fx_fy_cx_cy: list[float]) -> list[ReplayFrame]:  # fmt: skip
+def folder_frames(
+    folder: Path, width: int, height: int, depth_scale: float, fx_fy_cx_cy: list[float]
+) -> list[ReplayFrame]:
     """A folder of rgb/ + depth/ frames (the generic loader of depth_core): the recorded depth
     is what the ToF topic publishes."""
     from depth_core.data.loaders import folder_pairs
@@ -61,16 +64,16 @@ def folder_frames(folder: Path, width: int, height: int, depth_scale: float,
         raise ParameterError("replay: parameter intrinsics (fx fy cx cy) is needed for a folder")
     samples = folder_pairs(folder, depth_scale, fx_fy_cx_cy)
     if len(samples) == 0:
-        raise ParameterError(f"replay: {folder} needs rgb/ and depth/ frames with matching "
-                             f"names")  # fmt: skip
+        raise ParameterError(f"replay: {folder} needs rgb/ and depth/ frames with matching names")
     frames = []
     for index in range(len(samples)):
         try:
             sample = samples[index]
         except ValueError as error:
             raise ParameterError(f"replay: {error}") from None
-        frames.append(ReplayFrame(sample.rgb, sample.depth, sample.intrinsics)
-                      .resized(width, height))  # fmt: skip
+        frames.append(
+            ReplayFrame(sample.rgb, sample.depth, sample.intrinsics).resized(width, height)
+        )
     return frames
 
 
@@ -84,13 +87,17 @@ def scene_frames(width: int, height: int, count: int = 24, seed: int = 7) -> lis
     height = height or round(width * 3 / 4)
     scene = random_scene(seed, width // 2, height // 2, frames=count, layout="room")
     rng = np.random.default_rng(seed)
-    return [ReplayFrame(sample.rgb, simulate_tof(sample.depth, rng, downsample=2),
-                        sample.intrinsics).resized(width, height)
-            for sample in scene.frames()]  # fmt: skip
+    return [
+        ReplayFrame(
+            sample.rgb, simulate_tof(sample.depth, rng, downsample=2), sample.intrinsics
+        ).resized(width, height)
+        for sample in scene.frames()
+    ]
 
 
-def bag_frames(bag: Path, width: int, height: int, topics: list[str],
-               max_frames: int = 300) -> list[ReplayFrame]:  # fmt: skip
+def bag_frames(
+    bag: Path, width: int, height: int, topics: list[str], max_frames: int = 300
+) -> list[ReplayFrame]:
     """RGB frames of a rosbag2 recording with the nearest raw depth and the latest camera_info
     (topics: RGB, camera_info, depth)."""
     from rclpy.serialization import deserialize_message
@@ -107,8 +114,10 @@ def bag_frames(bag: Path, width: int, height: int, topics: list[str],
             wanted = [c for c in reader.connections if c.topic in topics]
             missing = set(topics) - {c.topic for c in wanted}
             if missing:
-                raise ParameterError(f"replay: {bag} has no topic {sorted(missing)}; it has "
-                                     f"{sorted(c.topic for c in reader.connections)}")  # fmt: skip
+                raise ParameterError(
+                    f"replay: {bag} has no topic {sorted(missing)}; it has "
+                    f"{sorted(c.topic for c in reader.connections)}"
+                )
             for connection, stamp, data in reader.messages(connections=wanted):
                 if connection.topic == info_topic:
                     info = camera_info_to_intrinsics(deserialize_message(data, CameraInfo))
@@ -119,11 +128,14 @@ def bag_frames(bag: Path, width: int, height: int, topics: list[str],
     except (ImageFormatError, OSError) as error:
         raise ParameterError(f"replay: cannot read {bag}: {error}") from None
     except Exception as error:  # rosbags raises its own types for damaged or foreign files
-        raise ParameterError(f"replay: {bag} is not a readable rosbag2 recording: "
-                             f"{type(error).__name__}: {error}") from None  # fmt: skip
+        raise ParameterError(
+            f"replay: {bag} is not a readable rosbag2 recording: {type(error).__name__}: {error}"
+        ) from None
     if not rgbs or not depths:
-        raise ParameterError(f"replay: {bag} holds {len(rgbs)} RGB frames after a camera_info "
-                             f"and {len(depths)} depth frames")  # fmt: skip
+        raise ParameterError(
+            f"replay: {bag} holds {len(rgbs)} RGB frames after a camera_info "
+            f"and {len(depths)} depth frames"
+        )
     frames = []
     for stamp, rgb, intrinsics in rgbs:
         depth = min(depths, key=lambda d, stamp=stamp: abs(d[0] - stamp))[1]
@@ -145,13 +157,17 @@ class ReplayNode(Node):
         self.rgb_pub = self.create_publisher(Image, "camera/color/image_raw", qos)
         self.info_pub = self.create_publisher(CameraInfo, "camera/color/camera_info", qos)
         self.raw_pub = self.create_publisher(Image, "tof/depth/image_raw", qos)
-        self.disparity_pub = (self.create_publisher(DisparityImage, "stereo/disparity", qos)
-                              if self.params["publish_stereo"] else None)  # fmt: skip
+        self.disparity_pub = (
+            self.create_publisher(DisparityImage, "stereo/disparity", qos)
+            if self.params["publish_stereo"]
+            else None
+        )
         self.index = 0
         self.published = 0
         self.create_timer(1.0 / self.params["rate"], self.publish_next)
-        self.get_logger().info(f"replaying {len(self.frames)} frames from {source} at "
-                               f"{self.params['rate']} Hz")  # fmt: skip
+        self.get_logger().info(
+            f"replaying {len(self.frames)} frames from {source} at {self.params['rate']} Hz"
+        )
 
     def _load_frames(self) -> list[ReplayFrame]:
         source, width, height = self.params["source"], self.params["width"], self.params["height"]
@@ -161,13 +177,16 @@ class ReplayNode(Node):
             return middlebury_frames(width, height)
         path = Path(source).expanduser()
         if not path.exists():
-            raise ParameterError(f"replay: source {source!r} is not scenes, middlebury or an "
-                                 f"existing folder or rosbag2 recording")  # fmt: skip
+            raise ParameterError(
+                f"replay: source {source!r} is not scenes, middlebury or an "
+                f"existing folder or rosbag2 recording"
+            )
         if (path / "metadata.yaml").is_file() or path.suffix in (".mcap", ".db3"):
             bag = path if path.is_dir() else path.parent
             return bag_frames(bag, width, height, list(self.params["bag_topics"]))
-        return folder_frames(path, width, height, self.params["depth_scale"],
-                             list(self.params["intrinsics"]))  # fmt: skip
+        return folder_frames(
+            path, width, height, self.params["depth_scale"], list(self.params["intrinsics"])
+        )
 
     def publish_next(self) -> None:
         frame = self.frames[self.index % len(self.frames)]
@@ -188,11 +207,18 @@ def disparity_message(frame: ReplayFrame, header: Header) -> DisparityImage:
     height, width = frame.raw_depth.shape
     focal = frame.intrinsics.resized(width, height).fx
     with np.errstate(divide="ignore"):
-        disparity = np.where(frame.raw_depth > 0, focal * STEREO_BASELINE_M / frame.raw_depth,
-                             0).astype(np.float32)  # fmt: skip
-    return DisparityImage(header=header, image=array_to_image(disparity, "32FC1", header),
-                          f=float(focal), t=STEREO_BASELINE_M, min_disparity=0.0,
-                          max_disparity=float(disparity.max()) + 1.0, delta_d=0.0)  # fmt: skip
+        disparity = np.where(
+            frame.raw_depth > 0, focal * STEREO_BASELINE_M / frame.raw_depth, 0
+        ).astype(np.float32)
+    return DisparityImage(
+        header=header,
+        image=array_to_image(disparity, "32FC1", header),
+        f=float(focal),
+        t=STEREO_BASELINE_M,
+        min_disparity=0.0,
+        max_disparity=float(disparity.max()) + 1.0,
+        delta_d=0.0,
+    )
 
 
 def main() -> None:

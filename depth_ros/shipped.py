@@ -18,6 +18,7 @@ def shipped_model(node: str) -> Path:
     """The default model of a depth node; a clear error if the install lacks it."""
     path = MODELS_DIR / SHIPPED[node]
     if not path.is_file():
-        raise FileNotFoundError(f"the shipped {node} model {path} is missing (a partial "
-                                f"install?); set model_path")  # fmt: skip
+        raise FileNotFoundError(
+            f"the shipped {node} model {path} is missing (a partial install?); set model_path"
+        )
     return path

@@ -65,9 +65,10 @@ def make_models(folder: Path, fit_steps: int = 120) -> dict[str, Path]:
     fitted = describe(recovery, MODEL_INPUT, training_data="fitted to Middlebury (test)")
     # Exported after the fit: the ONNX export draws from torch's generator (measured), and the
     # fit's initialisation must stay as it was.
-    return {"mono": save_and_export(monocular, folder / "mono.pt",
-                                    describe(monocular, MODEL_INPUT)),
-            "recovery": save_and_export(recovery, folder / "recovery.pt", fitted)}  # fmt: skip
+    return {
+        "mono": save_and_export(monocular, folder / "mono.pt", describe(monocular, MODEL_INPUT)),
+        "recovery": save_and_export(recovery, folder / "recovery.pt", fitted),
+    }
 
 
 @dataclass
@@ -118,8 +119,15 @@ class Probe(Node):
         header.stamp.sec, header.stamp.nanosec = int(stamp), int(round(stamp % 1 * 1e9))
         return header
 
-    def publish_frame(self, rgb, intrinsics, stamp: float, raw=None, raw_encoding="16UC1",
-                      frame_id="camera_color_optical_frame") -> Header:  # fmt: skip
+    def publish_frame(
+        self,
+        rgb,
+        intrinsics,
+        stamp: float,
+        raw=None,
+        raw_encoding="16UC1",
+        frame_id="camera_color_optical_frame",
+    ) -> Header:
         header = self.header(stamp, frame_id)
         self.info_pub.publish(intrinsics_to_camera_info(intrinsics, header))
         self.rgb_pub.publish(array_to_image(rgb, "rgb8", header))
@@ -138,9 +146,15 @@ class Probe(Node):
             for status in array.status:
                 if status.name.startswith(f"/{node_name}:"):
                     values = {kv.key: kv.value for kv in status.values}
-                    found.append({**values, "level": int.from_bytes(bytes(status.level), "little")
-                                  if isinstance(status.level, bytes) else int(status.level),
-                                  "message": status.message})  # fmt: skip
+                    found.append(
+                        {
+                            **values,
+                            "level": int.from_bytes(bytes(status.level), "little")
+                            if isinstance(status.level, bytes)
+                            else int(status.level),
+                            "message": status.message,
+                        }
+                    )
         return found
 
 

@@ -31,10 +31,18 @@ def make_message(encoding, values, padding=0, big_endian=False):
     values = np.asarray(values, dtype)
     height, width = values.shape[:2]
     order = ">" if big_endian else "<"
-    rows = [values[r].astype(dtype.newbyteorder(order)).tobytes() + b"\xee" * padding
-            for r in range(height)]  # fmt: skip
-    return Image(height=height, width=width, encoding=encoding, is_bigendian=big_endian,
-                 step=width * channels * dtype.itemsize + padding, data=b"".join(rows))  # fmt: skip
+    rows = [
+        values[r].astype(dtype.newbyteorder(order)).tobytes() + b"\xee" * padding
+        for r in range(height)
+    ]
+    return Image(
+        height=height,
+        width=width,
+        encoding=encoding,
+        is_bigendian=big_endian,
+        step=width * channels * dtype.itemsize + padding,
+        data=b"".join(rows),
+    )
 
 
 def reference(msg):
@@ -43,8 +51,13 @@ def reference(msg):
     code = (">" if msg.is_bigendian else "<") + STRUCT_CODES[dtype.name] * channels
     size = struct.calcsize(code)
     data = bytes(msg.data)
-    out = np.array([[struct.unpack_from(code, data, r * msg.step + c * size)
-                     for c in range(msg.width)] for r in range(msg.height)], dtype)  # fmt: skip
+    out = np.array(
+        [
+            [struct.unpack_from(code, data, r * msg.step + c * size) for c in range(msg.width)]
+            for r in range(msg.height)
+        ],
+        dtype,
+    )
     return out[..., 0] if channels == 1 else out
 
 
@@ -55,8 +68,11 @@ def test_every_encoding_matches_the_reference(encoding, padding, big_endian):
     dtype, channels = ENCODINGS[encoding]
     rng = np.random.default_rng(1)
     shape = (3, 5, channels) if channels > 1 else (3, 5)
-    values = (rng.random(shape) * 60000).astype(dtype) if dtype.kind != "f" else \
-        rng.normal(size=shape).astype(dtype)  # fmt: skip
+    values = (
+        (rng.random(shape) * 60000).astype(dtype)
+        if dtype.kind != "f"
+        else rng.normal(size=shape).astype(dtype)
+    )
     msg = make_message(encoding, values, padding, big_endian)
     array = image_to_array(msg)
     np.testing.assert_array_equal(array, reference(msg))
@@ -73,10 +89,12 @@ def test_native_images_are_views_even_with_padded_rows():
 def test_colour_orders_and_depth_units():
     bgr = np.array([[[10, 20, 30]]], np.uint8)
     assert to_rgb8(make_message("bgr8", bgr)).tolist() == [[[30, 20, 10]]]
-    assert to_rgb8(make_message("bgra8", np.array([[[10, 20, 30, 255]]]))).tolist() == \
-        [[[30, 20, 10]]]  # fmt: skip
-    assert to_rgb8(make_message("rgba8", np.array([[[10, 20, 30, 255]]]))).tolist() == \
-        [[[10, 20, 30]]]  # fmt: skip
+    assert to_rgb8(make_message("bgra8", np.array([[[10, 20, 30, 255]]]))).tolist() == [
+        [[30, 20, 10]]
+    ]
+    assert to_rgb8(make_message("rgba8", np.array([[[10, 20, 30, 255]]]))).tolist() == [
+        [[10, 20, 30]]
+    ]
     assert to_rgb8(make_message("mono8", np.array([[7]]))).tolist() == [[[7, 7, 7]]]
     millimetres = make_message("16UC1", np.array([[0, 1500]]), big_endian=True)
     depth = to_depth_metres(millimetres)
@@ -87,9 +105,13 @@ def test_colour_orders_and_depth_units():
 
 @pytest.mark.parametrize(
     ("change", "reason"),
-    [({"encoding": "yuv422"}, "unknown_encoding"), ({"width": 0}, "empty_image"),
-     ({"step": 2}, "bad_step"), ({"data": b"\x00" * 10}, "short_data")],
-)  # fmt: skip
+    [
+        ({"encoding": "yuv422"}, "unknown_encoding"),
+        ({"width": 0}, "empty_image"),
+        ({"step": 2}, "bad_step"),
+        ({"data": b"\x00" * 10}, "short_data"),
+    ],
+)
 def test_bad_images_raise_a_reasoned_error(change, reason):
     msg = make_message("rgb8", np.zeros((4, 4, 3)))
     for key, value in change.items():
@@ -129,8 +151,12 @@ def test_stereo_disparity_gives_f_times_baseline_over_d():
 
 
 def test_camera_info_scaling_by_hand():
-    info = CameraInfo(width=640, height=480, k=[500.0, 0, 319.5, 0, 500.0, 239.5, 0, 0, 1],
-                      p=[500.0, 0, 319.5, -25.0, 0, 500.0, 239.5, 0, 0, 0, 1, 0])  # fmt: skip
+    info = CameraInfo(
+        width=640,
+        height=480,
+        k=[500.0, 0, 319.5, 0, 500.0, 239.5, 0, 0, 1],
+        p=[500.0, 0, 319.5, -25.0, 0, 500.0, 239.5, 0, 0, 0, 1, 0],
+    )
     half = scaled_camera_info(info, 320, 240, info.header)
     # fx·s, (cx + 0.5)·s − 0.5: the pixel-edge convention of resize
     assert list(half.k) == [250.0, 0, 159.5, 0, 250.0, 119.5, 0, 0, 1]
@@ -138,9 +164,11 @@ def test_camera_info_scaling_by_hand():
     assert (half.width, half.height) == (320, 240)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("cv_bridge") is None,
-                    reason="cv_bridge is not installable here (no ROS 2 install; PyPI's "
-                           "cv-bridge is an unrelated ROS 1 copy)")  # fmt: skip
+@pytest.mark.skipif(
+    importlib.util.find_spec("cv_bridge") is None,
+    reason="cv_bridge is not installable here (no ROS 2 install; PyPI's "
+    "cv-bridge is an unrelated ROS 1 copy)",
+)
 @pytest.mark.parametrize("encoding", list(ENCODINGS))
 def test_same_arrays_as_cv_bridge(encoding):
     from cv_bridge import CvBridge

@@ -24,8 +24,9 @@ from depth_core.geometry import Intrinsics, register_depth
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RNG = np.random.default_rng(0)
-NEEDS_SHARED = pytest.mark.skipif(not SHARED.is_dir(),
-                                  reason=f"{SHARED} (../shared/data) is absent")  # fmt: skip
+NEEDS_SHARED = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"{SHARED} (../shared/data) is absent"
+)
 
 
 def write_rgb(path: Path, rgb: np.ndarray, jpeg: bool = False) -> None:
@@ -188,11 +189,15 @@ def test_kitti_lidar_projection_by_hand(tmp_path):
         "P2: 100 0 5 0 0 100 4 0 0 0 1 0\nR0_rect: 1 0 0 0 1 0 0 0 1\n"
         "Tr_velo_to_cam: 1 0 0 0 0 1 0 0 0 0 1 0\n"
     )
-    points = np.array([[0.2, 0.1, 10.0, 0.5],    # -> u = 5 + 2 = 7, v = 4 + 1 = 5, z = 10
-                       [0.1, 0.05, 5.0, 0.5],    # same pixel, nearer: wins
-                       [0.0, 0.0, -3.0, 0.5],    # behind the camera
-                       [5.0, 0.0, 1.0, 0.5]],    # outside the image
-                      dtype=np.float32)  # fmt: skip
+    points = np.array(
+        [
+            [0.2, 0.1, 10.0, 0.5],  # -> u = 5 + 2 = 7, v = 4 + 1 = 5, z = 10
+            [0.1, 0.05, 5.0, 0.5],  # same pixel, nearer: wins
+            [0.0, 0.0, -3.0, 0.5],  # behind the camera
+            [5.0, 0.0, 1.0, 0.5],
+        ],  # outside the image
+        dtype=np.float32,
+    )
     points.tofile(tmp_path / "scan.bin")
     depth = kitti_lidar_depth(tmp_path / "scan.bin", tmp_path / "calib.txt", (8, 10))
     assert depth[5, 7] == 5.0 and (depth > 0).sum() == 1
@@ -200,9 +205,15 @@ def test_kitti_lidar_projection_by_hand(tmp_path):
 
 @NEEDS_SHARED
 def test_shared_frames_decode_to_plausible_metres():
-    expected_median = {"tum_fr1": (1.2, 2.0), "kinect_poses": (2.0, 3.5), "icl_nuim": (1.0, 4.0),
-                       "icl_rendered": (1.5, 2.5), "orbbec_person": (1.2, 1.5),
-                       "kitti_object": (5.0, 20.0), "single_frames": (2.0, 4.0)}  # fmt: skip
+    expected_median = {
+        "tum_fr1": (1.2, 2.0),
+        "kinect_poses": (2.0, 3.5),
+        "icl_nuim": (1.0, 4.0),
+        "icl_rendered": (1.5, 2.5),
+        "orbbec_person": (1.2, 1.5),
+        "kitti_object": (5.0, 20.0),
+        "single_frames": (2.0, 4.0),
+    }
     for name, (lo, hi) in expected_median.items():
         samples = shared_frames(SHARED, name)
         sample = samples[0]
@@ -218,8 +229,9 @@ def test_shared_frames_decode_to_plausible_metres():
 def test_bit_rotation_is_undone():
     depth = np.array([[0, 1, 5496, 0xFFFF]], dtype=np.uint32)
     stored = ((depth << 3) | (depth >> 13)) & 0xFFFF  # how the APC toolbox writes it
-    np.testing.assert_allclose(bit_rotated_depth(stored.astype(np.uint16), 1e4),
-                               depth / 1e4, rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        bit_rotated_depth(stored.astype(np.uint16), 1e4), depth / 1e4, rtol=1e-6
+    )
 
 
 def test_register_depth_moves_a_point_by_the_extrinsic_and_keeps_the_nearest():
@@ -234,13 +246,16 @@ def test_register_depth_moves_a_point_by_the_extrinsic_and_keeps_the_nearest():
     assert moved[4, 5] == 2.0 and moved[4, 7] == 1.0 and (moved > 0).sum() == 2
     collide = np.zeros((9, 9), np.float32)
     collide[4, 4], collide[4, 5] = 2.0, 1.0  # (0, 0, 2), (0.01, 0, 1): both land on u = 4
-    assert register_depth(collide, camera, Intrinsics(20.0, 20.0, 4.0, 4.0, 9, 9),
-                          np.eye(4))[4, 4] == 1.0  # fmt: skip
+    assert (
+        register_depth(collide, camera, Intrinsics(20.0, 20.0, 4.0, 4.0, 9, 9), np.eye(4))[4, 4]
+        == 1.0
+    )
 
 
 def test_read_matrix_file_keeps_titles_and_rows(tmp_path):
-    (tmp_path / "cam.info.txt").write_text("# Environment: shelf\n\n# K\n 1 0 2\n 0 3 4\n"
-                                           "\n# pose for frame-000001\n 1 2\n")  # fmt: skip
+    (tmp_path / "cam.info.txt").write_text(
+        "# Environment: shelf\n\n# K\n 1 0 2\n 0 3 4\n\n# pose for frame-000001\n 1 2\n"
+    )
     sections = read_matrix_file(tmp_path / "cam.info.txt")
     assert [title for title, _ in sections] == ["K", "pose for frame-000001"]
     np.testing.assert_array_equal(sections[0][1], [[1, 0, 2], [0, 3, 4]])
@@ -276,8 +291,9 @@ def test_apc_shelf_undoes_bit_rotation_and_registers_raw_depth_to_colour():
     frames = shared_frames(SHARED, "apc_shelf")
     frame = frames[0]
     assert len(frames) == 15 and frame.rgb.shape == (480, 640, 3)
-    assert frame.intrinsics.fx == pytest.approx(615.19519) and frame.intrinsics.cx == \
-        pytest.approx(298.442688)  # fmt: skip
+    assert frame.intrinsics.fx == pytest.approx(615.19519) and frame.intrinsics.cx == pytest.approx(
+        298.442688
+    )
     assert 0.2 < frame.valid.mean() < 0.35 and 0.45 < median_valid(frame) < 0.65
     assert frame.depth.max() < 2.0  # read as plain uint16 these would be metres in the hundreds
     np.testing.assert_allclose(frame.pose[:3, 3], [1.17166368, -0.163230649, 1.15679915])

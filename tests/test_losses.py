@@ -79,8 +79,9 @@ def test_latent_silog_relative():
     expected = 10 * math.sqrt(0.15) * math.log(2)
     assert silog_loss(2 * gt, gt, valid).item() == pytest.approx(expected, rel=1e-5)
     assert silog_loss(2 * gt, gt, valid, variance_focus=1.0).item() < 1e-3  # scale-invariant
-    assert relative_loss(t([[2.0, 3.0, 9.0]]), t([[1.0, 4.0, 0.0]]), t([[1, 1, 1]]).bool()).item() \
-        == pytest.approx((1.0 + 0.25) / 2)  # gt = 0 is never valid  # fmt: skip
+    assert relative_loss(
+        t([[2.0, 3.0, 9.0]]), t([[1.0, 4.0, 0.0]]), t([[1, 1, 1]]).bool()
+    ).item() == pytest.approx((1.0 + 0.25) / 2)  # gt = 0 is never valid
 
 
 def test_multiscale_gradient_and_recovery_loss():

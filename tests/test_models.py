@@ -37,8 +37,11 @@ def expected_size(name: str, height: int, width: int) -> tuple[int, int]:
 
 def test_registry_lists_the_four_methods_and_rejects_unknown_names():
     assert registered_models() == [
-        "depth_anything_v2", "depth_recovery", "latent_dual", "transfer_monocular",
-    ]  # fmt: skip
+        "depth_anything_v2",
+        "depth_recovery",
+        "latent_dual",
+        "transfer_monocular",
+    ]
     with pytest.raises(KeyError, match="registered: depth_anything_v2"):
         build_model("midas")
     model = build_model_from_config({"name": "transfer_monocular", "decoder_width": 64})
@@ -172,8 +175,9 @@ def test_feature_alignment_equals_the_per_neighbour_mlp_written_out():
             scores, values = [], []
             for dy in (-1, 0, 1):
                 for dx in (-1, 0, 1):
-                    neighbour = features[min(max(qy + dy, 0), height - 1),
-                                         min(max(qx + dx, 0), width - 1)]  # fmt: skip
+                    neighbour = features[
+                        min(max(qy + dy, 0), height - 1), min(max(qx + dx, 0), width - 1)
+                    ]
                     hidden = w_f @ (features[qy, qx] - neighbour) + w_offset @ [dy, dx] + b_f
                     hidden = np.where(hidden > 0, hidden, 0.2 * hidden)
                     scores.append(w_score @ hidden + b_score)
@@ -199,13 +203,22 @@ def test_structure_uncertainty_equals_its_output_convolution_at_full_resolution(
     prior = torch.randn(2, 1, 13, 17, dtype=torch.float64)
     with torch.no_grad():
         logit = module(rgb, raw, (raw > 0).double(), prior)
-        inputs = torch.cat([rgb, raw, (raw > 0).double(), prior,
-                            recovery._image_gradient(raw) * (raw > 0),
-                            recovery._image_gradient(prior)], dim=1)  # fmt: skip
+        inputs = torch.cat(
+            [
+                rgb,
+                raw,
+                (raw > 0).double(),
+                prior,
+                recovery._image_gradient(raw) * (raw > 0),
+                recovery._image_gradient(prior),
+            ],
+            dim=1,
+        )
         if stride == 4:  # mean of each whole 2x2 block; the odd last row and column are left out
             inputs = inputs[..., :12, :16].reshape(2, 8, 6, 2, 8, 2).mean(dim=(3, 5))
-        plain = module.out(F.interpolate(module.net(inputs), size=(13, 17), mode="bilinear",
-                                         align_corners=False))  # fmt: skip
+        plain = module.out(
+            F.interpolate(module.net(inputs), size=(13, 17), mode="bilinear", align_corners=False)
+        )
     assert logit.shape == (2, 1, 13, 17)
     torch.testing.assert_close(logit, plain, rtol=1e-10, atol=1e-10)
     with pytest.raises(ValueError, match="stride must be 2 or 4"):
@@ -286,8 +299,10 @@ def test_position_embedding_resampling_is_pytorch_bicubic():
     for patches in ((17, 22), (34, 45)):  # 240x320 and 476x630 inputs
         scale = tuple((p + 0.1) / 37 for p in patches)
         reference = F.interpolate(grid, scale_factor=scale, mode="bicubic", antialias=False)
-        rows, cols = (torch.from_numpy(bicubic_matrix(p, 37, s)).double()
-                      for p, s in zip(patches, scale, strict=True))  # fmt: skip
+        rows, cols = (
+            torch.from_numpy(bicubic_matrix(p, 37, s)).double()
+            for p, s in zip(patches, scale, strict=True)
+        )
         assert torch.allclose(rows @ grid @ cols.T, reference, atol=1e-6)
 
 

@@ -39,8 +39,12 @@ from depth_ros.depth_nodes import (  # noqa: E402
     stamp_seconds,
 )
 
-ESTIMATED = ("depth/estimated", "depth/estimated/uncertainty", "depth/estimated/camera_info",
-             "depth/estimated/preview")  # fmt: skip
+ESTIMATED = (
+    "depth/estimated",
+    "depth/estimated/uncertainty",
+    "depth/estimated/camera_info",
+    "depth/estimated/preview",
+)
 RECOVERED = tuple(t.replace("estimated", "recovered") for t in ESTIMATED)
 
 
@@ -70,16 +74,18 @@ def overrides(**values):
 def test_outputs_carry_the_input_header_encoding_size_and_camera_info(models, scene):
     rgb, _, intrinsics, raw = scene
     mono = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"])))
-    recovery = DepthRecoveryNode(parameter_overrides=overrides(
-        model_path=str(models["recovery"]), output_scale=0.5))  # fmt: skip
+    recovery = DepthRecoveryNode(
+        parameter_overrides=overrides(model_path=str(models["recovery"]), output_scale=0.5)
+    )
     probe = Probe(outputs=ESTIMATED + RECOVERED)
     spinner = Spinner(mono, recovery, probe)
     try:
         assert wait_until(lambda: mono.depth_pub.get_subscription_count() > 0)
         sent = []
         for i in range(6):
-            sent.append(probe.publish_frame(rgb, intrinsics, 100.0 + i * 0.1, raw,
-                                            frame_id="cam_optical"))  # fmt: skip
+            sent.append(
+                probe.publish_frame(rgb, intrinsics, 100.0 + i * 0.1, raw, frame_id="cam_optical")
+            )
             time.sleep(0.4)
         assert wait_until(lambda: all(probe.received[t] for t in ESTIMATED + RECOVERED))
     finally:
@@ -90,8 +96,10 @@ def test_outputs_carry_the_input_header_encoding_size_and_camera_info(models, sc
         for msg in probe.received[topic]:
             assert msg.header.frame_id == "cam_optical"
             assert stamp_seconds(msg) in sent_stamps  # the RGB frame's own stamp
-    for prefix, (w, h) in (("depth/estimated", (width, height)),
-                           ("depth/recovered", (width // 2, height // 2))):  # fmt: skip
+    for prefix, (w, h) in (
+        ("depth/estimated", (width, height)),
+        ("depth/recovered", (width // 2, height // 2)),
+    ):
         depth = probe.received[prefix][-1]
         sigma = probe.received[f"{prefix}/uncertainty"][-1]
         info = probe.received[f"{prefix}/camera_info"][-1]
@@ -160,22 +168,31 @@ def _recovered_follows_raw(probe, raw_metres):
 @pytest.mark.parametrize("raw_source", ["tof", "stereo"])
 def test_recovered_depth_follows_clean_raw_depth_from_tof_and_stereo(models, scene, raw_source):
     rgb, _, intrinsics, raw = scene
-    node = DepthRecoveryNode(parameter_overrides=overrides(
-        model_path=str(models["recovery"]), raw_source=raw_source))  # fmt: skip
+    node = DepthRecoveryNode(
+        parameter_overrides=overrides(model_path=str(models["recovery"]), raw_source=raw_source)
+    )
     probe = Probe(outputs=("depth/recovered",))
     spinner = Spinner(node, probe)
     focal, baseline = intrinsics.resized(*raw.shape[::-1]).fx, 0.05
     try:
         assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
         for i in range(8):  # 10 Hz: raw keeps arriving within raw_timeout (normal mode)
-            header = probe.publish_frame(rgb, intrinsics, 200.0 + i * 0.1,
-                                         raw if raw_source == "tof" else None)  # fmt: skip
+            header = probe.publish_frame(
+                rgb, intrinsics, 200.0 + i * 0.1, raw if raw_source == "tof" else None
+            )
             if raw_source == "stereo":
                 with np.errstate(divide="ignore"):
                     disparity = np.where(raw > 0, focal * baseline / raw, 0).astype(np.float32)
-                probe.disparity_pub.publish(DisparityImage(
-                    header=header, image=array_to_image(disparity, "32FC1", header), f=focal,
-                    t=baseline, min_disparity=0.5, max_disparity=1000.0))  # fmt: skip
+                probe.disparity_pub.publish(
+                    DisparityImage(
+                        header=header,
+                        image=array_to_image(disparity, "32FC1", header),
+                        f=focal,
+                        t=baseline,
+                        min_disparity=0.5,
+                        max_disparity=1000.0,
+                    )
+                )
             time.sleep(0.1)
         assert wait_until(lambda: len(probe.received["depth/recovered"]) >= 2)
     finally:
@@ -196,16 +213,19 @@ def _bad_then_good(probe, node, rgb, intrinsics, raw, send_bad, reason, capfd, s
         time.sleep(0.3)
     assert wait_until(lambda: len(probe.received[node.output_prefix]) > before), reason
     assert wait_until(lambda: node.rejected.snapshot().get(reason, 0) >= 1), reason
-    assert wait_until(lambda: any(d.get(f"rejected.{reason}") for d in probe.diagnostics(
-        node.get_name())), timeout=5), reason  # fmt: skip
+    assert wait_until(
+        lambda: any(d.get(f"rejected.{reason}") for d in probe.diagnostics(node.get_name())),
+        timeout=5,
+    ), reason
     logged = capfd.readouterr().err
     assert logged.count(f"further '{reason}' cases") == 1, (reason, logged[-2000:])
 
 
 def test_bad_input_is_counted_logged_once_and_the_node_keeps_serving(models, scene, capfd):
     rgb, _, intrinsics, raw = scene
-    node = DepthRecoveryNode(parameter_overrides=overrides(
-        model_path=str(models["recovery"]), diagnostics_period=0.2))  # fmt: skip
+    node = DepthRecoveryNode(
+        parameter_overrides=overrides(model_path=str(models["recovery"]), diagnostics_period=0.2)
+    )
     probe = Probe(outputs=("depth/recovered",))
     spinner = Spinner(node, probe)
     try:
@@ -245,8 +265,9 @@ def test_bad_input_is_counted_logged_once_and_the_node_keeps_serving(models, sce
         count = len(probe.received["depth/recovered"])
         probe.destroy_publisher(probe.rgb_pub)
         time.sleep(0.5)
-        probe.rgb_pub = probe.create_publisher(Image, "camera/color/image_raw",
-                                               rclpy.qos.qos_profile_sensor_data)  # fmt: skip
+        probe.rgb_pub = probe.create_publisher(
+            Image, "camera/color/image_raw", rclpy.qos.qos_profile_sensor_data
+        )
         assert wait_until(lambda: probe.rgb_pub.get_subscription_count() > 0)
         for i in range(3):
             probe.publish_frame(rgb, intrinsics, stamp + i * 0.1, raw)
@@ -258,16 +279,20 @@ def test_bad_input_is_counted_logged_once_and_the_node_keeps_serving(models, sce
 
 def test_degraded_mode_when_tof_stops_and_back_when_it_returns(models, scene):
     rgb, _, intrinsics, raw = scene
-    node = DepthRecoveryNode(parameter_overrides=overrides(
-        model_path=str(models["recovery"]), raw_timeout=0.5, diagnostics_period=0.1))  # fmt: skip
+    node = DepthRecoveryNode(
+        parameter_overrides=overrides(
+            model_path=str(models["recovery"]), raw_timeout=0.5, diagnostics_period=0.1
+        )
+    )
     probe = Probe(outputs=("depth/recovered", "depth/recovered/uncertainty"))
     spinner = Spinner(node, probe)
 
     def stream(seconds, with_raw, start):
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:
-            probe.publish_frame(rgb, intrinsics, start + time.monotonic() - t0,
-                                raw if with_raw else None)  # fmt: skip
+            probe.publish_frame(
+                rgb, intrinsics, start + time.monotonic() - t0, raw if with_raw else None
+            )
             time.sleep(0.1)
 
     def modes():
@@ -344,8 +369,9 @@ def test_diagnostics_latency_runs_from_the_header_stamp_and_node_latency_from_ar
     """A camera whose stamps are 2 s old: the stamp -> publish latency carries those 2 s (the
     depth's age when published), the node's own latency (arrival -> publish) does not."""
     rgb, _, intrinsics, _ = scene
-    node = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
-                                                            diagnostics_period=0.2))  # fmt: skip
+    node = MonocularDepthNode(
+        parameter_overrides=overrides(model_path=str(models["mono"]), diagnostics_period=0.2)
+    )
     probe = Probe(outputs=("depth/estimated",))
     spinner = Spinner(node, probe)
     age = 2.0
@@ -356,8 +382,9 @@ def test_diagnostics_latency_runs_from_the_header_stamp_and_node_latency_from_ar
             probe.publish_frame(rgb, intrinsics, now - age)
             time.sleep(0.2)
         assert wait_until(lambda: len(probe.received["depth/estimated"]) >= 3)
-        assert wait_until(lambda: any(d["latency_p50_ms"] != "nan" for d in probe.diagnostics(
-            "monocular_depth")))  # fmt: skip
+        assert wait_until(
+            lambda: any(d["latency_p50_ms"] != "nan" for d in probe.diagnostics("monocular_depth"))
+        )
     finally:
         spinner.close()
     report = [d for d in probe.diagnostics("monocular_depth") if d["latency_p50_ms"] != "nan"][-1]
@@ -371,11 +398,13 @@ def test_diagnostics_latency_runs_from_the_header_stamp_and_node_latency_from_ar
 
 def test_parameters_are_validated_and_read_only_ones_refuse_changes(models):
     with pytest.raises(ParameterError, match="output_scale"):
-        MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
-                                                         output_scale=5.0))  # fmt: skip
+        MonocularDepthNode(
+            parameter_overrides=overrides(model_path=str(models["mono"]), output_scale=5.0)
+        )
     with pytest.raises(ParameterError, match="backend must be one of"):
-        MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
-                                                         backend="magic"))  # fmt: skip
+        MonocularDepthNode(
+            parameter_overrides=overrides(model_path=str(models["mono"]), backend="magic")
+        )
     with pytest.raises(ParameterError, match="missing.onnx: no such model file"):
         MonocularDepthNode(parameter_overrides=overrides(model_path="/nowhere/missing.onnx"))
     with pytest.raises(ParameterError, match="without raw depth input"):
@@ -397,8 +426,9 @@ def test_managed_node_loads_on_configure_serves_while_active_and_releases_on_cle
     from lifecycle_msgs.srv import ChangeState, GetState
 
     rgb, _, intrinsics, _ = scene
-    node = MonocularDepthNode(parameter_overrides=overrides(
-        model_path="/nowhere/missing.onnx", autostart=False))  # fmt: skip
+    node = MonocularDepthNode(
+        parameter_overrides=overrides(model_path="/nowhere/missing.onnx", autostart=False)
+    )
     probe = Probe(outputs=("depth/estimated",))
     change_state = probe.create_client(ChangeState, "monocular_depth/change_state")
     get_state = probe.create_client(GetState, "monocular_depth/get_state")
@@ -411,8 +441,9 @@ def test_managed_node_loads_on_configure_serves_while_active_and_releases_on_cle
         return future.result()
 
     def transition(transition_id: int) -> bool:
-        return call(change_state, ChangeState.Request(transition=Transition(id=transition_id))
-                    ).success  # fmt: skip
+        return call(
+            change_state, ChangeState.Request(transition=Transition(id=transition_id))
+        ).success
 
     def state() -> str:
         return call(get_state, GetState.Request()).current_state.label
@@ -434,8 +465,9 @@ def test_managed_node_loads_on_configure_serves_while_active_and_releases_on_cle
         assert not transition(Transition.TRANSITION_CONFIGURE)  # the model does not load
         assert state() == "unconfigured"  # and the node still answers
         # Load-time parameters may change while unconfigured, and apply at configure.
-        assert node.set_parameters([Parameter("model_path", value=str(models["mono"]))]
-                                   )[0].successful  # fmt: skip
+        assert node.set_parameters([Parameter("model_path", value=str(models["mono"]))])[
+            0
+        ].successful
         assert transition(Transition.TRANSITION_CONFIGURE)
         assert state() == "inactive" and len(node.estimators) == 2 and len(node_threads()) == 3
         assert wait_until(lambda: probe.rgb_pub.get_subscription_count() == 1)
@@ -468,10 +500,14 @@ def test_managed_node_loads_on_configure_serves_while_active_and_releases_on_cle
 def test_ground_plane_is_validated_and_reported_in_diagnostics(models, scene):
     rgb, _, intrinsics, _ = scene
     with pytest.raises(ParameterError, match="ground_plane"):
-        MonocularDepthNode(parameter_overrides=overrides(
-            model_path=str(models["mono"]), ground_plane=[0.0, -1.0, 0.0]))  # fmt: skip
-    node = MonocularDepthNode(parameter_overrides=overrides(model_path=str(models["mono"]),
-                                                            diagnostics_period=0.2))  # fmt: skip
+        MonocularDepthNode(
+            parameter_overrides=overrides(
+                model_path=str(models["mono"]), ground_plane=[0.0, -1.0, 0.0]
+            )
+        )
+    node = MonocularDepthNode(
+        parameter_overrides=overrides(model_path=str(models["mono"]), diagnostics_period=0.2)
+    )
     probe = Probe(outputs=("depth/estimated",))
     spinner = Spinner(node, probe)
 
@@ -507,8 +543,11 @@ def test_ground_plane_is_validated_and_reported_in_diagnostics(models, scene):
 
 def test_temporal_filter_holds_a_still_scene_and_switches_off_exactly(models, scene):
     rgb, _, intrinsics, _ = scene
-    node = MonocularDepthNode(parameter_overrides=overrides(
-        model_path=str(models["mono"]), diagnostics_period=0.2, temporal_filter=True))  # fmt: skip
+    node = MonocularDepthNode(
+        parameter_overrides=overrides(
+            model_path=str(models["mono"]), diagnostics_period=0.2, temporal_filter=True
+        )
+    )
     probe = Probe(outputs=("depth/estimated",))
     spinner = Spinner(node, probe)
     stamp = [300.0]

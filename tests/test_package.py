@@ -137,12 +137,14 @@ def test_every_subcommand_help_opens_with_a_sentence_and_shows_defaults(capsys):
     from depth_core.cli import main as depth_core_main
     from depth_ros.cli import main as depth_ros_main
 
-    cases = [(depth_core_main, ["bench"], "(default: 100)"),
-             (depth_core_main, ["export"], "(default: 17)"),
-             (depth_core_main, ["demo"], "(default: demo_output)"),
-             (depth_core_main, ["reconfigure"], "training checkpoint"),
-             (depth_ros_main, ["demo"], "(default: 10.0)"),
-             (depth_ros_main, ["bench"], "(default: 30.0)")]  # fmt: skip
+    cases = [
+        (depth_core_main, ["bench"], "(default: 100)"),
+        (depth_core_main, ["export"], "(default: 17)"),
+        (depth_core_main, ["demo"], "(default: demo_output)"),
+        (depth_core_main, ["reconfigure"], "training checkpoint"),
+        (depth_ros_main, ["demo"], "(default: 10.0)"),
+        (depth_ros_main, ["bench"], "(default: 30.0)"),
+    ]
     for main, words, expected in cases:
         with pytest.raises(SystemExit) as stop:
             main([*words, "--help"])

@@ -52,11 +52,18 @@ def test_yaml_holds_every_declared_default():
 
 def test_launch_file_builds_its_nodes_from_the_shared_description():
     tree = ast.parse(LAUNCH_FILE.read_text())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                and node.module == "depth_ros.pipeline" for alias in node.names}  # fmt: skip
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "depth_ros.pipeline"
+        for alias in node.names
+    }
     assert {"LAUNCH_ARGUMENTS", "enabled_nodes", "parameter_overrides", "remappings"} <= imported
-    calls = {ast.unparse(c.func): {k.arg: ast.unparse(k.value) for k in c.keywords}
-             for c in ast.walk(tree) if isinstance(c, ast.Call)}  # fmt: skip
+    calls = {
+        ast.unparse(c.func): {k.arg: ast.unparse(k.value) for k in c.keywords}
+        for c in ast.walk(tree)
+        if isinstance(c, ast.Call)
+    }
     node_call = calls["Node"]
     assert node_call["executable"] == "spec.executable" and node_call["name"] == "spec.name"
     assert node_call["package"] == "PACKAGE"
@@ -82,9 +89,14 @@ def test_every_node_executable_is_a_console_script_running_its_class():
         module, function = scripts[spec.executable].split(":")
         source = (ROOT / (module.replace(".", "/") + ".py")).read_text()
         class_name = spec.node_class.split(":")[1]
-        body = ast.get_source_segment(source, next(
-            n for n in ast.parse(source).body
-            if isinstance(n, ast.FunctionDef) and n.name == function))  # fmt: skip
+        body = ast.get_source_segment(
+            source,
+            next(
+                n
+                for n in ast.parse(source).body
+                if isinstance(n, ast.FunctionDef) and n.name == function
+            ),
+        )
         assert class_name in body, (spec.executable, body)
     assert scripts["depth-ros-pipeline"] == "depth_ros.pipeline:main"
 
@@ -111,12 +123,17 @@ def test_arguments_map_to_the_same_nodes_parameters_and_remappings():
             "recovery_model:=r.onnx",
         ]
     )
-    assert [n.name for n in enabled_nodes(arguments)] == ["monocular_depth", "depth_recovery",
-                                                          "replay"]  # fmt: skip
+    assert [n.name for n in enabled_nodes(arguments)] == [
+        "monocular_depth",
+        "depth_recovery",
+        "replay",
+    ]
     assert [n.name for n in enabled_nodes({})] == ["monocular_depth", "depth_recovery"]
     assert parameter_overrides(arguments, "monocular_depth") == {"backend": "onnxruntime"}
-    assert parameter_overrides(arguments, "depth_recovery") == {"backend": "onnxruntime",
-                                                                "model_path": "r.onnx"}  # fmt: skip
+    assert parameter_overrides(arguments, "depth_recovery") == {
+        "backend": "onnxruntime",
+        "model_path": "r.onnx",
+    }
     assert parameter_overrides(arguments, "replay") == {}
     assert ("camera/color/image_raw", "/front/image") in remappings(arguments)
     with pytest.raises(ValueError, match="unknown argument 'model:=x'"):
@@ -130,10 +147,15 @@ def test_entry_point_builds_the_nodes_with_yaml_overrides_and_remaps(tmp_path):
     rclpy.init()
     nodes = []
     try:
-        nodes = build_nodes({"monocular_model": str(models["mono"]),
-                             "recovery_model": str(models["recovery"]),
-                             "namespace": "robot", "camera_image": "/front/image",
-                             "raw_source": "stereo"})  # fmt: skip
+        nodes = build_nodes(
+            {
+                "monocular_model": str(models["mono"]),
+                "recovery_model": str(models["recovery"]),
+                "namespace": "robot",
+                "camera_image": "/front/image",
+                "raw_source": "stereo",
+            }
+        )
         by_name = {n.get_name(): n for n in nodes}
         assert set(by_name) == {"monocular_depth", "depth_recovery"}
         mono, recovery = by_name["monocular_depth"], by_name["depth_recovery"]
@@ -156,10 +178,17 @@ def test_pipeline_in_another_process_serves_this_one(tmp_path):
     raw = simulate_tof(depth, np.random.default_rng(0))
     executable = Path(sys.executable).parent / "depth-ros-pipeline"
     process = subprocess.Popen(
-        [str(executable), f"monocular_model:={models['mono']}",
-         f"recovery_model:={models['recovery']}", "replay:=false"],
-        env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        [
+            str(executable),
+            f"monocular_model:={models['mono']}",
+            f"recovery_model:={models['recovery']}",
+            "replay:=false",
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     rclpy.init()
     probe = Probe("probe_cross_process", outputs=("depth/estimated", "depth/recovered"))
     spinner = Spinner(probe)
@@ -192,17 +221,34 @@ def test_pipeline_refuses_bad_arguments_and_missing_models():
     executable = Path(sys.executable).parent / "depth-ros-pipeline"
     bad = subprocess.run([str(executable), "model:=x"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown argument 'model:=x'" in bad.stderr
-    missing = subprocess.run([str(executable), "monocular_model:=/nowhere/missing.onnx"],
-                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    missing = subprocess.run(
+        [str(executable), "monocular_model:=/nowhere/missing.onnx"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert missing.returncode == 2 and "missing.onnx: no such model file" in missing.stderr
 
 
 def test_demo_with_a_model_that_does_not_load_says_which_and_exits_2(tmp_path):
     executable = Path(sys.executable).parent / "depth-ros"
-    result = subprocess.run([str(executable), "demo", "--seconds", "1", "--out", str(tmp_path),
-                             "--monocular-model", "/nowhere/mono.onnx",
-                             "--recovery-model", "/nowhere/recovery.onnx"],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [
+            str(executable),
+            "demo",
+            "--seconds",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--monocular-model",
+            "/nowhere/mono.onnx",
+            "--recovery-model",
+            "/nowhere/recovery.onnx",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert (
         "depth-ros demo: monocular_depth: cannot load model_path: /nowhere/mono.onnx: "
@@ -213,10 +259,23 @@ def test_demo_with_a_model_that_does_not_load_says_which_and_exits_2(tmp_path):
 
 def test_bench_stops_and_says_why_when_the_pipeline_process_exits():
     executable = Path(sys.executable).parent / "depth-ros"
-    result = subprocess.run([str(executable), "bench", "--warmup", "2", "--seconds", "1",
-                             "--monocular-model", "/nowhere/mono.onnx",
-                             "--recovery-model", "/nowhere/recovery.onnx"],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [
+            str(executable),
+            "bench",
+            "--warmup",
+            "2",
+            "--seconds",
+            "1",
+            "--monocular-model",
+            "/nowhere/mono.onnx",
+            "--recovery-model",
+            "/nowhere/recovery.onnx",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1, result.stderr[-2000:]
     assert result.stderr.strip().endswith(
         "depth-ros bench: depth-ros-pipeline exited with code 2: depth-ros-pipeline: "
@@ -230,8 +289,12 @@ def test_readme_demo_runs_the_pipeline_and_writes_the_mosaic(tmp_path):
     from depth_ros.shipped import shipped_model
 
     executable = Path(sys.executable).parent / "depth-ros"
-    result = subprocess.run([str(executable), "demo", "--seconds", "6", "--out", str(tmp_path)],
-                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    result = subprocess.run(
+        [str(executable), "demo", "--seconds", "6", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     for topic, row in summary["topics"].items():
@@ -260,9 +323,15 @@ def test_entry_point_starts_the_monitor_next_to_the_depth_nodes(tmp_path):
     rclpy.init()
     nodes = []
     try:
-        nodes = build_nodes({"monocular_model": str(models["mono"]), "recovery": "false",
-                             "proximity": "true", "proximity_source": "estimated",
-                             "namespace": "robot"})  # fmt: skip
+        nodes = build_nodes(
+            {
+                "monocular_model": str(models["mono"]),
+                "recovery": "false",
+                "proximity": "true",
+                "proximity_source": "estimated",
+                "namespace": "robot",
+            }
+        )
         by_name = {n.get_name(): n for n in nodes}
         assert set(by_name) == {"monocular_depth", "proximity_monitor"}
         monitor = by_name["proximity_monitor"]
@@ -273,8 +342,7 @@ def test_entry_point_starts_the_monitor_next_to_the_depth_nodes(tmp_path):
         }
         assert monitor.get_parameter("zone.front.region").value == [0.3, 0.33, 0.7, 1.0]
         with pytest.raises(ValueError, match="proximity_source"):
-            build_nodes({"proximity_source": "sideways", "monocular": "false",
-                         "recovery": "false"})  # fmt: skip
+            build_nodes({"proximity_source": "sideways", "monocular": "false", "recovery": "false"})
     finally:
         for node in nodes:
             node.destroy_node()
@@ -289,8 +357,11 @@ def test_pipeline_ends_cleanly_on_sigint_and_sigterm_every_time():
     for run in range(20):
         process = subprocess.Popen(
             [str(executable), "replay:=true", "proximity:=true", "proximity_source:=estimated"],
-            env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         time.sleep(4.0 + 0.1 * (run % 10))  # models loaded, frames flowing; a varied moment
         process.send_signal(signal.SIGINT if run % 2 == 0 else signal.SIGTERM)
         try:
@@ -305,7 +376,10 @@ def test_pipeline_ends_cleanly_on_sigint_and_sigterm_every_time():
 
 def test_boolean_arguments_take_true_false_1_0_and_refuse_anything_else():
     assert parse_arguments(["replay:=1", "proximity:=FALSE", "autostart:="]) == {
-        "replay": "true", "proximity": "false", "autostart": ""}  # fmt: skip
+        "replay": "true",
+        "proximity": "false",
+        "autostart": "",
+    }
     assert parse_arguments(["autostart:=0"]) == {"autostart": "false"}
     for bad in ("replay:=maybe", "monocular:=yes", "recovery:="):
         with pytest.raises(ValueError, match="must be true or false \\(or 1 or 0\\)"):

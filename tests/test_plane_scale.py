@@ -18,8 +18,9 @@ WRONG_SCALE = 0.6  # what a network's metric scale might be off by
 
 def world_height(sample, camera: Camera) -> np.ndarray:
     slope_x, slope_y = sample.intrinsics.ray_slopes()
-    points = np.stack([slope_x[None] * sample.depth, slope_y[:, None] * sample.depth,
-                       sample.depth], axis=-1)  # fmt: skip
+    points = np.stack(
+        [slope_x[None] * sample.depth, slope_y[:, None] * sample.depth, sample.depth], axis=-1
+    )
     return (points @ camera.rotation.T + camera.position)[..., 2]
 
 
@@ -39,15 +40,20 @@ def plane_view(seed: int, layout: str):
 def test_ground_plane_coefficients_are_normalised_and_checked():
     plane = GroundPlane.from_coefficients([0, -2, 0, 3])  # 2·(n·X + 1.5) = 0
     assert plane.normal == (0, -1, 0) and plane.distance == 1.5
-    cases = [([0, -1, 0], "four numbers"), ([0, 0, 0, 1], "zero"),
-             ([0, 1, 0, -1.2], "d must be > 0"), ([0, -1, np.nan, 1], "finite")]  # fmt: skip
+    cases = [
+        ([0, -1, 0], "four numbers"),
+        ([0, 0, 0, 1], "zero"),
+        ([0, 1, 0, -1.2], "d must be > 0"),
+        ([0, -1, np.nan, 1], "finite"),
+    ]
     for bad, message in cases:
         with pytest.raises(ValueError, match=message):
             GroundPlane.from_coefficients(bad)
 
 
-@pytest.mark.parametrize(("seed", "layout"), [(1, "room"), (5, "room"), (11, "room"),
-                                              (0, "tabletop"), (6, "tabletop")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("seed", "layout"), [(1, "room"), (5, "room"), (11, "room"), (0, "tabletop"), (6, "tabletop")]
+)
 def test_the_plane_gives_the_scale_within_two_percent(seed, layout):
     sample, plane, share = plane_view(seed, layout)
     assert share >= 0.10  # the case the promise is made for
@@ -80,12 +86,15 @@ class ReplayBackend:
 
     def __init__(self, depth: np.ndarray, log_sigma: float, inputs=("rgb",)):
         self.depth, self.log_sigma = depth, log_sigma
-        self.metadata = ModelMetadata("replay", {}, depth.shape, (0.0,) * 3, (1.0,) * 3,
-                                      inputs=inputs, relative_sigma=0.3)  # fmt: skip
+        self.metadata = ModelMetadata(
+            "replay", {}, depth.shape, (0.0,) * 3, (1.0,) * 3, inputs=inputs, relative_sigma=0.3
+        )
 
     def run(self, inputs):
-        return [self.depth[None, None], np.full((1, 1, *self.depth.shape), self.log_sigma,
-                                                np.float32)]  # fmt: skip
+        return [
+            self.depth[None, None],
+            np.full((1, 1, *self.depth.shape), self.log_sigma, np.float32),
+        ]
 
 
 def test_estimator_scales_to_the_plane_and_falls_back_to_the_learned_scale():
@@ -116,8 +125,13 @@ def test_a_recovery_model_refuses_a_ground_plane():
     depth = np.ones((8, 8), np.float32)
     estimator = DepthEstimator(ReplayBackend(depth, 0.0, ("rgb", "raw_depth")), "replay")
     with pytest.raises(ValueError, match="monocular"):
-        estimator.predict(np.zeros((8, 8, 3), np.uint8), depth, None, None,
-                          GroundPlane.from_coefficients([0, -1, 0, 1]))  # fmt: skip
+        estimator.predict(
+            np.zeros((8, 8, 3), np.uint8),
+            depth,
+            None,
+            None,
+            GroundPlane.from_coefficients([0, -1, 0, 1]),
+        )
 
 
 def test_ransac_finds_the_floor_and_refuses_a_scene_without_one():
@@ -145,20 +159,36 @@ def test_leave_one_out_constant_and_targets_by_hand():
     from depth_core.real_benchmark import SetReport, leave_one_out_medians, targets
 
     intrinsics = Intrinsics(10.0, 10.0, 1.5, 1.5, 4, 4)
-    frames = [DepthSample(np.zeros((4, 4, 3), np.uint8), np.full((4, 4), d, np.float32),
-                          np.ones((4, 4), bool), intrinsics) for d in (1.0, 2.0, 4.0)]  # fmt: skip
+    frames = [
+        DepthSample(
+            np.zeros((4, 4, 3), np.uint8),
+            np.full((4, 4), d, np.float32),
+            np.ones((4, 4), bool),
+            intrinsics,
+        )
+        for d in (1.0, 2.0, 4.0)
+    ]
     assert leave_one_out_medians(frames, 10.0) == [3.0, 2.5, 1.5]
-    methods = {"model + ground plane": {"abs_rel": 0.2}, "model, median-scaled": {"abs_rel": 0.18},
-               "constant: leave-one-out median": {"abs_rel": 0.25}}  # fmt: skip
+    methods = {
+        "model + ground plane": {"abs_rel": 0.2},
+        "model, median-scaled": {"abs_rel": 0.18},
+        "constant: leave-one-out median": {"abs_rel": 0.25},
+    }
     report = SetReport("s", 3, True, methods, {"learned": {"safe2": 0.94, "ause_ratio": 2.5}})
     met = {name: ok for name, (ok, _) in targets(report).items()}
-    assert met == {"plane < constant": True, "plane ≤ 1.15 × median-scaled": True,
-                   "safe2 ≥ 0.95": False, "AUSE ≥ 2× random": True,
-                   "median-scaled ≤ 0.20": True}  # fmt: skip
+    assert met == {
+        "plane < constant": True,
+        "plane ≤ 1.15 × median-scaled": True,
+        "safe2 ≥ 0.95": False,
+        "AUSE ≥ 2× random": True,
+        "median-scaled ≤ 0.20": True,
+    }
 
 
-@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "shared" / "data").is_dir(),
-                    reason="../shared/data is absent")  # fmt: skip
+@pytest.mark.skipif(
+    not (Path(__file__).resolve().parents[2] / "shared" / "data").is_dir(),
+    reason="../shared/data is absent",
+)
 def test_real_benchmark_command_writes_every_held_out_set(tmp_path):
     pytest.importorskip("skimage", reason="scikit-image holds the Middlebury pair")
     import importlib.util
@@ -173,9 +203,25 @@ def test_real_benchmark_command_writes_every_held_out_set(tmp_path):
     results.write_text("# Results\n\nWritten by hand, kept.\n")
     model = root / "depth_ros" / "models" / "monocular_int8.onnx"
     for _ in range(2):  # the second run replaces its own section, nothing else
-        assert evaluate.main(["--model", str(model), "--suite", "real", "--out", str(tmp_path),
-                              "--results", str(results), "--limit", "1",
-                              "--mean-frames", "2"]) == 0  # fmt: skip
+        assert (
+            evaluate.main(
+                [
+                    "--model",
+                    str(model),
+                    "--suite",
+                    "real",
+                    "--out",
+                    str(tmp_path),
+                    "--results",
+                    str(results),
+                    "--limit",
+                    "1",
+                    "--mean-frames",
+                    "2",
+                ]
+            )
+            == 0
+        )
     text = results.read_text()
     assert text.startswith("# Results\n\nWritten by hand, kept.\n")
     assert text.count("## Monocular: the real-frame benchmark") == 1
@@ -185,9 +231,27 @@ def test_real_benchmark_command_writes_every_held_out_set(tmp_path):
         assert f"| {held_out.name} | learned |" in text
     assert "### Targets" in text and "apc_shelf" in text  # the validation sets are named
     # The validation split is for choosing: its tables are printed, never written.
-    assert evaluate.main(["--model", str(model), "--suite", "real", "--split", "validation",
-                          "--out", str(tmp_path / "val"), "--results", str(results),
-                          "--limit", "1", "--mean-frames", "2"]) == 0  # fmt: skip
+    assert (
+        evaluate.main(
+            [
+                "--model",
+                str(model),
+                "--suite",
+                "real",
+                "--split",
+                "validation",
+                "--out",
+                str(tmp_path / "val"),
+                "--results",
+                str(results),
+                "--limit",
+                "1",
+                "--mean-frames",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert results.read_text() == text
     names = {r["name"] for r in json.loads((tmp_path / "val" / "real.json").read_text())}
     assert names == {"apc_shelf", "arc2017_bins", "phoxi_bins"}

@@ -52,13 +52,17 @@ def test_buffer_matches_a_hand_built_cloud_and_reads_back():
     sigma = np.array([0.1, 0.2], dtype=np.float32)
     cloud = points_to_cloud(Points(xyz, rgb, sigma), Header(frame_id="cam"))
     assert [(f.name, f.offset, f.datatype, f.count) for f in cloud.fields] == [
-        ("x", 0, PointField.FLOAT32, 1), ("y", 4, PointField.FLOAT32, 1),
-        ("z", 8, PointField.FLOAT32, 1), ("rgb", 12, PointField.FLOAT32, 1),
-        ("sigma", 16, PointField.FLOAT32, 1)]  # fmt: skip
+        ("x", 0, PointField.FLOAT32, 1),
+        ("y", 4, PointField.FLOAT32, 1),
+        ("z", 8, PointField.FLOAT32, 1),
+        ("rgb", 12, PointField.FLOAT32, 1),
+        ("sigma", 16, PointField.FLOAT32, 1),
+    ]
     assert (cloud.point_step, cloud.row_step, cloud.is_bigendian) == (20, 40, False)
-    expected = b"".join(struct.pack("<fffIf", *p, (r << 16) | (g << 8) | b, s)
-                        for p, (r, g, b), s in zip(xyz.tolist(), rgb.tolist(), sigma.tolist(),
-                                                   strict=True))  # fmt: skip
+    expected = b"".join(
+        struct.pack("<fffIf", *p, (r << 16) | (g << 8) | b, s)
+        for p, (r, g, b), s in zip(xyz.tolist(), rgb.tolist(), sigma.tolist(), strict=True)
+    )
     assert bytes(cloud.data) == expected
     back = cloud_to_array(cloud)
     np.testing.assert_array_equal(np.stack([back["x"], back["y"], back["z"]], -1)[0], xyz)
@@ -76,9 +80,12 @@ def ros_context():
 def test_depth_node_publishes_its_depth_as_a_cloud_over_dds(ros_context, tmp_path):
     models = make_models(tmp_path, fit_steps=0)
     rgb, _, intrinsics = camera_frame(160)
-    node = MonocularDepthNode(parameter_overrides=[
-        Parameter("model_path", value=str(models["mono"])),
-        Parameter("point_cloud_decimation", value=2)])  # fmt: skip
+    node = MonocularDepthNode(
+        parameter_overrides=[
+            Parameter("model_path", value=str(models["mono"])),
+            Parameter("point_cloud_decimation", value=2),
+        ]
+    )
     probe = Probe(outputs=("depth/estimated",))
     clouds = []
     probe.create_subscription(PointCloud2, "depth/estimated/points", clouds.append, 10)
@@ -90,8 +97,9 @@ def test_depth_node_publishes_its_depth_as_a_cloud_over_dds(ros_context, tmp_pat
             stamp += 0.1
             probe.publish_frame(rgb, intrinsics, stamp)
         cloud = clouds[-1]
-        depth_msg = next(m for m in probe.received["depth/estimated"]
-                         if m.header.stamp == cloud.header.stamp)  # fmt: skip
+        depth_msg = next(
+            m for m in probe.received["depth/estimated"] if m.header.stamp == cloud.header.stamp
+        )
         depth = image_to_array(depth_msg)[::2, ::2]
         points = cloud_to_array(cloud)
         assert cloud.header.frame_id == "camera_color_optical_frame"

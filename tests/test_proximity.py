@@ -72,18 +72,31 @@ def test_states_change_at_thresholds_with_hysteresis():
     def at(conservative: float) -> str:
         return state.update(Reading(conservative + 0.2, conservative, 100))
 
-    sequence = [(2.0, "clear"), (1.0, "warning"), (1.05, "warning"), (1.09, "warning"),
-                (1.11, "clear"), (0.99, "warning"), (0.5, "stop"), (0.55, "stop"),
-                (0.61, "warning"), (0.45, "stop"), (1.5, "clear")]  # fmt: skip
+    sequence = [
+        (2.0, "clear"),
+        (1.0, "warning"),
+        (1.05, "warning"),
+        (1.09, "warning"),
+        (1.11, "clear"),
+        (0.99, "warning"),
+        (0.5, "stop"),
+        (0.55, "stop"),
+        (0.61, "warning"),
+        (0.45, "stop"),
+        (1.5, "clear"),
+    ]
     assert [at(d) for d, _ in sequence] == [s for _, s in sequence]
 
 
-@pytest.mark.parametrize("kind, region, message", [
-    ("image", (0.5, 0.1, 0.4, 0.9), "0 <= u0 < u1 <= 1"),
-    ("image", (0.1, 0.1, 0.9), "u0, v0, u1, v1"),
-    ("box", (0, 0, 1, 1, 1, 0.5), "z0<z1"),
-    ("cone", (0, 0, 1, 1), "kind must be"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind, region, message",
+    [
+        ("image", (0.5, 0.1, 0.4, 0.9), "0 <= u0 < u1 <= 1"),
+        ("image", (0.1, 0.1, 0.9), "u0, v0, u1, v1"),
+        ("box", (0, 0, 1, 1, 1, 0.5), "z0<z1"),
+        ("cone", (0, 0, 1, 1), "kind must be"),
+    ],
+)
 def test_bad_zone_configurations_are_rejected_with_a_clear_message(kind, region, message):
     with pytest.raises(ValueError, match=message):
         Zone("front", kind, region)
@@ -117,9 +130,13 @@ def ros_context():
 
 
 def monitor(**values) -> ProximityMonitorNode:
-    defaults = {"zones": ["front", "left"], "zone.front.kind": "image",
-                "zone.front.region": [0.25, 0.25, 0.75, 1.0], "zone.left.kind": "image",
-                "zone.left.region": [0.0, 0.0, 0.2, 0.5]}  # fmt: skip
+    defaults = {
+        "zones": ["front", "left"],
+        "zone.front.kind": "image",
+        "zone.front.region": [0.25, 0.25, 0.75, 1.0],
+        "zone.left.kind": "image",
+        "zone.left.region": [0.0, 0.0, 0.2, 0.5],
+    }
     return ProximityMonitorNode(
         parameter_overrides=[Parameter(k, value=v) for k, v in {**defaults, **values}.items()]
     )
@@ -133,8 +150,7 @@ def test_monitor_node_publishes_ranges_and_states_over_dds(ros_context):
     info_pub = probe.create_publisher(CameraInfo, "depth/camera_info", 5)
     got: dict[str, list] = {"front": [], "conservative": [], "left": [], "state": []}
     probe.create_subscription(Range, "proximity/front/nearest", got["front"].append, 10)
-    probe.create_subscription(Range, "proximity/front/conservative", got["conservative"].append,
-                              10)  # fmt: skip
+    probe.create_subscription(Range, "proximity/front/conservative", got["conservative"].append, 10)
     probe.create_subscription(Range, "proximity/left/nearest", got["left"].append, 10)
     probe.create_subscription(DiagnosticArray, "proximity/state", got["state"].append, 10)
     spinner = Spinner(node, probe)

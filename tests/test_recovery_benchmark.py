@@ -30,9 +30,14 @@ def frame(name: str = "set/0007") -> DepthSample:
     depth[:, 30:] = 3.0
     depth[:4] = 0.0
     raw = np.where(depth > 0, depth + 0.01, 0).astype(np.float32)
-    return DepthSample(np.zeros((40, 60, 3), np.uint8), depth, depth > 0,
-                       Intrinsics(50.0, 50.0, 29.5, 19.5, 60, 40), raw_depth=raw,
-                       name=name)  # fmt: skip
+    return DepthSample(
+        np.zeros((40, 60, 3), np.uint8),
+        depth,
+        depth > 0,
+        Intrinsics(50.0, 50.0, 29.5, 19.5, 60, 40),
+        raw_depth=raw,
+        name=name,
+    )
 
 
 def test_holes_protocol_hides_the_scored_pixels_and_keeps_the_rest_as_measured():
@@ -51,8 +56,10 @@ def test_reference_protocol_feeds_the_sensor_raw_and_scores_the_reference():
     assert np.array_equal(case.raw, sample.raw_depth)
     assert np.array_equal(case.scored, sample.depth > 0)
     with pytest.raises(ValueError, match="raw depth"):
-        recovery_case(DepthSample(sample.rgb, sample.depth, sample.valid, sample.intrinsics,
-                                  name="no-raw"), "reference")  # fmt: skip
+        recovery_case(
+            DepthSample(sample.rgb, sample.depth, sample.valid, sample.intrinsics, name="no-raw"),
+            "reference",
+        )
     with pytest.raises(ValueError, match="unknown recovery protocol"):
         recovery_case(sample, "guess")
 
@@ -70,20 +77,32 @@ def test_pooled_errors_are_computed_over_every_scored_pixel_of_the_set():
     assert summary["delta_1.05"] == pytest.approx(0.5)  # 1.1 is outside 1.05, 1.0 inside
     # Kept pixels compare with the raw input (truth + 1 cm): the exact run is 1 cm away.
     kept = case.raw[case.kept]
-    expected = np.sqrt((np.sum((1.1 * case.truth[case.kept] - kept) ** 2)
-                        + np.sum(0.01**2 * np.ones(kept.size))) / (2 * kept.size))  # fmt: skip
+    expected = np.sqrt(
+        (np.sum((1.1 * case.truth[case.kept] - kept) ** 2) + np.sum(0.01**2 * np.ones(kept.size)))
+        / (2 * kept.size)
+    )
     assert summary["kept_rmse"] == pytest.approx(expected, rel=1e-4)
 
 
 def test_targets_ask_for_a_win_over_the_best_baseline():
-    methods = {MODEL: {"rmse": 0.05, "delta_1.05": 0.90},
-               BASELINES[0]: {"rmse": 0.04, "delta_1.05": 0.85},
-               BASELINES[1]: {"rmse": 0.06, "delta_1.05": 0.80}}  # fmt: skip
+    methods = {
+        MODEL: {"rmse": 0.05, "delta_1.05": 0.90},
+        BASELINES[0]: {"rmse": 0.04, "delta_1.05": 0.85},
+        BASELINES[1]: {"rmse": 0.06, "delta_1.05": 0.80},
+    }
     sigma = {"safe2": 0.995, "within2": 0.9, "ause_rmse": 0.01, "ause_ratio": 1.5}
-    met = {k: ok for k, (ok, _) in recovery_targets(RecoveryReport("s", "holes", 1, 9, methods,
-                                                                    sigma)).items()}  # fmt: skip
-    assert met == {"RMSE < both baselines": False, "δ1.05 > both baselines": True,
-                   "AUSE ≥ 2× random": False, "safe2 ≥ 0.99": True}  # fmt: skip
+    met = {
+        k: ok
+        for k, (ok, _) in recovery_targets(
+            RecoveryReport("s", "holes", 1, 9, methods, sigma)
+        ).items()
+    }
+    assert met == {
+        "RMSE < both baselines": False,
+        "δ1.05 > both baselines": True,
+        "AUSE ≥ 2× random": False,
+        "safe2 ≥ 0.99": True,
+    }
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is absent")

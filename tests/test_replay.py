@@ -56,7 +56,7 @@ def write_bag(folder: Path, storage: str, count: int = 3) -> Path:
                 ("info", "/camera/color/camera_info", "sensor_msgs/msg/CameraInfo"),
                 ("depth", "/tof/depth/image_raw", "sensor_msgs/msg/Image"),
             )
-        }  # fmt: skip
+        }
         for i in range(count):
             header = Header(frame_id="cam")
             header.stamp.sec = 10 + i
@@ -65,10 +65,14 @@ def write_bag(folder: Path, storage: str, count: int = 3) -> Path:
             t = (10 + i) * 10**9
             info = intrinsics_to_camera_info(intrinsics, header)
             writer.write(connections["info"], t, serialize_message(info))
-            writer.write(connections["rgb"], t + 1,
-                         serialize_message(array_to_image(rgb, "rgb8", header)))  # fmt: skip
-            writer.write(connections["depth"], t + 2,
-                         serialize_message(array_to_image(depth, "16UC1", header)))  # fmt: skip
+            writer.write(
+                connections["rgb"], t + 1, serialize_message(array_to_image(rgb, "rgb8", header))
+            )
+            writer.write(
+                connections["depth"],
+                t + 2,
+                serialize_message(array_to_image(depth, "16UC1", header)),
+            )
     return bag
 
 
@@ -81,7 +85,8 @@ def test_bag_source_pairs_rgb_with_its_depth(tmp_path, storage):
     for i, frame in enumerate(frames):
         assert frame.rgb.shape == (120, 160, 3) and frame.rgb[0, 0, 0] == 40 * i
         assert frame.raw_depth.shape == (30, 40) and frame.raw_depth[0, 0] == pytest.approx(
-            1.0 + 0.5 * i)  # fmt: skip
+            1.0 + 0.5 * i
+        )
         assert frame.intrinsics.fx == 300.0
     with pytest.raises(ParameterError, match="has no topic"):
         bag_frames(bag, 160, 0, ["/other", *topics[1:]])
@@ -91,12 +96,19 @@ def test_replay_node_publishes_a_bag_restamped_over_dds(tmp_path):
     bag = write_bag(tmp_path, "mcap")
     rclpy.init()
     probe = Probe("replay_probe")
-    probe.create_subscription(Image, "tof/depth/image_raw",
-                              lambda m: probe.received["raw"].append(m),
-                              rclpy.qos.qos_profile_sensor_data)  # fmt: skip
-    node = ReplayNode(parameter_overrides=[Parameter("source", value=str(bag)),
-                                           Parameter("width", value=160),
-                                           Parameter("rate", value=20.0)])  # fmt: skip
+    probe.create_subscription(
+        Image,
+        "tof/depth/image_raw",
+        lambda m: probe.received["raw"].append(m),
+        rclpy.qos.qos_profile_sensor_data,
+    )
+    node = ReplayNode(
+        parameter_overrides=[
+            Parameter("source", value=str(bag)),
+            Parameter("width", value=160),
+            Parameter("rate", value=20.0),
+        ]
+    )
     spinner = Spinner(node, probe)
     try:
         assert wait_until(lambda: len(probe.received["raw"]) >= 5, timeout=20)

@@ -64,13 +64,26 @@ def test_cli_names_a_missing_or_foreign_checkpoint_and_an_unknown_model(tmp_path
     foreign = tmp_path / "notes.pt"
     foreign.write_text("not a checkpoint")
     cases = [
-        (["export", str(tmp_path / "missing.pt"), "--onnx", str(tmp_path / "m.onnx")],
-         "missing.pt: no such checkpoint"),
-        (["export", str(foreign), "--onnx", str(tmp_path / "f.onnx")],
-         "notes.pt: not a readable checkpoint"),
-        (["reconfigure", str(tmp_path / "missing.pt"), "--set", "a=1", "--out",
-          str(tmp_path / "r.pt")], "missing.pt: no such checkpoint"),
-    ]  # fmt: skip
+        (
+            ["export", str(tmp_path / "missing.pt"), "--onnx", str(tmp_path / "m.onnx")],
+            "missing.pt: no such checkpoint",
+        ),
+        (
+            ["export", str(foreign), "--onnx", str(tmp_path / "f.onnx")],
+            "notes.pt: not a readable checkpoint",
+        ),
+        (
+            [
+                "reconfigure",
+                str(tmp_path / "missing.pt"),
+                "--set",
+                "a=1",
+                "--out",
+                str(tmp_path / "r.pt"),
+            ],
+            "missing.pt: no such checkpoint",
+        ),
+    ]
     for arguments, message in cases:
         with pytest.raises(SystemExit) as stop:
             main(arguments)
@@ -84,12 +97,17 @@ def test_cli_names_a_missing_or_foreign_checkpoint_and_an_unknown_model(tmp_path
         (["--models", "depth_anything_v2"], "depth_anything_v2: not a model the runtime serves"),
         (["--checkpoint", str(tmp_path / "missing.pt")], "missing.pt: no such checkpoint"),
         (["--checkpoint", str(foreign)], "notes.pt: not a readable checkpoint"),
-        (["--checkpoint", str(onnx)], "expected a training checkpoint (.pt, .pth, .ckpt), got "
-                                      "a .onnx file"),
-    ]  # fmt: skip
+        (
+            ["--checkpoint", str(onnx)],
+            "expected a training checkpoint (.pt, .pth, .ckpt), got a .onnx file",
+        ),
+    ]
     for arguments, message in bench_cases:  # one line, exit code 2, nothing run
-        arguments = ["bench", *arguments] if "--models" in arguments else \
-            ["bench", "--models", "transfer_monocular", *arguments]  # fmt: skip
+        arguments = (
+            ["bench", *arguments]
+            if "--models" in arguments
+            else ["bench", "--models", "transfer_monocular", *arguments]
+        )
         assert main(arguments) == 2, arguments
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1 and err.startswith("depth-core bench:")
@@ -115,13 +133,29 @@ def test_reconfigure_keeps_the_weights_under_settings_that_keep_their_shapes(tmp
     checkpoint = tmp_path / "recovery.pt"
     save_and_export(model, checkpoint, describe(model, INPUT_SIZE, training_data="none (test)"))
     out = tmp_path / "fast.pt"
-    assert main(["reconfigure", str(checkpoint), "--set", "uncertainty_stride=4",
-                 "--set", "alignment_window=3", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "reconfigure",
+                str(checkpoint),
+                "--set",
+                "uncertainty_stride=4",
+                "--set",
+                "alignment_window=3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["onnx"] == str(out.with_suffix(".onnx"))
     before, after = read_metadata(checkpoint), read_metadata(out)
     assert after.content_hash == before.content_hash
-    assert after.model_config == {**before.model_config, "uncertainty_stride": 4,
-                                  "alignment_window": 3}  # fmt: skip
+    assert after.model_config == {
+        **before.model_config,
+        "uncertainty_stride": 4,
+        "alignment_window": 3,
+    }
     fast, _ = load_checkpoint(out)
     assert fast.uncertainty.stride == 4 and fast.decoder.refine["2"].window == 3
     assert DepthEstimator.load(out.with_suffix(".onnx")).metadata == after
@@ -148,8 +182,9 @@ def test_interpolated_weights_are_the_weighted_mean_of_two_checkpoints(tmp_path)
     tuned = build_model("transfer_monocular", decoder_width=32).eval()
     tuned.encoder.bn1.num_batches_tracked.fill_(7)  # an integer buffer: taken from `tuned`
     for name, model, data in (("start", start, "rooms"), ("tuned", tuned, "rooms + detail")):
-        save_checkpoint(model, tmp_path / f"{name}.pt",
-                        describe(model, INPUT_SIZE, training_data=data))  # fmt: skip
+        save_checkpoint(
+            model, tmp_path / f"{name}.pt", describe(model, INPUT_SIZE, training_data=data)
+        )
     mixed, metadata = interpolate_checkpoints(tmp_path / "start.pt", tmp_path / "tuned.pt", 0.25)
     a, b, m = start.state_dict(), tuned.state_dict(), mixed.state_dict()
     floats = [key for key, value in m.items() if value.is_floating_point()]
@@ -158,8 +193,9 @@ def test_interpolated_weights_are_the_weighted_mean_of_two_checkpoints(tmp_path)
         expected = 0.75 * a[key] + 0.25 * b[key] if key in floats else b[key]
         torch.testing.assert_close(value, expected)
     assert int(m["encoder.bn1.num_batches_tracked"]) == 7
-    assert metadata.training_data == ("weights interpolated 0.75 · start.pt (rooms) + 0.25 · "
-                                      "tuned.pt (rooms + detail)")  # fmt: skip
+    assert metadata.training_data == (
+        "weights interpolated 0.75 · start.pt (rooms) + 0.25 · tuned.pt (rooms + detail)"
+    )
 
     other = build_model("transfer_monocular", decoder_width=64).eval()
     save_checkpoint(other, tmp_path / "other.pt", describe(other, INPUT_SIZE))
@@ -206,8 +242,9 @@ def test_onnx_runtime_path_imports_neither_torch_nor_timm(exported):
         "r = e.predict(rgb, raw)\n"
         "print(r.depth.shape, 'torch' in sys.modules, 'timm' in sys.modules)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "(120, 160) False False"
 
 
@@ -261,8 +298,9 @@ def test_raw_depth_that_agrees_within_two_sigma_is_kept_as_measured():
     # A 2x4 raw frame over the same field of view, output 4x4: each raw pixel covers two rows.
     raw = np.array([[2.15, 2.25, 0.0, np.nan], [1.85, 1.79, 2.0, -1.0]], np.float32)
     grey = np.full((4, 4, 3), 128, np.uint8)
-    depth, sigma = postprocess(depth_out, log_sigma, (4, 4), "gaussian_log_sigma",
-                               raw_depth=raw, rgb=grey)  # fmt: skip
+    depth, sigma = postprocess(
+        depth_out, log_sigma, (4, 4), "gaussian_log_sigma", raw_depth=raw, rgb=grey
+    )
     # |2.15 − 2| and |1.85 − 2| ≤ 2σ = 0.2: kept; 2.25 and 1.79 disagree; 0, NaN, −1 missing.
     expected_row = {0: [2.15, 2.0, 2.0, 2.0], 1: [1.85, 2.0, 2.0, 2.0]}
     for row in range(4):
@@ -273,9 +311,15 @@ def test_raw_depth_that_agrees_within_two_sigma_is_kept_as_measured():
     for row in range(4):
         assert np.allclose(sigma[row], expected_sigma[row // 2])
     # Depth scale (another focal length) applies before the comparison: 3 ± 0.15 m.
-    scaled, _ = postprocess(depth_out, log_sigma, (2, 4), "gaussian_log_sigma", 1.5,
-                            raw_depth=np.array([[3.25, 2.0, 0.0, 0.0]], np.float32),
-                            rgb=grey)  # fmt: skip
+    scaled, _ = postprocess(
+        depth_out,
+        log_sigma,
+        (2, 4),
+        "gaussian_log_sigma",
+        1.5,
+        raw_depth=np.array([[3.25, 2.0, 0.0, 0.0]], np.float32),
+        rgb=grey,
+    )
     assert np.allclose(scaled, [[3.25, 3.0, 3.0, 3.0]] * 2)
 
 
@@ -288,8 +332,15 @@ def test_trusted_raw_passes_through_bit_exact_at_full_resolution():
     logit = np.full_like(network, -4.0)  # P(misaligned) ≈ 0.02: every raw pixel trusted
     logit[..., 6:, :] = 4.0  # the lower half: raw there is flagged as misaligned
     rgb = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
-    depth, sigma = postprocess(network, log_sigma, raw.shape, "gaussian_log_sigma",
-                               raw_depth=raw, rgb=rgb, misalignment_logit=logit)  # fmt: skip
+    depth, sigma = postprocess(
+        network,
+        log_sigma,
+        raw.shape,
+        "gaussian_log_sigma",
+        raw_depth=raw,
+        rgb=rgb,
+        misalignment_logit=logit,
+    )
     valid, top = raw > 0, np.arange(48)[:, None] < 20
     assert np.array_equal(depth[valid & top], raw[valid & top])  # bit for bit
     assert np.allclose(sigma[valid & top], 0.01 * raw[valid & top])
@@ -322,13 +373,15 @@ def test_scale_uncertainty_adds_a_share_of_depth_in_quadrature():
     depth_out = np.array([[[[1.0, 4.0]]]], np.float32)
     log_sigma = np.full((1, 1, 1, 2), np.log(0.3), np.float32)  # σ = 0.3 m (Gaussian)
     # relative σ 0.1: 1 m -> √(0.3² + 0.1²), 4 m -> √(0.3² + 0.4²) = 0.5; depth unchanged.
-    depth, sigma = postprocess(depth_out, log_sigma, (1, 2), "gaussian_log_sigma",
-                               relative_sigma=0.1)  # fmt: skip
+    depth, sigma = postprocess(
+        depth_out, log_sigma, (1, 2), "gaussian_log_sigma", relative_sigma=0.1
+    )
     assert np.allclose(depth, [[1.0, 4.0]])
     assert np.allclose(sigma, [[np.sqrt(0.1), 0.5]])
     # Another focal length scales depth first (2x): 8 m -> √(0.6² + 0.8²) = 1.0.
-    _, scaled = postprocess(depth_out, log_sigma, (1, 2), "gaussian_log_sigma", 2.0,
-                            relative_sigma=0.1)  # fmt: skip
+    _, scaled = postprocess(
+        depth_out, log_sigma, (1, 2), "gaussian_log_sigma", 2.0, relative_sigma=0.1
+    )
     assert np.allclose(scaled, [[np.sqrt(0.4), 1.0]])
 
 
@@ -386,9 +439,26 @@ def test_bench_command_reports_every_configuration(tmp_path, capsys):
     from depth_core.cli import main
 
     out = tmp_path / "bench.json"
-    code = main(["bench", "--models", "transfer_monocular", "--sizes", "64x64", "--runs", "3",
-                 "--warmup", "1", "--threads", "1", "--precisions", "fp32", "int8",
-                 "--json", str(out)])  # fmt: skip
+    code = main(
+        [
+            "bench",
+            "--models",
+            "transfer_monocular",
+            "--sizes",
+            "64x64",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--threads",
+            "1",
+            "--precisions",
+            "fp32",
+            "int8",
+            "--json",
+            str(out),
+        ]
+    )
     assert code == 0
     rows = json.loads(out.read_text())["results"]
     # torch has no INT8 row; ONNX Runtime's INT8 row runs a file that the runtime reads as INT8

@@ -20,8 +20,9 @@ from depth_core.data.scenes import (  # noqa: E402
 from depth_core.geometry import Intrinsics  # noqa: E402
 
 INTRINSICS = Intrinsics(400.0, 400.0, 79.5, 59.5, 160, 120)
-PLAIN = Material(texture=0, tint=np.ones(3, dtype=np.float32), texture_scale=1.0,
-                 specular=0.0, shininess=10.0)  # fmt: skip
+PLAIN = Material(
+    texture=0, tint=np.ones(3, dtype=np.float32), texture_scale=1.0, specular=0.0, shininess=10.0
+)
 LIGHT = Appearance(np.array([0.0, 0.0, 2.9]), 0.2, 4.0, 0.2, 1.0, 0.0, 0)
 
 
@@ -127,9 +128,12 @@ def test_shadow_rays_are_blocked_by_spheres_boxes_and_cylinders_between_point_an
         centres = np.array([[0.0, 0, 1.5], centre])
         halves = np.array([[5.0, 5, 1.5], half])
         cos_yaws, sin_yaws = np.cos([0.0, yaw]), np.sin([0.0, yaw])
-        visible = [raycast.light_visible(*point, *light, kinds, centres, halves, cos_yaws,
-                                         sin_yaws, 1, len(kinds))
-                   for point, light in zip(points, lights, strict=True)]  # fmt: skip
+        visible = [
+            raycast.light_visible(
+                *point, *light, kinds, centres, halves, cos_yaws, sin_yaws, 1, len(kinds)
+            )
+            for point, light in zip(points, lights, strict=True)
+        ]
         # Under the occluder: dark. Off to the side, above it, or beyond the light: lit.
         assert visible == [0.0, 1.0, 1.0, 1.0], kind
 
@@ -141,16 +145,18 @@ def test_mip_levels_are_area_averages_down_to_the_texture_mean():
     level1 = mip[:, offsets[1] : offsets[1] + (side // 2) ** 2].reshape(
         len(textures), side // 2, side // 2, 3
     )
-    np.testing.assert_allclose(level1[:, 3, 5], textures[:, 6:8, 10:12].mean(axis=(1, 2)),
-                               rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        level1[:, 3, 5], textures[:, 6:8, 10:12].mean(axis=(1, 2)), rtol=1e-5
+    )
     np.testing.assert_allclose(mip[:, offsets[-1]], textures.mean(axis=(1, 2)), rtol=1e-4)
 
 
 def test_a_far_fine_texture_is_averaged_over_each_pixel_not_point_sampled():
     # 200 repeats per metre at 4 m: each pixel (1 cm) covers ~500 texels, so a camera sees the
     # texture's mean colour; one point sample per pixel would give speckle.
-    fine = Material(texture=0, tint=np.ones(3, np.float32), texture_scale=200.0,
-                    specular=0.0, shininess=10.0)  # fmt: skip
+    fine = Material(
+        texture=0, tint=np.ones(3, np.float32), texture_scale=200.0, specular=0.0, shininess=10.0
+    )
     wall = Shape("box", np.array([0.0, 0.0, 1.5]), np.array([4.0, 6.0, 1.5]), fine)
     ambient_only = Appearance(np.array([0.0, 0.0, 2.9]), 0.2, 0.0, 0.5, 1.0, 0.0, 0)
     camera = Camera.looking(INTRINSICS, [0.0, 0.0, 1.5], yaw=0.0, pitch=0.0)
@@ -191,8 +197,14 @@ def test_grain_gives_a_near_magnified_surface_fine_detail_and_leaves_far_ones_as
     camera = Camera.looking(intrinsics, [0.0, 0.0, 1.5], yaw=0.0, pitch=0.0)
 
     def render(distance: float, grain: float) -> np.ndarray:
-        material = Material(texture=0, tint=np.ones(3, np.float32), texture_scale=0.3,
-                            specular=0.0, shininess=10.0, grain=grain)  # fmt: skip
+        material = Material(
+            texture=0,
+            tint=np.ones(3, np.float32),
+            texture_scale=0.3,
+            specular=0.0,
+            shininess=10.0,
+            grain=grain,
+        )
         wall = Shape("box", np.array([0.0, 0.0, 1.5]), np.array([distance, 20.0, 10.0]), material)
         return Scene(wall, [], ambient_only, seed=0, layout="room").render(camera).rgb
 

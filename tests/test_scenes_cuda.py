@@ -19,8 +19,13 @@ from depth_core.data import raycast_cuda
 
 
 def _run_python(code: str, **environment: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=600, env={**os.environ, **environment})  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **environment},
+    )
 
 
 def test_simulated_gpu_batch_gives_the_cpu_frames():
@@ -102,8 +107,9 @@ def test_training_with_scenes_rendered_on_the_gpu_runs_in_spawned_workers(tmp_pa
     # survive a fork); the simulated GPU renders every batch there. A script, not `-c`: a
     # spawned worker re-imports the main module.
     script = tmp_path / "train_on_gpu_scenes.py"
-    script.write_text(textwrap.dedent(
-        """
+    script.write_text(
+        textwrap.dedent(
+            """
         import sys
         from depth_core.training.trainer import TrainConfig, Trainer
 
@@ -121,12 +127,17 @@ def test_training_with_scenes_rendered_on_the_gpu_runs_in_spawned_workers(tmp_pa
 
         if __name__ == "__main__":
             main()
-        """))  # fmt: skip
+        """
+        )
+    )
     config = Path(__file__).resolve().parents[1] / "training/configs/scenes_monocular.yaml"
-    result = subprocess.run([sys.executable, str(script), str(config), str(tmp_path / "run")],
-                            capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "NUMBA_DISABLE_JIT": "1",
-                                 "NUMBA_ENABLE_CUDASIM": "1"})  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, str(script), str(config), str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "NUMBA_DISABLE_JIT": "1", "NUMBA_ENABLE_CUDASIM": "1"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     words = result.stdout.split()
     assert words[:5] == ["scenes", "on", "cuda", "steps", "2"], result.stdout
@@ -196,8 +207,9 @@ def test_gpu_kernels_compile_to_ptx_and_assemble_for_an_h100(tmp_path):
         assert any(line.startswith(f"{name} True") for line in lines), result.stdout
 
 
-@pytest.mark.skipif(not raycast_cuda.available(),
-                    reason="no CUDA GPU visible to numba (CI machines have none)")  # fmt: skip
+@pytest.mark.skipif(
+    not raycast_cuda.available(), reason="no CUDA GPU visible to numba (CI machines have none)"
+)
 def test_gpu_batch_matches_the_cpu_renderer_at_full_size():
     from depth_core.data.scenes import scene_frame, scene_frames
 

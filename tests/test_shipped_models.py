@@ -27,8 +27,7 @@ def test_shipped_model_loads_and_estimates_metric_depth(node):
     from depth_core.data.simulation import simulate_tof
 
     sample = load_motorcycle().resized(320)
-    raw = simulate_tof(sample.depth, np.random.default_rng(0)) if node == "depth_recovery" \
-        else None  # fmt: skip
+    raw = simulate_tof(sample.depth, np.random.default_rng(0)) if node == "depth_recovery" else None
     result = estimator.predict(sample.rgb, raw, sample.intrinsics)
     valid = sample.valid
     assert np.isfinite(result.depth).all() and (result.sigma > 0).all()
@@ -51,8 +50,21 @@ def test_int8_copy_of_the_monocular_model_stays_close_to_fp32(tmp_path, capsys):
     checkpoint = str(MODELS_DIR / "monocular.pt")
     with pytest.raises(SystemExit, match="exactly one of"):
         main(["export", checkpoint, "--onnx", str(fp32_path), "--onnx-int8", str(int8_path)])
-    assert main(["export", checkpoint, "--onnx", str(fp32_path), "--onnx-int8", str(int8_path),
-                 "--calib-scenes", "4"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "export",
+                checkpoint,
+                "--onnx",
+                str(fp32_path),
+                "--onnx-int8",
+                str(int8_path),
+                "--calib-scenes",
+                "4",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["onnx_int8"] == str(int8_path)
 
     fp32 = DepthEstimator.load(fp32_path, backend="onnxruntime")

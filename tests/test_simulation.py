@@ -15,9 +15,16 @@ from depth_core.data.simulation import (
 
 SHAPE = (120, 160)
 # Every artefact off: each test turns on the one it checks.
-NONE = dict(misalignment_px=0.0, hole_fraction=0.0, edge_hole_probability=0.0,
-            flying_pixel_probability=0.0, relative_noise=0.0, quantum_m=0.0,
-            disparity_noise_px=0.0, disparity_step_px=0.0)  # fmt: skip
+NONE = dict(
+    misalignment_px=0.0,
+    hole_fraction=0.0,
+    edge_hole_probability=0.0,
+    flying_pixel_probability=0.0,
+    relative_noise=0.0,
+    quantum_m=0.0,
+    disparity_noise_px=0.0,
+    disparity_step_px=0.0,
+)
 
 
 def ramp_x() -> np.ndarray:
@@ -37,7 +44,8 @@ def test_warp_moves_pixels_by_the_displacement_field(rms_px):
     # Nearest-neighbour sampling: the realised shift is the field's, rounded.
     assert np.abs(moved_x - dx)[inside].max() <= 0.5 + 1e-3
     assert np.sqrt(np.mean(moved_x[inside] ** 2)) == pytest.approx(
-        np.sqrt(np.mean(dx[inside] ** 2)), rel=0.15)  # fmt: skip
+        np.sqrt(np.mean(dx[inside] ** 2)), rel=0.15
+    )
 
 
 def test_smoothness_sets_the_correlation_length():
@@ -88,8 +96,15 @@ def test_tof_noise_is_proportional_to_depth_and_quantised_to_millimetres():
 
 
 def test_stereo_noise_lives_in_disparity_and_is_quantised_in_steps():
-    config = RawDepthConfig(**{**NONE, "sensor": "stereo", "disparity_noise_px": 0.3,
-                               "focal_px": 600.0, "baseline_m": 0.1})  # fmt: skip
+    config = RawDepthConfig(
+        **{
+            **NONE,
+            "sensor": "stereo",
+            "disparity_noise_px": 0.3,
+            "focal_px": 600.0,
+            "baseline_m": 0.1,
+        }
+    )
     raw = simulate_raw_depth(np.full((200, 200), 3.0), np.random.default_rng(4), config).raw
     disparity = 60.0 / raw.astype(np.float64)  # f·B = 60 px·m; true disparity 20 px
     assert disparity.mean() == pytest.approx(20.0, abs=0.01)

@@ -30,8 +30,7 @@ def test_thirty_seconds_at_thirty_hertz(tmp_path):
     rgb, intrinsics = camera.rgb, camera.intrinsics
 
     rclpy.init()
-    node = MonocularDepthNode(parameter_overrides=[
-        Parameter("model_path", value=str(onnx_path))])  # fmt: skip
+    node = MonocularDepthNode(parameter_overrides=[Parameter("model_path", value=str(onnx_path))])
     probe = Probe("soak_probe", outputs=("depth/estimated",), keep=False)
     spinner = Spinner(node, probe)
     sent_at: dict[tuple[int, int], float] = {}
@@ -55,16 +54,22 @@ def test_thirty_seconds_at_thirty_hertz(tmp_path):
 
     outputs = probe.received["depth/estimated"]
     arrivals = probe.arrivals["depth/estimated"]
-    latencies = np.array([arrival - sent_at[(m.header.stamp.sec, m.header.stamp.nanosec)]
-                          for m, arrival in zip(outputs, arrivals, strict=True)])  # fmt: skip
+    latencies = np.array(
+        [
+            arrival - sent_at[(m.header.stamp.sec, m.header.stamp.nanosec)]
+            for m, arrival in zip(outputs, arrivals, strict=True)
+        ]
+    )
     offsets = np.array(arrivals) - start
     first, last = latencies[offsets < 10], latencies[offsets > SECONDS - 10]
     rate = len(outputs) / SECONDS
     estimator_fps = 1.0 / estimator_mean  # frames per second the estimator sustains
     p99_first, p99_last = np.percentile(first, 99), np.percentile(last, 99)
-    print(f"soak: output {rate:.1f} Hz, estimator {estimator_fps:.1f} fps, latency p99 "
-          f"{p99_first * 1000:.0f} -> {p99_last * 1000:.0f} ms, RSS {rss_start:.0f} -> "
-          f"{rss_end:.0f} MB, dropped {node.dropped.snapshot()}")  # fmt: skip
+    print(
+        f"soak: output {rate:.1f} Hz, estimator {estimator_fps:.1f} fps, latency p99 "
+        f"{p99_first * 1000:.0f} -> {p99_last * 1000:.0f} ms, RSS {rss_start:.0f} -> "
+        f"{rss_end:.0f} MB, dropped {node.dropped.snapshot()}"
+    )
     assert rate >= 0.9 * min(RATE, estimator_fps)
     # A queue that grows would add seconds of latency over 30 s; the tolerance only absorbs the
     # scheduling jitter of a shared 2-core machine.

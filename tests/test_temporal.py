@@ -13,9 +13,11 @@ SHAPE = (24, 32)
 def run(filter_: TemporalFilter, frames, sigma=0.02, start=0.0, period=1 / 30):
     outputs = []
     for index, depth in enumerate(frames):
-        outputs.append(filter_.update(depth.astype(np.float32),
-                                      np.full(SHAPE, sigma, np.float32),
-                                      start + index * period))  # fmt: skip
+        outputs.append(
+            filter_.update(
+                depth.astype(np.float32), np.full(SHAPE, sigma, np.float32), start + index * period
+            )
+        )
     return outputs
 
 
@@ -23,8 +25,7 @@ def test_a_still_scene_converges_and_its_flicker_falls_as_independent_noise_pred
     rng = np.random.default_rng(0)
     strength = 0.85
     frames = [2.0 + rng.normal(0, 0.02, SHAPE) for _ in range(300)]
-    outputs = run(TemporalFilter(TemporalSettings(strength=strength, motion_sigmas=6.0)),
-                  frames)  # fmt: skip
+    outputs = run(TemporalFilter(TemporalSettings(strength=strength, motion_sigmas=6.0)), frames)
     steady = np.stack([depth for depth, _, _ in outputs[100:]])
     # An exponential average with weight w on the history: Var(out) = (1 − w)/(1 + w) Var(in).
     expected = 0.02 * np.sqrt((1 - strength) / (1 + strength))
@@ -65,8 +66,9 @@ def test_strength_zero_is_off_exactly_and_stamp_jumps_reset():
     filter_ = TemporalFilter()
     run(filter_, frames)
     assert filter_.resets == 1  # the first frame starts it
-    _, _, stats = filter_.update(frames[0].astype(np.float32), np.full(SHAPE, 0.02, np.float32),
-                                 100.0)  # fmt: skip
+    _, _, stats = filter_.update(
+        frames[0].astype(np.float32), np.full(SHAPE, 0.02, np.float32), 100.0
+    )
     assert stats.reset and filter_.resets == 2
     with pytest.raises(ValueError, match="strength"):
         TemporalSettings(strength=1.0)
@@ -81,8 +83,10 @@ def test_tae_is_zero_for_consistent_predictions_and_measures_a_scale_jump():
     truth = np.full(SHAPE, 2.0, np.float32)
     first, second = np.eye(4), np.eye(4)
     second[0, 3] = 0.01  # the camera moves 1 cm right: pixels shift, a flat wall's depth stays
-    frames = [DepthSample(np.zeros((*SHAPE, 3), np.uint8), truth, truth > 0, intrinsics,
-                          pose=pose) for pose in (first, second)]  # fmt: skip
+    frames = [
+        DepthSample(np.zeros((*SHAPE, 3), np.uint8), truth, truth > 0, intrinsics, pose=pose)
+        for pose in (first, second)
+    ]
     steady = [truth.copy(), truth.copy()]
     assert temporal_abs_rel(steady, frames) == pytest.approx(0.0, abs=1e-6)
     jumped = [truth.copy(), 1.1 * truth]  # the later prediction 10% farther

@@ -116,10 +116,12 @@ def test_engine_without_or_with_a_corrupt_sidecar_is_refused(tmp_path):
 def test_engine_keys_name_distinct_cache_files():
     a = EngineKey("gpu", "10.3.0", "ab" * 32, "fp16")
     assert a.file_stem() == EngineKey("gpu", "10.3.0", "ab" * 32, "fp16").file_stem()
-    for other in (EngineKey("gpu2", "10.3.0", "ab" * 32, "fp16"),
-                  EngineKey("gpu", "10.4.0", "ab" * 32, "fp16"),
-                  EngineKey("gpu", "10.3.0", "cd" * 32, "fp16"),
-                  EngineKey("gpu", "10.3.0", "ab" * 32, "int8")):  # fmt: skip
+    for other in (
+        EngineKey("gpu2", "10.3.0", "ab" * 32, "fp16"),
+        EngineKey("gpu", "10.4.0", "ab" * 32, "fp16"),
+        EngineKey("gpu", "10.3.0", "cd" * 32, "fp16"),
+        EngineKey("gpu", "10.3.0", "ab" * 32, "int8"),
+    ):
         assert other.file_stem() != a.file_stem()
 
 

@@ -27,14 +27,24 @@ from depth_core.training.trainer import (  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "training" / "configs"
-TINY = {"input_size": [64, 96], "train_crop": None, "batch_size": 2, "workers": 0,
-        "train_data": {"kind": "scenes", "count": 2, "seed": 1},
-        "val_data": {"kind": "scenes", "count": 2, "seed": 2}, "val_every": 100,
-        "image_every": 100, "max_minutes": None, "lr": 1e-3}  # fmt: skip
-STEPS = {"scenes_monocular": {"steps": 24},
-         "scenes_latent": {"latent_stage_steps": [10, 20]},
-         # recovery starts at its filled raw input, so its loss has less to lose per step
-         "scenes_recovery": {"steps": 48, "uncertainty_pretrain_steps": 4}}  # fmt: skip
+TINY = {
+    "input_size": [64, 96],
+    "train_crop": None,
+    "batch_size": 2,
+    "workers": 0,
+    "train_data": {"kind": "scenes", "count": 2, "seed": 1},
+    "val_data": {"kind": "scenes", "count": 2, "seed": 2},
+    "val_every": 100,
+    "image_every": 100,
+    "max_minutes": None,
+    "lr": 1e-3,
+}
+STEPS = {
+    "scenes_monocular": {"steps": 24},
+    "scenes_latent": {"latent_stage_steps": [10, 20]},
+    # recovery starts at its filled raw input, so its loss has less to lose per step
+    "scenes_recovery": {"steps": 48, "uncertainty_pretrain_steps": 4},
+}
 
 
 def tiny_config(name: str, **extra) -> TrainConfig:
@@ -76,13 +86,15 @@ def test_scene_renderer_is_checked_and_auto_renders_on_the_cpu_when_training_the
         Trainer(tiny_config("scenes_monocular", scene_renderer="cuda"), tmp_path / "no_gpu")
     # Forced onto a GPU, DataLoader workers are spawned: CUDA does not survive a fork.
     monkeypatch.setattr("depth_core.data.raycast_cuda.available", lambda: True)
-    forced = Trainer(tiny_config("scenes_monocular", scene_renderer="cuda", workers=1),
-                     tmp_path / "forced")  # fmt: skip
+    forced = Trainer(
+        tiny_config("scenes_monocular", scene_renderer="cuda", workers=1), tmp_path / "forced"
+    )
     assert forced.scene_device == "cuda"
     loader = forced._batches(list(range(8)), 2, shuffle=False, epoch=0)
     assert loader.multiprocessing_context.get_start_method() == "spawn"
     cpu_loader = Trainer(tiny_config("scenes_monocular", workers=1), tmp_path / "cpu")._batches(
-        list(range(8)), 2, shuffle=False, epoch=0)  # fmt: skip
+        list(range(8)), 2, shuffle=False, epoch=0
+    )
     assert cpu_loader.multiprocessing_context is None  # the platform's default (fork here)
 
     # One loader for the run: its workers persist, and each epoch reseeds its sampler.
@@ -127,17 +139,37 @@ def test_config_trains_saves_resumes_and_evaluates(name, tmp_path):
     evaluate = _script("evaluate")
     suite = "recovery" if name == "scenes_recovery" else "monocular"
     out = tmp_path / "eval"
-    evaluate.main(["--model", str(tmp_path / "last.pt"), "--suite", suite, "--out", str(out),
-                   "--skip-real", "--scenes", "2", "--mean-frames", "2",
-                   "--backend", "torch"])  # fmt: skip
+    evaluate.main(
+        [
+            "--model",
+            str(tmp_path / "last.pt"),
+            "--suite",
+            suite,
+            "--out",
+            str(out),
+            "--skip-real",
+            "--scenes",
+            "2",
+            "--mean-frames",
+            "2",
+            "--backend",
+            "torch",
+        ]
+    )
     report = json.loads((out / "metrics.json").read_text())["reports"][0]
     for values in report["methods"].values():
         assert set(METRIC_NAMES) | {"mae"} <= set(values)
         assert all(np.isfinite(v) for v in values.values())
-    assert set(report["ause"]) == {"ause_rmse", "ause_random_rmse", "ause_abs_rel",
-                                   "ause_random_abs_rel"}  # fmt: skip
-    baselines = {"monocular": {"training mean depth", "model, median-scaled"},
-                 "recovery": {"raw (nearest-filled)", "guided filter fill"}}[suite]  # fmt: skip
+    assert set(report["ause"]) == {
+        "ause_rmse",
+        "ause_random_rmse",
+        "ause_abs_rel",
+        "ause_random_abs_rel",
+    }
+    baselines = {
+        "monocular": {"training mean depth", "model, median-scaled"},
+        "recovery": {"raw (nearest-filled)", "guided filter fill"},
+    }[suite]
     assert baselines <= set(report["methods"])
     assert (out / "sparsification.png").is_file() and (out / "metrics.md").is_file()
     assert list((out / "previews").glob("*.png"))
@@ -160,14 +192,23 @@ def test_training_scripts_name_a_bad_file_field_or_device_instead_of_a_traceback
         ("train", [str(tmp_path / "missing.yaml"), *out], "No such file"),
         ("train", [config, "--set", "stepz=3", *out], "unexpected keyword argument 'stepz'"),
         ("train", [config, "--device", "gpu", *out], "device must be cpu, cuda or cuda:N"),
-        ("evaluate", ["--model", "missing.onnx", "--suite", "monocular", *out],
-         "missing.onnx: no such model file"),
-        ("evaluate", ["--model", config, "--suite", "monocular", *out],
-         "unknown model file type .yaml"),
+        (
+            "evaluate",
+            ["--model", "missing.onnx", "--suite", "monocular", *out],
+            "missing.onnx: no such model file",
+        ),
+        (
+            "evaluate",
+            ["--model", config, "--suite", "monocular", *out],
+            "unknown model file type .yaml",
+        ),
         ("calibrate_sigma", ["missing.pt", "--target", "0.97"], "missing.pt: no such model file"),
-        ("search_loss_weights", [str(tmp_path / "missing.yaml"), "--random", "1", *out],
-         "No such file"),
-    ]  # fmt: skip
+        (
+            "search_loss_weights",
+            [str(tmp_path / "missing.yaml"), "--random", "1", *out],
+            "No such file",
+        ),
+    ]
     if not torch.cuda.is_available():
         cases.append(("train", [config, "--device", "cuda", *out], "torch finds no CUDA GPU"))
     for name, arguments, message in cases:
@@ -188,26 +229,51 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     """DDP averages the gradients of two half batches; with frozen BatchNorm statistics and
     losses that are means over equally many pixels, that equals one process on the whole
     batch."""
-    settings = ["steps=3", "batch_size=4", "workers=0", "lr=0.001", "freeze_batchnorm=true",
-                "train_crop=null", "input_size=[64, 96]", "max_minutes=null", "val_every=100",
-                "train_data={kind: scenes, count: 8, seed: 1}",
-                "val_data={kind: scenes, count: 1, seed: 2}",
-                "loss={kind: weighted}",
-                "model={name: transfer_monocular, pretrained: false, decoder_width: 32}",
-                ]  # fmt: skip
+    settings = [
+        "steps=3",
+        "batch_size=4",
+        "workers=0",
+        "lr=0.001",
+        "freeze_batchnorm=true",
+        "train_crop=null",
+        "input_size=[64, 96]",
+        "max_minutes=null",
+        "val_every=100",
+        "train_data={kind: scenes, count: 8, seed: 1}",
+        "val_data={kind: scenes, count: 1, seed: 2}",
+        "loss={kind: weighted}",
+        "model={name: transfer_monocular, pretrained: false, decoder_width: 32}",
+    ]
     arguments = [str(ROOT / "training" / "train.py"), str(CONFIGS / "scenes_monocular.yaml")]
     for item in settings:
         arguments += ["--set", item]
     # Loopback only: gloo picks its interface from the host name otherwise.
     env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
-    single = subprocess.run([sys.executable, *arguments, "--out", str(tmp_path / "one")],
-                            env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    single = subprocess.run(
+        [sys.executable, *arguments, "--out", str(tmp_path / "one")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
     distributed = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-         "--master_addr=127.0.0.1", f"--master_port={free_port()}", *arguments,
-         "--out", str(tmp_path / "two")],
-        env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_addr=127.0.0.1",
+            f"--master_port={free_port()}",
+            *arguments,
+            "--out",
+            str(tmp_path / "two"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert distributed.returncode == 0, distributed.stderr[-3000:]
     one, _ = load_checkpoint(tmp_path / "one" / "last.pt")
     two, _ = load_checkpoint(tmp_path / "two" / "last.pt")
@@ -227,21 +293,38 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
         tiny_config("scenes_monocular", model={"name": "transfer_monocular", "decoder_width": 32}),
         tmp_path / "x",
     )
-    changed = [k for k, v in fresh.model.state_dict().items()
-               if v.dtype.is_floating_point and not torch.equal(v, one_state[k])]  # fmt: skip
+    changed = [
+        k
+        for k, v in fresh.model.state_dict().items()
+        if v.dtype.is_floating_point and not torch.equal(v, one_state[k])
+    ]
     assert len(changed) > 10
 
 
 def test_loss_weight_search_ranks_grid_and_random_candidates(tmp_path):
     search_loss_weights = _script("search_loss_weights")
-    settings = ["steps=2", "val_every=2", "batch_size=2", "workers=0", "train_crop=null",
-                "input_size=[64, 96]", "max_minutes=null", "loss={kind: weighted}",
-                "train_data={kind: scenes, count: 2, seed: 1}",
-                "val_data={kind: scenes, count: 1, seed: 2}",
-                "model={name: transfer_monocular, pretrained: false, decoder_width: 32}",
-                ]  # fmt: skip
-    arguments = [str(CONFIGS / "scenes_monocular.yaml"), "--out", str(tmp_path),
-                 "--grid", "edge_weight=0,0.5", "--random", "1"]  # fmt: skip
+    settings = [
+        "steps=2",
+        "val_every=2",
+        "batch_size=2",
+        "workers=0",
+        "train_crop=null",
+        "input_size=[64, 96]",
+        "max_minutes=null",
+        "loss={kind: weighted}",
+        "train_data={kind: scenes, count: 2, seed: 1}",
+        "val_data={kind: scenes, count: 1, seed: 2}",
+        "model={name: transfer_monocular, pretrained: false, decoder_width: 32}",
+    ]
+    arguments = [
+        str(CONFIGS / "scenes_monocular.yaml"),
+        "--out",
+        str(tmp_path),
+        "--grid",
+        "edge_weight=0,0.5",
+        "--random",
+        "1",
+    ]
     for item in settings:
         arguments += ["--set", item]
     assert search_loss_weights.main(arguments) == 0
@@ -272,12 +355,23 @@ def test_mix_concatenates_parts_and_repeat_lists_each_frame_with_fresh_raw_depth
     from depth_core.training.trainer import _sample_spec
 
     write_folder_frames(tmp_path / "frames", [1500, 2500, 3500])
-    folder = {"kind": "folder", "root": str(tmp_path / "frames"), "depth_scale": 1000.0,
-              "intrinsics": [60.0, 60.0, 32.0, 24.0]}  # fmt: skip
+    folder = {
+        "kind": "folder",
+        "root": str(tmp_path / "frames"),
+        "depth_scale": 1000.0,
+        "intrinsics": [60.0, 60.0, 32.0, 24.0],
+    }
     spec = _sample_spec(tiny_config("scenes_recovery"), training=False)  # no crop, no flip
-    mix = build_dataset({"kind": "mix", "parts": [
-        {"kind": "scenes", "count": 3, "seed": 1},
-        {**folder, "limit": 2, "repeat": 4}]}, spec)  # fmt: skip
+    mix = build_dataset(
+        {
+            "kind": "mix",
+            "parts": [
+                {"kind": "scenes", "count": 3, "seed": 1},
+                {**folder, "limit": 2, "repeat": 4},
+            ],
+        },
+        spec,
+    )
     assert len(mix) == 3 + 2 * 4
     # Items 3..10 are the folder's first two frames, four copies each, in order.
     folder_depths = [float(mix[index]["depth"].median()) for index in range(3, 11)]
@@ -316,8 +410,10 @@ def test_init_from_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(tm
     torch.testing.assert_close(tuned.model.state_dict(), trained.state_dict())
     # Without init_from the same seed gives the untrained weights: the check above can fail.
     fresh = Trainer(tiny_config("scenes_monocular"), tmp_path / "fresh")
-    assert any(not torch.equal(value, trained.state_dict()[key])
-               for key, value in fresh.model.state_dict().items())  # fmt: skip
+    assert any(
+        not torch.equal(value, trained.state_dict()[key])
+        for key, value in fresh.model.state_dict().items()
+    )
 
     with pytest.raises(
         ValueError, match="a transfer_monocular checkpoint, the config builds depth_recovery"
@@ -356,8 +452,10 @@ def test_cosine_schedule_decays_each_stage_from_lr_to_its_floor(tmp_path):
     expected = (1 + math.cos(3 * math.pi / 4)) / 2
     assert trainer.optimiser.param_groups[0]["lr"] == pytest.approx(TINY["lr"] * expected)
     # The latent objective's second stage starts again from lr: its span is its own.
-    latent = Trainer(tiny_config("scenes_latent", lr_schedule="cosine",
-                                 latent_stage_steps=(2, 4)), tmp_path / "latent")  # fmt: skip
+    latent = Trainer(
+        tiny_config("scenes_latent", lr_schedule="cosine", latent_stage_steps=(2, 4)),
+        tmp_path / "latent",
+    )
     assert latent._stage_span(1) == (0, 2) and latent._stage_span(2) == (2, 6)
 
 
@@ -368,12 +466,14 @@ def test_sharpness_jitter_blurs_or_sharpens_the_image_only_with_unit_gain():
     image = np.random.default_rng(0).standard_normal((3, 48, 64)).astype(np.float32)
     # Each draw either blurs (less contrast) or sharpens (more); unit gain keeps the mean
     # and a flat image.
-    spreads = [jitter_sharpness(image, np.random.default_rng(seed), 1.5, 1.0).std()
-               for seed in range(16)]  # fmt: skip
+    spreads = [
+        jitter_sharpness(image, np.random.default_rng(seed), 1.5, 1.0).std() for seed in range(16)
+    ]
     assert min(spreads) < 0.9 * image.std() and max(spreads) > 1.1 * image.std()
     flat = np.full((3, 48, 64), 0.7, np.float32)
-    np.testing.assert_allclose(jitter_sharpness(flat, np.random.default_rng(3), 1.5, 1.0), flat,
-                               rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        jitter_sharpness(flat, np.random.default_rng(3), 1.5, 1.0), flat, rtol=1e-5
+    )
 
     # In a training spec it changes the RGB alone: the same seed gives the same crop, flip and
     # raw-depth simulation as without it.
@@ -422,9 +522,18 @@ def test_real_data_config_trains_a_few_steps_on_real_frames(tmp_path, monkeypatc
     """The shipped real-data recipe as written (its mix, its leave-one-source-out validation,
     zoom and scale-invariant real frames), a few steps at a small size."""
     monkeypatch.chdir(ROOT)  # the config names ../shared/data from the repository root
-    config = TrainConfig.from_yaml(CONFIGS / "real_monocular.yaml", {
-        "input_size": [64, 96], "train_crop": [48, 64], "batch_size": 4, "steps": 3,
-        "val_every": 3, "max_minutes": None, "warmup_steps": 0})  # fmt: skip
+    config = TrainConfig.from_yaml(
+        CONFIGS / "real_monocular.yaml",
+        {
+            "input_size": [64, 96],
+            "train_crop": [48, 64],
+            "batch_size": 4,
+            "steps": 3,
+            "val_every": 3,
+            "max_minutes": None,
+            "warmup_steps": 0,
+        },
+    )
     config.init_from = None  # the shipped weights are for 240x320 and need no test here
     config.model = {**config.model, "pretrained": False}
     summary = Trainer(config, tmp_path).fit(progress=False)
@@ -437,9 +546,18 @@ def test_real_recovery_config_trains_a_few_steps_on_real_sensor_depth(tmp_path, 
     """Self-supervised completion as the shipped recipe writes it (7-Scenes with training
     holes, generated scenes, ARC and PhoXi with the benchmark's holes), a few steps."""
     monkeypatch.chdir(ROOT)
-    config = TrainConfig.from_yaml(CONFIGS / "real_recovery.yaml", {
-        "input_size": [64, 96], "train_crop": [48, 64], "batch_size": 4, "steps": 3,
-        "val_every": 3, "max_minutes": None, "warmup_steps": 0})  # fmt: skip
+    config = TrainConfig.from_yaml(
+        CONFIGS / "real_recovery.yaml",
+        {
+            "input_size": [64, 96],
+            "train_crop": [48, 64],
+            "batch_size": 4,
+            "steps": 3,
+            "val_every": 3,
+            "max_minutes": None,
+            "warmup_steps": 0,
+        },
+    )
     config.init_from = None
     config.raw_simulation = {**config.raw_simulation, "capture_size": [16, 24]}
     config.model = {**config.model, "pretrained": False}
@@ -458,8 +576,13 @@ def test_self_supervised_items_score_only_what_the_input_lacks():
     y, x = np.mgrid[0:60, 0:80]
     depth = (1.0 + 0.6 * ((x // 20) % 2) + 0.002 * y).astype(np.float32)  # planes and steps
     depth[:, :10] = 0.0  # the sensor's own holes: never a target
-    sample = DepthSample(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8), depth, depth > 0,
-                         Intrinsics(100.0, 100.0, 39.5, 29.5, 80, 60), name="frame-7")  # fmt: skip
+    sample = DepthSample(
+        rng.integers(0, 256, (60, 80, 3), dtype=np.uint8),
+        depth,
+        depth > 0,
+        Intrinsics(100.0, 100.0, 39.5, 29.5, 80, 60),
+        name="frame-7",
+    )
     spec = SampleSpec((60, 80), (0.0,) * 3, (1.0,) * 3, needs_raw=True, holes="benchmark")
     item = to_tensors(sample, spec, rng)
     removed = benchmark_holes(depth, frame_seed("frame-7"))
@@ -469,8 +592,14 @@ def test_self_supervised_items_score_only_what_the_input_lacks():
     assert np.array_equal(item["depth"][0].numpy(), depth)  # the target: the sensor's values
     # Training holes with a warp: the target is still the sensor's depth; moved pixels whose
     # value changed are labelled misaligned and scored, every kept pixel of the input is not.
-    spec = SampleSpec((60, 80), (0.0,) * 3, (1.0,) * 3, needs_raw=True, holes="training",
-                      raw=RawDepthConfig(misalignment_px=3.0, smoothness_px=4.0))  # fmt: skip
+    spec = SampleSpec(
+        (60, 80),
+        (0.0,) * 3,
+        (1.0,) * 3,
+        needs_raw=True,
+        holes="training",
+        raw=RawDepthConfig(misalignment_px=3.0, smoothness_px=4.0),
+    )
     item = to_tensors(sample, spec, np.random.default_rng(5))
     raw, valid = item["raw_depth"][0].numpy(), item["valid"][0].numpy()
     misaligned = item["misaligned"][0].numpy()
@@ -487,8 +616,12 @@ def test_zoom_enlarges_the_frame_and_its_focal_length_with_it():
     from depth_core.training.datasets import SampleDataset, SampleSpec, to_tensors
 
     depth = np.full((60, 80), 2.0, np.float32)
-    sample = DepthSample(np.zeros((60, 80, 3), np.uint8), depth, depth > 0,
-                         Intrinsics(100.0, 100.0, 39.5, 29.5, 80, 60))  # fmt: skip
+    sample = DepthSample(
+        np.zeros((60, 80, 3), np.uint8),
+        depth,
+        depth > 0,
+        Intrinsics(100.0, 100.0, 39.5, 29.5, 80, 60),
+    )
     spec = SampleSpec((30, 40), (0.0,) * 3, (1.0,) * 3, canonical_focal_px=50.0, zoom_max=2.0)
     item = to_tensors(sample, spec, np.random.default_rng(3))
     zoom = np.random.default_rng(3).uniform(1.0, 2.0)  # the first draw is the zoom
@@ -509,12 +642,12 @@ def test_scale_invariant_items_teach_structure_only():
     gt = torch.tensor([1.0, 2.0, 4.0, 8.0]).view(1, 1, 2, 2).repeat(2, 1, 1, 1)
     pred = gt * torch.tensor([2.0, 2.0]).view(2, 1, 1, 1)  # right structure, twice too far
     valid = torch.ones_like(gt, dtype=torch.bool)
-    torch.testing.assert_close(log_scale_alignment(pred, gt, valid).flatten(),
-                               torch.tensor([0.5, 0.5]))  # fmt: skip
+    torch.testing.assert_close(
+        log_scale_alignment(pred, gt, valid).flatten(), torch.tensor([0.5, 0.5])
+    )
     # Image 0 scale-invariant (λ = 1): no loss; image 1 (λ = 0.85): 10·sqrt(0.15)·log 2.
     per_image = silog_loss(pred, gt, valid, torch.tensor([1.0, 0.85]).view(2, 1, 1, 1))
-    assert per_image.item() == pytest.approx((0 + 10 * math.sqrt(0.15) * math.log(2)) / 2,
-                                             rel=1e-3)  # fmt: skip
+    assert per_image.item() == pytest.approx((0 + 10 * math.sqrt(0.15) * math.log(2)) / 2, rel=1e-3)
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (../shared/data) is absent")
@@ -527,11 +660,15 @@ def test_sigma_calibration_on_real_validation_sources_reaches_its_target(tmp_pat
     torch.manual_seed(0)
     model = build_model("transfer_monocular", pretrained=False).eval()
     checkpoint = tmp_path / "mono.pt"
-    save_and_export(model, checkpoint, describe(model, (64, 96), canonical_focal_px=60.0,
-                                                training_data="none (test)"))  # fmt: skip
+    save_and_export(
+        model,
+        checkpoint,
+        describe(model, (64, 96), canonical_focal_px=60.0, training_data="none (test)"),
+    )
     calibrate = _script("calibrate_sigma")
-    assert calibrate.main([str(checkpoint), "--real", "--target", "0.9",
-                           "--shared", str(SHARED)]) == 0  # fmt: skip
+    assert (
+        calibrate.main([str(checkpoint), "--real", "--target", "0.9", "--shared", str(SHARED)]) == 0
+    )
     metadata = read_metadata(checkpoint)
     calibration = metadata.metrics["sigma_calibration"]
     assert metadata.relative_sigma == calibration["relative_sigma"] > 0

@@ -11,10 +11,12 @@ def test_the_same_depth_gets_the_same_colour_in_every_panel():
     lo, hi = depth_range(near, far)
     assert lo < 1.05 and hi > 2.95  # the range spans both images, not each one alone
     mixed = np.array([[1.0, 3.0]], np.float32)
-    np.testing.assert_array_equal(colourise_depth(near, lo, hi)[0, 0],
-                                  colourise_depth(mixed, lo, hi)[0, 0])  # fmt: skip
-    np.testing.assert_array_equal(colourise_depth(far, lo, hi)[0, 0],
-                                  colourise_depth(mixed, lo, hi)[0, 1])  # fmt: skip
+    np.testing.assert_array_equal(
+        colourise_depth(near, lo, hi)[0, 0], colourise_depth(mixed, lo, hi)[0, 0]
+    )
+    np.testing.assert_array_equal(
+        colourise_depth(far, lo, hi)[0, 0], colourise_depth(mixed, lo, hi)[0, 1]
+    )
 
 
 def test_sigma_map_is_sequential_and_bars_carry_their_colours():

@@ -58,9 +58,11 @@ def main() -> None:
     print(json.dumps(result))
     print("| batch | input | features | threads | fwd+bwd ms (median) | peak RSS growth MB |")
     print("|---|---|---|---|---|---|")
-    print(f"| {args.batch} | {args.height}x{args.width} | {'x'.join(map(str, features.shape))} "
-          f"| {result['threads']} | {result['forward_backward_ms_median']} "
-          f"| {result['peak_rss_growth_mb']} |")  # fmt: skip
+    print(
+        f"| {args.batch} | {args.height}x{args.width} | {'x'.join(map(str, features.shape))} "
+        f"| {result['threads']} | {result['forward_backward_ms_median']} "
+        f"| {result['peak_rss_growth_mb']} |"
+    )
 
 
 if __name__ == "__main__":

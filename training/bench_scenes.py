@@ -49,30 +49,55 @@ def main() -> None:
         if not raycast_cuda.available():
             raise SystemExit("--device cuda: numba finds no CUDA GPU (is numba-cuda installed?)")
         batches = max(2, -(-args.frames // args.batch)) + 1
-        times = per_frame_ms(scene_frames(args.seed, range(b * args.batch, (b + 1) * args.batch),
-                                          args.width, args.height, "cuda")
-                             for b in range(batches))[1:]  # fmt: skip
-        series = {f"training data (scene_frames, GPU batches of {args.batch})":
-                  [t / args.batch for t in times for _ in range(args.batch)]}  # fmt: skip
+        times = per_frame_ms(
+            scene_frames(
+                args.seed,
+                range(b * args.batch, (b + 1) * args.batch),
+                args.width,
+                args.height,
+                "cuda",
+            )
+            for b in range(batches)
+        )[1:]
+        series = {
+            f"training data (scene_frames, GPU batches of {args.batch})": [
+                t / args.batch for t in times for _ in range(args.batch)
+            ]
+        }
     else:
-        training = per_frame_ms(scene_frame(args.seed, i, args.width, args.height)
-                                for i in range(args.frames))  # fmt: skip
+        training = per_frame_ms(
+            scene_frame(args.seed, i, args.width, args.height) for i in range(args.frames)
+        )
         stream = []
         index = 0
         while len(stream) < args.frames:  # trajectories of successive scenes
             scene = random_scene(args.seed * 7919 + index, args.width, args.height, frames=10)
             stream += per_frame_ms(scene.frames())
             index += 1
-        series = {"training data (scene_frame)": training,
-                  "video stream (Scene.frames)": stream[: args.frames]}  # fmt: skip
+        series = {
+            "training data (scene_frame)": training,
+            "video stream (Scene.frames)": stream[: args.frames],
+        }
     rows = {}
     for name, times in series.items():
         p50 = float(np.median(times))
-        rows[name] = {"frames": len(times), "p50_ms": round(p50, 1),
-                      "p90_ms": round(float(np.percentile(times, 90)), 1),
-                      "fps": round(1000 / p50, 1)}  # fmt: skip
-    print(json.dumps({"size": f"{args.width}x{args.height}", "device": args.device,
-                      "threads": 1, "results": rows}, indent=2))  # fmt: skip
+        rows[name] = {
+            "frames": len(times),
+            "p50_ms": round(p50, 1),
+            "p90_ms": round(float(np.percentile(times, 90)), 1),
+            "fps": round(1000 / p50, 1),
+        }
+    print(
+        json.dumps(
+            {
+                "size": f"{args.width}x{args.height}",
+                "device": args.device,
+                "threads": 1,
+                "results": rows,
+            },
+            indent=2,
+        )
+    )
     print("\n| use | frames | p50 ms | p90 ms | frames/s |\n| --- | --- | --- | --- | --- |")
     for name, row in rows.items():
         print(f"| {name} | {row['frames']} | {row['p50_ms']} | {row['p90_ms']} | {row['fps']} |")

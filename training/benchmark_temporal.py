@@ -36,11 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", default="depth_ros/models/monocular_int8.onnx")
-    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent
-                                                / "shared" / "data"))  # fmt: skip
+    parser.add_argument(
+        "--shared", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
     parser.add_argument("--results", default="docs/results.md")
-    parser.add_argument("--frames", type=int, default=150,
-                        help="7-Scenes held-out frames (the moving camera)")  # fmt: skip
+    parser.add_argument(
+        "--frames", type=int, default=150, help="7-Scenes held-out frames (the moving camera)"
+    )
     parser.add_argument("--still-frames", type=int, default=60, help="frames per still scene")
     args = parser.parse_args(argv)
     try:
@@ -51,37 +53,50 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"needs ../shared/data: {args.shared} is absent")
     settings = TemporalSettings()  # the node parameters' defaults
     held_out = shared_frames(args.shared, "sevenscenes_redkitchen/held_out")[: args.frames]
-    stills = {"tum_fr1 frame 1": shared_frames(args.shared, "tum_fr1")[0],
-              "7-Scenes held-out frame 0": held_out[0]}  # fmt: skip
+    stills = {
+        "tum_fr1 frame 1": shared_frames(args.shared, "tum_fr1")[0],
+        "7-Scenes held-out frame 0": held_out[0],
+    }
     flicker = {}
     for scene, sample in stills.items():
         for condition, base in CONDITIONS.items():
             still = FlickerSettings(**{**base.__dict__, "frames": args.still_frames})
             for label, temporal in (("off", None), ("on", settings)):
-                flicker[(scene, condition, label)] = static_flicker(estimator, sample, still,
-                                                                    temporal)  # fmt: skip
-                print(scene, condition, label, flicker[(scene, condition, label)],
-                      file=sys.stderr)  # fmt: skip
-    moving = {label: moving_camera(estimator, held_out, temporal)
-              for label, temporal in (("off", None), ("on", settings))}  # fmt: skip
-    lines = [f"## Temporal stability\n\nMade by `python training/benchmark_temporal.py "
-             f"{' '.join(argv if argv is not None else sys.argv[1:])}` with `{args.model}`; the "
-             f"filter at the node defaults (strength {settings.strength}, motion "
-             f"{settings.motion_sigmas} σ).\n",
-             "### Static flicker: per-pixel temporal std / mean over a still scene\n",
-             "| scene | condition | filter | median | p90 |",
-             "| --- | --- | --- | --- | --- |"]  # fmt: skip
+                flicker[(scene, condition, label)] = static_flicker(
+                    estimator, sample, still, temporal
+                )
+                print(scene, condition, label, flicker[(scene, condition, label)], file=sys.stderr)
+    moving = {
+        label: moving_camera(estimator, held_out, temporal)
+        for label, temporal in (("off", None), ("on", settings))
+    }
+    lines = [
+        f"## Temporal stability\n\nMade by `python training/benchmark_temporal.py "
+        f"{' '.join(argv if argv is not None else sys.argv[1:])}` with `{args.model}`; the "
+        f"filter at the node defaults (strength {settings.strength}, motion "
+        f"{settings.motion_sigmas} σ).\n",
+        "### Static flicker: per-pixel temporal std / mean over a still scene\n",
+        "| scene | condition | filter | median | p90 |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for (scene, condition, label), values in flicker.items():
-        lines.append(f"| {scene} | {condition} | {label} | {values['median']:.4f} | "
-                     f"{values['p90']:.4f} |")  # fmt: skip
-    lines += ["", f"### Moving camera: the 7-Scenes held-out block ({len(held_out)} frames)\n",
-              "| filter | AbsRel | safe2 | TAE |", "| --- | --- | --- | --- |"]  # fmt: skip
+        lines.append(
+            f"| {scene} | {condition} | {label} | {values['median']:.4f} | {values['p90']:.4f} |"
+        )
+    lines += [
+        "",
+        f"### Moving camera: the 7-Scenes held-out block ({len(held_out)} frames)\n",
+        "| filter | AbsRel | safe2 | TAE |",
+        "| --- | --- | --- | --- |",
+    ]
     for label, values in moving.items():
-        lines.append(f"| {label} | {values['abs_rel']:.4f} | {values['safe2']:.4f} | "
-                     f"{values['tae']:.4f} |")  # fmt: skip
+        lines.append(
+            f"| {label} | {values['abs_rel']:.4f} | {values['safe2']:.4f} | {values['tae']:.4f} |"
+        )
     text = "\n".join(lines)
-    write_generated_section(Path(args.results), "temporal benchmark",
-                            "training/benchmark_temporal.py", text)  # fmt: skip
+    write_generated_section(
+        Path(args.results), "temporal benchmark", "training/benchmark_temporal.py", text
+    )
     print(text)
     print(json.dumps({"moving": moving}), file=sys.stderr)
     return 0

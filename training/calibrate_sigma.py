@@ -59,8 +59,9 @@ def fit_relative_sigma(estimator: DepthEstimator, scenes: int) -> float:
     return float(np.sqrt(np.mean(np.square(log_ratios))))
 
 
-def fit_relative_sigma_on_real(estimator: DepthEstimator, shared: Path, target: float,
-                               k: float) -> tuple[tuple, tuple]:  # fmt: skip
+def fit_relative_sigma_on_real(
+    estimator: DepthEstimator, shared: Path, target: float, k: float
+) -> tuple[tuple, tuple]:
     """(relative_sigma, share reached per source) for the learned scale, and the same for
     the plane-anchored scale (plane_relative_sigma: beyond each fit's own spread; planes
     fitted on the truth as the benchmark does): each the smallest with d − k·σ ≤ truth on
@@ -74,19 +75,28 @@ def fit_relative_sigma_on_real(estimator: DepthEstimator, shared: Path, target: 
         for sample in shared_frames(shared, name):
             mask = sample.valid & (sample.depth > 0)
             result = estimator.predict(sample.rgb, None, sample.intrinsics, sample.depth.shape)
-            learned.setdefault(name, []).append((result.depth[mask], result.sigma[mask],
-                                                 sample.depth[mask], 0.0))  # fmt: skip
+            learned.setdefault(name, []).append(
+                (result.depth[mask], result.sigma[mask], sample.depth[mask], 0.0)
+            )
             plane = ransac_ground_plane(sample.depth, mask, sample.intrinsics, rng)
             if plane is None:
                 continue
-            fitted = estimator.predict(sample.rgb, None, sample.intrinsics, sample.depth.shape,
-                                       plane)  # fmt: skip
+            fitted = estimator.predict(
+                sample.rgb, None, sample.intrinsics, sample.depth.shape, plane
+            )
             if fitted.scale_source == "plane":  # the per-pixel σ, scaled as the depth was
-                anchored.setdefault(name, []).append((
-                    fitted.depth[mask], result.sigma[mask] * np.float32(fitted.plane.scale),
-                    sample.depth[mask], fitted.plane.relative_sigma))  # fmt: skip
-    return (_smallest_relative_sigma(learned, target, k),
-            _smallest_relative_sigma(anchored, target, k))  # fmt: skip
+                anchored.setdefault(name, []).append(
+                    (
+                        fitted.depth[mask],
+                        result.sigma[mask] * np.float32(fitted.plane.scale),
+                        sample.depth[mask],
+                        fitted.plane.relative_sigma,
+                    )
+                )
+    return (
+        _smallest_relative_sigma(learned, target, k),
+        _smallest_relative_sigma(anchored, target, k),
+    )
 
 
 def _smallest_relative_sigma(frames: dict[str, list], target: float, k: float) -> tuple:
@@ -102,8 +112,7 @@ def _smallest_relative_sigma(frames: dict[str, list], target: float, k: float) -
             reached[name] = safe / max(total, 1)
         if min(reached.values(), default=1.0) >= target:
             return float(relative_sigma), dict(reached)
-    raise SystemExit(f"no scale σ up to 2 reaches {target} on every validation source: "
-                     f"{reached}")  # fmt: skip
+    raise SystemExit(f"no scale σ up to 2 reaches {target} on every validation source: {reached}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="monocular: fit the scale term on the real validation sources",
     )
-    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent
-                                                / "shared" / "data"))  # fmt: skip
+    parser.add_argument(
+        "--shared", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
     args = parser.parse_args(argv)
     try:
         estimator = DepthEstimator.load(args.checkpoint, backend="torch")
@@ -143,20 +153,38 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--real calibrates monocular models")
         estimator.metadata.plane_relative_sigma = 0.0
         (relative_sigma, reached), (plane_sigma, plane_reached) = fit_relative_sigma_on_real(
-            estimator, Path(args.shared), args.target, args.k)  # fmt: skip
+            estimator, Path(args.shared), args.target, args.k
+        )
         metadata.sigma_scale, metadata.relative_sigma = 1.0, relative_sigma
         metadata.plane_relative_sigma = plane_sigma
-        metadata.metrics = {**metadata.metrics, "sigma_calibration": {
-            "temperature": 1.0, "relative_sigma": relative_sigma, "k": args.k,
-            "plane_relative_sigma": plane_sigma, "target_safe_share": args.target,
-            "safe_share_reached": reached, "safe_share_reached_with_plane": plane_reached,
-            "fitted_on": "real validation sources, every valid pixel"}}  # fmt: skip
+        metadata.metrics = {
+            **metadata.metrics,
+            "sigma_calibration": {
+                "temperature": 1.0,
+                "relative_sigma": relative_sigma,
+                "k": args.k,
+                "plane_relative_sigma": plane_sigma,
+                "target_safe_share": args.target,
+                "safe_share_reached": reached,
+                "safe_share_reached_with_plane": plane_reached,
+                "fitted_on": "real validation sources, every valid pixel",
+            },
+        }
         out = Path(args.out or args.checkpoint)
         out.parent.mkdir(parents=True, exist_ok=True)
         onnx_path = save_and_export(model, out, metadata)
-        print(json.dumps({"relative_sigma": relative_sigma, "safe_share": reached,
-                          "plane_relative_sigma": plane_sigma, "with_plane": plane_reached,
-                          "checkpoint": str(out), "onnx": str(onnx_path)}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "relative_sigma": relative_sigma,
+                    "safe_share": reached,
+                    "plane_relative_sigma": plane_sigma,
+                    "with_plane": plane_reached,
+                    "checkpoint": str(out),
+                    "onnx": str(onnx_path),
+                }
+            )
+        )
         return 0
     relative_sigma = 0.0 if recovery else fit_relative_sigma(estimator, args.scale_scenes)
     frames = []  # (truth, depth, σ, zone mask) per frame
@@ -164,13 +192,20 @@ def main(argv: list[str] | None = None) -> int:
         result = estimator.predict(sample.rgb, raw if recovery else None, sample.intrinsics)
         frames.append((truth, result.depth, result.sigma, mask))
     temperatures = np.exp(np.linspace(np.log(0.25), np.log(64.0), 97))
-    uncalibrated = float(np.mean([zone_reading(d, s, m, k=args.k).conservative <= truth
-                                  for truth, d, s, m in frames]))  # fmt: skip
+    uncalibrated = float(
+        np.mean(
+            [zone_reading(d, s, m, k=args.k).conservative <= truth for truth, d, s, m in frames]
+        )
+    )
     chosen, coverage_at = None, {}
     for temperature in temperatures:
-        covered = [zone_reading(d, with_scale_uncertainty(s * temperature, d, relative_sigma),
-                                m, k=args.k).conservative <= truth
-                   for truth, d, s, m in frames]  # fmt: skip
+        covered = [
+            zone_reading(
+                d, with_scale_uncertainty(s * temperature, d, relative_sigma), m, k=args.k
+            ).conservative
+            <= truth
+            for truth, d, s, m in frames
+        ]
         coverage_at[float(temperature)] = float(np.mean(covered))
         if chosen is None and coverage_at[float(temperature)] >= args.target:
             chosen = float(temperature)
@@ -184,14 +219,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     metadata.sigma_scale = chosen
     metadata.relative_sigma = relative_sigma
-    metadata.metrics = {**metadata.metrics, "sigma_calibration": {
-        "temperature": chosen, "relative_sigma": relative_sigma,
-        "relative_sigma_held_out": None if recovery else
-        f"{args.scale_scenes} generated scenes, seeds {SCALE_SEED}..",
-        "k": args.k, "target_coverage": args.target,
-        "coverage_before": uncalibrated, "coverage_after": coverage_at[chosen],
-        "held_out": f"{args.scenes} approaching-person walks x {args.frames} frames, seeds "
-                    f"{args.seed}..{args.seed + args.scenes - 1}"}}  # fmt: skip
+    metadata.metrics = {
+        **metadata.metrics,
+        "sigma_calibration": {
+            "temperature": chosen,
+            "relative_sigma": relative_sigma,
+            "relative_sigma_held_out": None
+            if recovery
+            else f"{args.scale_scenes} generated scenes, seeds {SCALE_SEED}..",
+            "k": args.k,
+            "target_coverage": args.target,
+            "coverage_before": uncalibrated,
+            "coverage_after": coverage_at[chosen],
+            "held_out": f"{args.scenes} approaching-person walks x {args.frames} frames, seeds "
+            f"{args.seed}..{args.seed + args.scenes - 1}",
+        },
+    }
     out = Path(args.out or args.checkpoint)
     onnx_path = save_and_export(model, out, metadata)
     print(

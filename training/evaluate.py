@@ -46,10 +46,15 @@ from depth_core.runtime.estimator import DepthEstimator
 
 # (name, loader arguments, max depth, crop). Indoor sets are capped at 10 m (NYU protocol),
 # KITTI at 80 m with the Garg crop.
-MONOCULAR_SHARED = [("tum_fr1", 10.0, None), ("kinect_poses", 10.0, None),
-                    ("icl_nuim", 10.0, None), ("icl_rendered", 10.0, None),
-                    ("single_frames", 10.0, None), ("orbbec_person", 10.0, None),
-                    ("kitti_object", 80.0, "garg")]  # fmt: skip
+MONOCULAR_SHARED = [
+    ("tum_fr1", 10.0, None),
+    ("kinect_poses", 10.0, None),
+    ("icl_nuim", 10.0, None),
+    ("icl_rendered", 10.0, None),
+    ("single_frames", 10.0, None),
+    ("orbbec_person", 10.0, None),
+    ("kitti_object", 80.0, "garg"),
+]
 RECOVERY_SHARED = [("orbbec_person", False), ("tum_fr1", True), ("kinect_poses", True)]
 
 
@@ -138,15 +143,16 @@ def real_suite(estimator, args, out: Path) -> int:
         f"{', '.join(VALIDATION_SETS)}; every set below is held out. The 7-Scenes held-out "
         f"block is its last 150 frames, after a 50-frame gap that no split uses.\n\n"
         f"Each set runs at the ground truth's resolution with its own intrinsics, through "
-        f"`DepthEstimator` as the node runs it. \"model + ground plane\" passes the support "
+        f'`DepthEstimator` as the node runs it. "model + ground plane" passes the support '
         f"plane fitted on the truth (RANSAC, normal within 60° of up, 2 cm inliers, most "
         f"inliers wins) as `ground_plane`; frames with no such plane, or whose plane the "
         f"estimator does not find, keep the learned scale. The training mean depth is "
         f"{train_mean:.3f} m ({mean_source}).\n\n"
         f"{markdown_tables(reports)}\n"
-    )  # fmt: skip
-    write_generated_section(Path(args.results), "real benchmark",
-                            "training/evaluate.py --suite real", text)  # fmt: skip
+    )
+    write_generated_section(
+        Path(args.results), "real benchmark", "training/evaluate.py --suite real", text
+    )
     print(f"\nwritten to {args.results}", file=sys.stderr)
     return 0
 
@@ -196,8 +202,9 @@ def real_recovery_suite(estimator, args, out: Path) -> int:
         f"Kept-pixel RMSE measures how far each output moves from the raw depth it was "
         f"given.\n\n{recovery_tables(reports)}\n"
     )
-    write_generated_section(Path(args.results), "real recovery benchmark",
-                            "training/evaluate.py --suite real", text)  # fmt: skip
+    write_generated_section(
+        Path(args.results), "real recovery benchmark", "training/evaluate.py --suite real", text
+    )
     print(f"\nwritten to {args.results}", file=sys.stderr)
     return 0
 
@@ -211,9 +218,13 @@ def main(argv: list[str] | None = None) -> int:
         default="docs/results.md",
         help="--suite real: the Markdown file the tables go to",
     )
-    parser.add_argument("--split", choices=("held_out", "validation"), default="held_out",
-                        help="--suite real: the held-out sets (written to --results) or the "
-                        "validation sources (printed only: for choosing a model)")  # fmt: skip
+    parser.add_argument(
+        "--split",
+        choices=("held_out", "validation"),
+        default="held_out",
+        help="--suite real: the held-out sets (written to --results) or the "
+        "validation sources (printed only: for choosing a model)",
+    )
     parser.add_argument(
         "--limit",
         type=int,
@@ -221,8 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         help="--suite real: at most this many frames per set (0 = all)",
     )
     parser.add_argument("--out", required=True)
-    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent
-                                                / "shared" / "data"))  # fmt: skip
+    parser.add_argument(
+        "--shared", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
+    )
     parser.add_argument("--backend", default="auto")
     parser.add_argument(
         "--train-seed",
@@ -267,8 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.suite == "real":
         return (real_recovery_suite if recovery else real_suite)(estimator, args, out)
     if recovery != (args.suite == "recovery"):
-        raise SystemExit(f"{args.model} is a {estimator.metadata.model_name} model; "
-                         f"--suite {args.suite} does not fit it")  # fmt: skip
+        raise SystemExit(
+            f"{args.model} is a {estimator.metadata.model_name} model; "
+            f"--suite {args.suite} does not fit it"
+        )
     shared = Path(args.shared)
     sets = []  # (name, samples, max_depth, crop, raw_config)
     if args.skip_real:
@@ -286,8 +300,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_real:
         from depth_core.data.middlebury import load_motorcycle
 
-        sets.append(("middlebury motorcycle" + (" (simulated raw)" if recovery else ""),
-                     [load_motorcycle()], 10.0, None, recovery))  # fmt: skip
+        sets.append(
+            (
+                "middlebury motorcycle" + (" (simulated raw)" if recovery else ""),
+                [load_motorcycle()],
+                10.0,
+                None,
+                recovery,
+            )
+        )
     from depth_core.data.scenes import random_scene
 
     held_out = []
@@ -297,13 +318,23 @@ def main(argv: list[str] | None = None) -> int:
     sets.append(("generated scenes (held out)", held_out, 10.0, None, recovery))
     for text in args.data:
         kind, samples = parse_data(text)
-        sets.append((kind, samples, 80.0 if kind.startswith("kitti") else 10.0,
-                     "garg" if kind.startswith("kitti") else
-                     ("eigen" if kind.startswith("nyu") else None), False))  # fmt: skip
+        sets.append(
+            (
+                kind,
+                samples,
+                80.0 if kind.startswith("kitti") else 10.0,
+                "garg"
+                if kind.startswith("kitti")
+                else ("eigen" if kind.startswith("nyu") else None),
+                False,
+            )
+        )
 
     if args.rgb_blur or args.rgb_sharpen:
-        sets = [(name, perturbed(samples, args.rgb_blur, args.rgb_sharpen), *rest)
-                for name, samples, *rest in sets]  # fmt: skip
+        sets = [
+            (name, perturbed(samples, args.rgb_blur, args.rgb_sharpen), *rest)
+            for name, samples, *rest in sets
+        ]
     train_mean = None if recovery else training_mean_depth(args.train_seed, args.mean_frames)
     reports, curves = [], {}
     for name, samples, max_depth, crop, simulate in sets:
@@ -320,15 +351,25 @@ def main(argv: list[str] | None = None) -> int:
         reports.append(report)
         curves[name] = curve
         model = report.methods["model"]
-        print(f"{name}: {report.frames} frames, model AbsRel {model['abs_rel']:.3f}, "
-              f"median prediction / truth {model['median_ratio']:.3f}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"{name}: {report.frames} frames, model AbsRel {model['abs_rel']:.3f}, "
+            f"median prediction / truth {model['median_ratio']:.3f}",
+            file=sys.stderr,
+        )
     table, ause = markdown_table(reports), ause_table(reports)
     (out / "metrics.md").write_text(f"{table}\n\nUncertainty (AUSE, lower is better):\n\n{ause}\n")
-    (out / "metrics.json").write_text(json.dumps(
-        {"model": args.model, "model_name": estimator.metadata.model_name,
-         "training_data": estimator.metadata.training_data, "train_mean_depth": train_mean,
-         "reports": [asdict(r) for r in reports]}, indent=2))  # fmt: skip
+    (out / "metrics.json").write_text(
+        json.dumps(
+            {
+                "model": args.model,
+                "model_name": estimator.metadata.model_name,
+                "training_data": estimator.metadata.training_data,
+                "train_mean_depth": train_mean,
+                "reports": [asdict(r) for r in reports],
+            },
+            indent=2,
+        )
+    )
     plot_sparsification(curves, out / "sparsification.png")
     print(table)
     print()

@@ -53,8 +53,7 @@ def walk_frames(seed: int, scenes: int, frames: int):
     depth) and a simulated ToF frame for recovery models."""
     rng = np.random.default_rng(seed)
     walks = [approaching_person(seed + i, frames=frames) for i in range(scenes)]
-    for sample in tqdm((s for walk in walks for s in walk), total=scenes * frames,
-                       desc="frames"):  # fmt: skip
+    for sample in tqdm((s for walk in walks for s in walk), total=scenes * frames, desc="frames"):
         mask = ZoneMask(ZONE, sample.intrinsics)
         truth = zone_reading(sample.depth, np.zeros_like(sample.depth), mask).nearest
         yield sample, mask, truth, simulate_tof(sample.depth, rng)
@@ -69,16 +68,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=500_000)
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
-    estimators = {"estimated": DepthEstimator.load(args.monocular),
-                  "recovered": DepthEstimator.load(args.recovery)}  # fmt: skip
+    estimators = {
+        "estimated": DepthEstimator.load(args.monocular),
+        "recovered": DepthEstimator.load(args.recovery),
+    }
     rows = {(source, k): [] for source in estimators for k in KS}
     latency = {source: [] for source in estimators}
     monitor_ms = []
     for sample, mask, truth, raw in walk_frames(args.seed, args.scenes, args.frames):
         for source, estimator in estimators.items():
             start = time.perf_counter()
-            result = estimator.predict(sample.rgb, raw if source == "recovered" else None,
-                                       sample.intrinsics)  # fmt: skip
+            result = estimator.predict(
+                sample.rgb, raw if source == "recovered" else None, sample.intrinsics
+            )
             latency[source].append(time.perf_counter() - start)
             for k in KS:
                 reading = zone_reading(result.depth, result.sigma, mask, k=k)
@@ -93,11 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     report = []
     for (source, k), values in rows.items():
         truth, nearest, conservative = (np.array(v) for v in zip(*values, strict=True))
-        entry = {"depth": source, "k": k, "frames": len(truth),
-                 "coverage": float(np.mean(conservative <= truth)),
-                 "mean_slack_m": float(np.mean(truth - conservative)),
-                 "mean_abs_nearest_error_m": float(np.mean(np.abs(nearest - truth))),
-                 "model_latency_p50_ms": float(np.median(latency[source]) * 1000)}  # fmt: skip
+        entry = {
+            "depth": source,
+            "k": k,
+            "frames": len(truth),
+            "coverage": float(np.mean(conservative <= truth)),
+            "mean_slack_m": float(np.mean(truth - conservative)),
+            "mean_abs_nearest_error_m": float(np.mean(np.abs(nearest - truth))),
+            "model_latency_p50_ms": float(np.median(latency[source]) * 1000),
+        }
         report.append(entry)
         table.append(
             f"| {source} | {k:g} | {entry['frames']} | {entry['coverage']:.3f} | "
@@ -109,9 +115,18 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "proximity.md").write_text(text + "\n" + footer + "\n")
-    (out / "proximity.json").write_text(json.dumps(
-        {"zone": ZONE.region, "rows": report, "monitor_ms_640x480": float(np.median(monitor_ms)),
-         "monocular": args.monocular, "recovery": args.recovery}, indent=2))  # fmt: skip
+    (out / "proximity.json").write_text(
+        json.dumps(
+            {
+                "zone": ZONE.region,
+                "rows": report,
+                "monitor_ms_640x480": float(np.median(monitor_ms)),
+                "monocular": args.monocular,
+                "recovery": args.recovery,
+            },
+            indent=2,
+        )
+    )
     print(text)
     print(footer)
     return 0

@@ -17,7 +17,12 @@ from depth_core.data.sample import DepthSample
 from depth_core.data.shared_sets import shared_frames
 
 LOADERS: dict[str, Callable[..., Sequence[DepthSample]]] = {
-    "nyu_mat": nyu_labelled_mat, "nyu_eigen": nyu_eigen, "kitti_eigen": kitti_eigen,
-    "rgbdd": rgbdd, "middlebury2014": middlebury2014, "tum": tum_rgbd,
-    "folder": folder_pairs, "shared": shared_frames,
-}  # fmt: skip
+    "nyu_mat": nyu_labelled_mat,
+    "nyu_eigen": nyu_eigen,
+    "kitti_eigen": kitti_eigen,
+    "rgbdd": rgbdd,
+    "middlebury2014": middlebury2014,
+    "tum": tum_rgbd,
+    "folder": folder_pairs,
+    "shared": shared_frames,
+}

@@ -62,8 +62,10 @@ def read_depth_png(path: str | Path) -> np.ndarray:
     if depth is None:
         raise ValueError(f"{path}: not a readable depth image")
     if depth.dtype != np.uint16 or depth.ndim != 2:
-        raise ValueError(f"{path}: expected 16-bit single-channel depth, got {depth.dtype} "
-                         f"with shape {depth.shape}")  # fmt: skip
+        raise ValueError(
+            f"{path}: expected 16-bit single-channel depth, got {depth.dtype} "
+            f"with shape {depth.shape}"
+        )
     return depth
 
 
@@ -131,8 +133,9 @@ def read_middlebury_calib(path: str | Path) -> dict[str, float]:
 def _sample(rgb, depth_m, intrinsics, name, raw_m=None) -> DepthSample:
     depth_m = zero_missing(depth_m)
     raw = None if raw_m is None else zero_missing(raw_m)
-    return DepthSample(rgb=rgb, depth=depth_m, valid=depth_m > 0, intrinsics=intrinsics,
-                       raw_depth=raw, name=name)  # fmt: skip
+    return DepthSample(
+        rgb=rgb, depth=depth_m, valid=depth_m > 0, intrinsics=intrinsics, raw_depth=raw, name=name
+    )
 
 
 def _intrinsics(values, width: int, height: int) -> Intrinsics:
@@ -143,8 +146,9 @@ def _intrinsics(values, width: int, height: int) -> Intrinsics:
 # ------------------------------------------------------------------------------- data sets
 
 
-def nyu_labelled_mat(path: str | Path, indices: Sequence[int] | None = None,
-                     raw: bool = False) -> LazySamples:  # fmt: skip
+def nyu_labelled_mat(
+    path: str | Path, indices: Sequence[int] | None = None, raw: bool = False
+) -> LazySamples:
     """NYU Depth v2 `nyu_depth_v2_labeled.mat` (MATLAB v7.3 = HDF5): `images` N x 3 x W x H
     uint8 and `depths` N x W x H float metres (MATLAB's column order, so transposed here);
     `rawDepths` as raw depth with raw=True. `indices` are 0-based (the official split's
@@ -161,8 +165,9 @@ def nyu_labelled_mat(path: str | Path, indices: Sequence[int] | None = None,
             depth = mat["depths"][index].T.astype(np.float32)
             raw_depth = mat["rawDepths"][index].T.astype(np.float32) if raw else None
         height, width = depth.shape
-        return _sample(rgb, depth, _intrinsics(NYU_INTRINSICS, width, height),
-                       f"nyu/{index}", raw_depth)  # fmt: skip
+        return _sample(
+            rgb, depth, _intrinsics(NYU_INTRINSICS, width, height), f"nyu/{index}", raw_depth
+        )
 
     return LazySamples(chosen, read)
 
@@ -179,8 +184,12 @@ def nyu_eigen(root: str | Path, split: str = "test") -> LazySamples:
         rgb = read_image_rgb(image)
         depth = read_depth_png(depth_path).astype(np.float32) / 1000.0
         height, width = depth.shape
-        return _sample(rgb, depth, _intrinsics(NYU_INTRINSICS, width, height),
-                       f"nyu/{image.parent.name}/{image.stem}")  # fmt: skip
+        return _sample(
+            rgb,
+            depth,
+            _intrinsics(NYU_INTRINSICS, width, height),
+            f"nyu/{image.parent.name}/{image.stem}",
+        )
 
     return LazySamples(images, read)
 
@@ -209,8 +218,9 @@ def kitti_calibration(path: str | Path, camera: str = "P_rect_02") -> tuple[floa
     return p[0], p[5], p[2], p[6]
 
 
-def kitti_eigen(image_root: str | Path, depth_root: str | Path,
-                split_file: str | Path) -> LazySamples:  # fmt: skip
+def kitti_eigen(
+    image_root: str | Path, depth_root: str | Path, split_file: str | Path
+) -> LazySamples:
     """KITTI Eigen split: lines `<date>/<drive>/image_02/data/N.png <drive>/proj_depth/
     groundtruth/image_02/N.png [focal]` (the BTS split files); ground truth is the 16-bit
     PNG ÷ 256 (0 = no LiDAR point); intrinsics from `<date>/calib_cam_to_cam.txt`."""
@@ -226,8 +236,9 @@ def kitti_eigen(image_root: str | Path, depth_root: str | Path,
         depth = read_depth_png(Path(depth_root) / pair[1]).astype(np.float32) / 256.0
         calib = Path(image_root) / pair[0].split("/")[0] / "calib_cam_to_cam.txt"
         height, width = depth.shape
-        return _sample(rgb, depth, _intrinsics(kitti_calibration(calib), width, height),
-                       f"kitti/{pair[0]}")  # fmt: skip
+        return _sample(
+            rgb, depth, _intrinsics(kitti_calibration(calib), width, height), f"kitti/{pair[0]}"
+        )
 
     return LazySamples(pairs, read)
 
@@ -243,15 +254,26 @@ def rgbdd(root: str | Path, split: str = "test") -> LazySamples:
     def read(scene: Path) -> DepthSample:
         rgb = read_image_rgb(scene / f"{scene.name}_RGB.jpg")
         gt = read_depth_png(scene / f"{scene.name}_HR_gt.png").astype(np.float32) / 1000.0
-        raw_path = next((scene / f"{scene.name}_{s}.png" for s in ("TOF", "LR_fill_depth")
-                         if (scene / f"{scene.name}_{s}.png").is_file()), None)  # fmt: skip
+        raw_path = next(
+            (
+                scene / f"{scene.name}_{s}.png"
+                for s in ("TOF", "LR_fill_depth")
+                if (scene / f"{scene.name}_{s}.png").is_file()
+            ),
+            None,
+        )
         if raw_path is None:
             raise ValueError(f"{scene}: no _TOF.png or _LR_fill_depth.png raw depth")
         raw = read_depth_png(raw_path).astype(np.float32) / 1000.0
         height, width = gt.shape
         focal = 0.8 * width  # nominal
-        return _sample(rgb, gt, Intrinsics(focal, focal, (width - 1) / 2, (height - 1) / 2,
-                                           width, height), f"rgbdd/{scene.name}", raw)  # fmt: skip
+        return _sample(
+            rgb,
+            gt,
+            Intrinsics(focal, focal, (width - 1) / 2, (height - 1) / 2, width, height),
+            f"rgbdd/{scene.name}",
+            raw,
+        )
 
     return LazySamples(scenes, read)
 
@@ -265,12 +287,14 @@ def middlebury2014(root: str | Path) -> LazySamples:
         calib = read_middlebury_calib(scene / "calib.txt")
         pfm = scene / "disp0GT.pfm" if (scene / "disp0GT.pfm").is_file() else scene / "disp0.pfm"
         disparity = read_pfm(pfm)
-        depth = disparity_to_depth(disparity, calib["f"], calib["baseline"] / 1000.0,
-                                   calib["doffs"])  # fmt: skip
+        depth = disparity_to_depth(
+            disparity, calib["f"], calib["baseline"] / 1000.0, calib["doffs"]
+        )
         height, width = disparity.shape
         intrinsics = Intrinsics(calib["f"], calib["f"], calib["cx"], calib["cy"], width, height)
-        return _sample(read_image_rgb(scene / "im0.png"), depth, intrinsics,
-                       f"middlebury/{scene.name}")  # fmt: skip
+        return _sample(
+            read_image_rgb(scene / "im0.png"), depth, intrinsics, f"middlebury/{scene.name}"
+        )
 
     return LazySamples(scenes, read)
 
@@ -315,9 +339,12 @@ def tum_rgbd(root: str | Path, camera: str = "fr1") -> LazySamples:
     def read(pair: tuple[str, str]) -> DepthSample:
         depth = read_depth_png(root / pair[1]).astype(np.float32) / 5000.0
         height, width = depth.shape
-        return _sample(read_image_rgb(root / pair[0]), depth,
-                       _intrinsics(TUM_INTRINSICS[camera], width, height),
-                       f"tum/{Path(pair[0]).stem}")  # fmt: skip
+        return _sample(
+            read_image_rgb(root / pair[0]),
+            depth,
+            _intrinsics(TUM_INTRINSICS[camera], width, height),
+            f"tum/{Path(pair[0]).stem}",
+        )
 
     return LazySamples(pairs, read)
 
@@ -331,16 +358,22 @@ def read_depth_file(path: Path) -> np.ndarray:
     return read_depth_png(path)
 
 
-def folder_pairs(root: str | Path, depth_scale: float, intrinsics: Sequence[float],
-                 rgb_dir: str = "rgb", depth_dir: str = "depth",
-                 raw_dir: str | None = None) -> LazySamples:  # fmt: skip
+def folder_pairs(
+    root: str | Path,
+    depth_scale: float,
+    intrinsics: Sequence[float],
+    rgb_dir: str = "rgb",
+    depth_dir: str = "depth",
+    raw_dir: str | None = None,
+) -> LazySamples:
     """A generic folder: `rgb/<stem>.*` + `depth/<stem>.*` (+ `raw_dir/<stem>.*`), matched by
     file stem; depth value / `depth_scale` = metres; intrinsics [fx, fy, cx, cy] (|fy|)."""
     root = Path(root)
 
     def by_stem(folder: Path) -> dict[str, Path]:
-        return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file()} if folder.is_dir() \
-            else {}  # fmt: skip
+        return (
+            {p.stem: p for p in sorted(folder.iterdir()) if p.is_file()} if folder.is_dir() else {}
+        )
 
     images, depths = by_stem(root / rgb_dir), by_stem(root / depth_dir)
     raws = by_stem(root / raw_dir) if raw_dir else {}

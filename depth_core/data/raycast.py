@@ -93,8 +93,9 @@ def _hit(kind, centre, half, cos_yaw, sin_yaw, px, py, pz, dx, dy, dz):
     holds the ray's origin (the room seen from within) is hit at its exit."""
     ox, oy, oz = px - centre[0], py - centre[1], pz - centre[2]
     if kind == BOX:
-        near, far, inside = _box_slab(ox, oy, oz, dx, dy, dz, half[0], half[1], half[2],
-                                      cos_yaw, sin_yaw)  # fmt: skip
+        near, far, inside = _box_slab(
+            ox, oy, oz, dx, dy, dz, half[0], half[1], half[2], cos_yaw, sin_yaw
+        )
         if inside:
             return far if far > 0.0 else NO_HIT
         return near if near <= far and near > 0.0 else NO_HIT
@@ -142,8 +143,9 @@ def camera_ray(rotation, fx, fy, cx, cy, u, v):
 
 
 @njit(cache=True, inline="always")
-def nearest_hit(origin, dx, dy, dz, count, kinds, centres, halves, cos_yaws, sin_yaws,
-                offsets, clearance_sq):  # fmt: skip
+def nearest_hit(
+    origin, dx, dy, dz, count, kinds, centres, halves, cos_yaws, sin_yaws, offsets, clearance_sq
+):
     """Hit parameter (inf: none) and index of the nearest of the first `count` shapes along
     origin + t·d. Only rays through a shape's bounding sphere (`bound_clearances`) test it."""
     length_sq = dx * dx + dy * dy + dz * dz
@@ -153,8 +155,19 @@ def nearest_hit(origin, dx, dy, dz, count, kinds, centres, halves, cos_yaws, sin
             along = dx * offsets[s, 0] + dy * offsets[s, 1] + dz * offsets[s, 2]
             if along <= 0.0 or along * along < clearance_sq[s] * length_sq:
                 continue
-        t = _hit(kinds[s], centres[s], halves[s], cos_yaws[s], sin_yaws[s], origin[0],
-                 origin[1], origin[2], dx, dy, dz)  # fmt: skip
+        t = _hit(
+            kinds[s],
+            centres[s],
+            halves[s],
+            cos_yaws[s],
+            sin_yaws[s],
+            origin[0],
+            origin[1],
+            origin[2],
+            dx,
+            dy,
+            dz,
+        )
         if t < best:
             best, best_shape = t, s
     return best, best_shape
@@ -191,15 +204,27 @@ def trace_primary(
         for u in range(width):
             dx, dy, dz = camera_ray(rotation, fx, fy, cx, cy, u, v)
             rays[v, u, 0], rays[v, u, 1], rays[v, u, 2] = dx, dy, dz
-            depth[v, u], owner[v, u] = nearest_hit(origin, dx, dy, dz, count, kinds, centres,
-                                                   halves, cos_yaws, sin_yaws, offsets,
-                                                   clearance_sq)  # fmt: skip
+            depth[v, u], owner[v, u] = nearest_hit(
+                origin,
+                dx,
+                dy,
+                dz,
+                count,
+                kinds,
+                centres,
+                halves,
+                cos_yaws,
+                sin_yaws,
+                offsets,
+                clearance_sq,
+            )
     return depth, owner, rays
 
 
 @njit(cache=True, inline="always")
-def light_visible(px, py, pz, lx, ly, lz, kinds, centres, halves, cos_yaws, sin_yaws,
-                  first_occluder, count):  # fmt: skip
+def light_visible(
+    px, py, pz, lx, ly, lz, kinds, centres, halves, cos_yaws, sin_yaws, first_occluder, count
+):
     """Visibility (1/0) of light point l from surface point p against shapes
     `first_occluder` .. `count` − 1. Boxes and spheres exactly; a cylinder casts its bounding
     box's shadow (cheap and close enough for shading)."""
@@ -241,8 +266,11 @@ def shadow_ray_start(origin, rays, depth, v, u):
     if not t < NO_HIT:
         t = np.float32(0.0)
     t = np.float32(t - np.float32(1e-3))
-    return (origin[0] + rays[v, u, 0] * t, origin[1] + rays[v, u, 1] * t,
-            origin[2] + rays[v, u, 2] * t)  # fmt: skip
+    return (
+        origin[0] + rays[v, u, 0] * t,
+        origin[1] + rays[v, u, 1] * t,
+        origin[2] + rays[v, u, 2] * t,
+    )
 
 
 # Shape 0 is the room, seen from inside: it casts no shadow into itself.
@@ -258,12 +286,25 @@ def trace_shadows(origin, rays, depth, lights, kinds, centres, halves, cos_yaws,
     visible = np.empty((rows, columns), dtype=np.float32)
     for row in range(rows):
         for column in range(columns):
-            px, py, pz = shadow_ray_start(origin, rays, depth, row * SHADOW_STRIDE,
-                                          column * SHADOW_STRIDE)  # fmt: skip
+            px, py, pz = shadow_ray_start(
+                origin, rays, depth, row * SHADOW_STRIDE, column * SHADOW_STRIDE
+            )
             light = lights[row * columns + column]
-            visible[row, column] = light_visible(px, py, pz, light[0], light[1], light[2],
-                                                 kinds, centres, halves, cos_yaws, sin_yaws,
-                                                 FIRST_OCCLUDER, len(kinds))  # fmt: skip
+            visible[row, column] = light_visible(
+                px,
+                py,
+                pz,
+                light[0],
+                light[1],
+                light[2],
+                kinds,
+                centres,
+                halves,
+                cos_yaws,
+                sin_yaws,
+                FIRST_OCCLUDER,
+                len(kinds),
+            )
     return visible
 
 
@@ -312,9 +353,11 @@ def _bilinear(mip, texture, offset, size, x, y):
     i00, i01 = offset + r0 * size + c0, offset + r0 * size + c1
     i10, i11 = offset + r1 * size + c0, offset + r1 * size + c1
     corners = mip[texture]
-    return (_blend_corners(corners, i00, i01, i10, i11, 0, fx, fy),
-            _blend_corners(corners, i00, i01, i10, i11, 1, fx, fy),
-            _blend_corners(corners, i00, i01, i10, i11, 2, fx, fy))  # fmt: skip
+    return (
+        _blend_corners(corners, i00, i01, i10, i11, 0, fx, fy),
+        _blend_corners(corners, i00, i01, i10, i11, 1, fx, fy),
+        _blend_corners(corners, i00, i01, i10, i11, 2, fx, fy),
+    )
 
 
 @njit(cache=True, inline="always")
@@ -335,12 +378,15 @@ def _filtered_texel(mip, mip_offsets, texture, u, v, texels_per_pixel):
     low = int(level)
     high = min(low + 1, top)
     blend = level - low
-    a = _bilinear(mip, texture, mip_offsets[low], 1 << (top - low), u / (1 << low),
-                  v / (1 << low))  # fmt: skip
-    b = _bilinear(mip, texture, mip_offsets[high], 1 << (top - high), u / (1 << high),
-                  v / (1 << high))  # fmt: skip
-    return (a[0] * (1 - blend) + b[0] * blend, a[1] * (1 - blend) + b[1] * blend,
-            a[2] * (1 - blend) + b[2] * blend)  # fmt: skip
+    a = _bilinear(mip, texture, mip_offsets[low], 1 << (top - low), u / (1 << low), v / (1 << low))
+    b = _bilinear(
+        mip, texture, mip_offsets[high], 1 << (top - high), u / (1 << high), v / (1 << high)
+    )
+    return (
+        a[0] * (1 - blend) + b[0] * blend,
+        a[1] * (1 - blend) + b[1] * blend,
+        a[2] * (1 - blend) + b[2] * blend,
+    )
 
 
 # Fine surface detail below a photograph's texels ("grain"), as detail textures do in games:
@@ -388,17 +434,43 @@ def grain(u, v, footprint, salt, longest):
             break  # this octave and all finer ones are below the footprint
         total += weight * _value_noise(u / wavelength, v / wavelength, salt * 16 + octave)
         # Turn each octave's lattice so that the grids of the octaves do not line up.
-        u, v = (_GRAIN_TURN_COS * u - _GRAIN_TURN_SIN * v,
-                _GRAIN_TURN_SIN * u + _GRAIN_TURN_COS * v)  # fmt: skip
+        u, v = (
+            _GRAIN_TURN_COS * u - _GRAIN_TURN_SIN * v,
+            _GRAIN_TURN_SIN * u + _GRAIN_TURN_COS * v,
+        )
         wavelength *= 0.5
     return total
 
 
 @njit(cache=True, inline="always")
-def shade_pixel(origin, t, s, dx, dy, dz, lit, light_x, light_y, light_z, kinds, centres,
-                halves, cos_yaws, sin_yaws, mip, mip_offsets, texture_index, tints,
-                texture_scales, grains, speculars, shininesses, light_power, ambient,
-                focal):  # fmt: skip
+def shade_pixel(
+    origin,
+    t,
+    s,
+    dx,
+    dy,
+    dz,
+    lit,
+    light_x,
+    light_y,
+    light_z,
+    kinds,
+    centres,
+    halves,
+    cos_yaws,
+    sin_yaws,
+    mip,
+    mip_offsets,
+    texture_index,
+    tints,
+    texture_scales,
+    grains,
+    speculars,
+    shininesses,
+    light_power,
+    ambient,
+    focal,
+):
     """Linear (r, g, b) of the pixel whose ray d hit shape `s` at t: textured Lambert +
     Blinn-Phong under one light sample, times its visibility `lit`, plus ambient light.
     Textures are mip-mapped (`mip`: each texture's levels packed row-major from
@@ -408,8 +480,9 @@ def shade_pixel(origin, t, s, dx, dy, dz, lit, light_x, light_y, light_z, kinds,
     texels."""
     size = 1 << (mip_offsets.shape[0] - 1)
     x, y, z = origin[0] + t * dx, origin[1] + t * dy, origin[2] + t * dz
-    nx, ny, nz, tu, tv = _surface(kinds[s], centres[s], halves[s], cos_yaws[s], sin_yaws[s],
-                                  x, y, z)  # fmt: skip
+    nx, ny, nz, tu, tv = _surface(
+        kinds[s], centres[s], halves[s], cos_yaws[s], sin_yaws[s], x, y, z
+    )
     inverse = 1.0 / math.sqrt(dx * dx + dy * dy + dz * dz)
     wx, wy, wz = -dx * inverse, -dy * inverse, -dz * inverse  # towards the viewer
     if nx * wx + ny * wy + nz * wz < -1e-9:  # two-sided: face the viewer
@@ -419,8 +492,9 @@ def shade_pixel(origin, t, s, dx, dy, dz, lit, light_x, light_y, light_z, kinds,
     # One pixel covers t/focal metres across the ray, stretched by 1/cos along the slope of
     # an oblique surface: the geometric mean of the two axes.
     footprint = t / focal / math.sqrt(facing)
-    albedo = _filtered_texel(mip, mip_offsets, texture_index[s], tu * repeat, tv * repeat,
-                             footprint * repeat)  # fmt: skip
+    albedo = _filtered_texel(
+        mip, mip_offsets, texture_index[s], tu * repeat, tv * repeat, footprint * repeat
+    )
     detail = 1.0
     if grains[s] > 0.0:
         detail = math.exp(grains[s] * grain(tu, tv, footprint, s, 2.0 / repeat))
@@ -437,9 +511,11 @@ def shade_pixel(origin, t, s, dx, dy, dz, lit, light_x, light_y, light_z, kinds,
     if speculars[s] > 0.0 and highlight > 0.0 and lit > 0.0:
         specular = speculars[s] * highlight ** shininesses[s] * 0.1 * light_power
     gain = ambient + irradiance
-    return (albedo[0] * detail * tints[s, 0] * gain + specular,
-            albedo[1] * detail * tints[s, 1] * gain + specular,
-            albedo[2] * detail * tints[s, 2] * gain + specular)  # fmt: skip
+    return (
+        albedo[0] * detail * tints[s, 0] * gain + specular,
+        albedo[1] * detail * tints[s, 1] * gain + specular,
+        albedo[2] * detail * tints[s, 2] * gain + specular,
+    )
 
 
 @njit(cache=True)
@@ -481,9 +557,31 @@ def shade(
             light = lights[sample]
             sample += 1
             colour[v, u, 0], colour[v, u, 1], colour[v, u, 2] = shade_pixel(
-                origin, t, owner[v, u], rays[v, u, 0], rays[v, u, 1], rays[v, u, 2],
-                visibility[v // SHADOW_STRIDE, u // SHADOW_STRIDE], light[0], light[1],
-                light[2], kinds, centres, halves, cos_yaws, sin_yaws, mip, mip_offsets,
-                texture_index, tints, texture_scales, grains, speculars, shininesses,
-                light_power, ambient, focal)  # fmt: skip
+                origin,
+                t,
+                owner[v, u],
+                rays[v, u, 0],
+                rays[v, u, 1],
+                rays[v, u, 2],
+                visibility[v // SHADOW_STRIDE, u // SHADOW_STRIDE],
+                light[0],
+                light[1],
+                light[2],
+                kinds,
+                centres,
+                halves,
+                cos_yaws,
+                sin_yaws,
+                mip,
+                mip_offsets,
+                texture_index,
+                tints,
+                texture_scales,
+                grains,
+                speculars,
+                shininesses,
+                light_power,
+                ambient,
+                focal,
+            )
     return colour

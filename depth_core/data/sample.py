@@ -40,8 +40,10 @@ class DepthSample:
             return cv2.resize(array, (width, height), interpolation=cv2.INTER_NEAREST)
 
         return replace(
-            self, rgb=rgb, depth=nearest(self.depth),
+            self,
+            rgb=rgb,
+            depth=nearest(self.depth),
             valid=nearest(self.valid.astype(np.uint8)).astype(bool),
             raw_depth=None if self.raw_depth is None else nearest(self.raw_depth),
             intrinsics=self.intrinsics.resized(width, height),
-        )  # fmt: skip
+        )

@@ -26,9 +26,25 @@ from depth_core.geometry import Intrinsics
 
 LAYOUTS = ("room", "tabletop", "open")
 FLOOR_TOP = 0.001  # world z of the floor slab's upper surface, metres
-_TEXTURES = ("astronaut", "brick", "camera", "chelsea", "coffee", "coins", "grass", "gravel",
-             "moon", "page", "rocket", "text", "immunohistochemistry", "hubble_deep_field",
-             "retina", "colorwheel", "cell")  # fmt: skip
+_TEXTURES = (
+    "astronaut",
+    "brick",
+    "camera",
+    "chelsea",
+    "coffee",
+    "coins",
+    "grass",
+    "gravel",
+    "moon",
+    "page",
+    "rocket",
+    "text",
+    "immunohistochemistry",
+    "hubble_deep_field",
+    "retina",
+    "colorwheel",
+    "cell",
+)
 _TEXTURE_SIZE = 256
 _KINDS = {"box": raycast.BOX, "sphere": raycast.SPHERE, "cylinder": raycast.CYLINDER}
 # Linear intensity -> 8-bit display value (gamma 2.2), as a table: far cheaper than a power.
@@ -45,9 +61,13 @@ def texture_bank() -> np.ndarray:
         image = getattr(skimage.data, name)()
         if image.ndim == 2:
             image = np.repeat(image[..., None], 3, axis=2)
-        textures.append(cv2.resize(np.ascontiguousarray(image[..., :3]),
-                                   (_TEXTURE_SIZE, _TEXTURE_SIZE),
-                                   interpolation=cv2.INTER_AREA))  # fmt: skip
+        textures.append(
+            cv2.resize(
+                np.ascontiguousarray(image[..., :3]),
+                (_TEXTURE_SIZE, _TEXTURE_SIZE),
+                interpolation=cv2.INTER_AREA,
+            )
+        )
     return np.stack(textures)
 
 
@@ -59,8 +79,15 @@ def texture_mips() -> tuple[np.ndarray, np.ndarray]:
     levels = [texture_bank().astype(np.float32)]
     while levels[-1].shape[1] > 1:
         above = levels[-1]
-        levels.append(0.25 * (above[:, 0::2, 0::2] + above[:, 1::2, 0::2]
-                              + above[:, 0::2, 1::2] + above[:, 1::2, 1::2]))  # fmt: skip
+        levels.append(
+            0.25
+            * (
+                above[:, 0::2, 0::2]
+                + above[:, 1::2, 0::2]
+                + above[:, 0::2, 1::2]
+                + above[:, 1::2, 1::2]
+            )
+        )
     count = len(levels[0])
     offsets = np.cumsum([0] + [level.shape[1] ** 2 for level in levels[:-1]])
     packed = np.concatenate([level.reshape(count, -1, 3) for level in levels], axis=1)
@@ -88,12 +115,16 @@ class Camera:
     def looking(cls, intrinsics: Intrinsics, position, yaw: float, pitch: float) -> Camera:
         """A level camera at `position`, heading `yaw` (radians about z), tilted by `pitch`
         (positive looks up)."""
-        forward = np.array([np.cos(yaw) * np.cos(pitch), np.sin(yaw) * np.cos(pitch),
-                            np.sin(pitch)])  # fmt: skip
+        forward = np.array(
+            [np.cos(yaw) * np.cos(pitch), np.sin(yaw) * np.cos(pitch), np.sin(pitch)]
+        )
         right = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
         down = np.cross(forward, right)
-        return cls(intrinsics, np.asarray(position, dtype=np.float64),
-                   np.stack([right, down, forward], axis=1))  # fmt: skip
+        return cls(
+            intrinsics,
+            np.asarray(position, dtype=np.float64),
+            np.stack([right, down, forward], axis=1),
+        )
 
     def horizontal_plane(self, height: float) -> tuple[np.ndarray, float]:
         """The world plane z = `height` in this camera's optical frame as (n, d), n·X + d = 0,
@@ -170,11 +201,17 @@ class _PackedShapes:
             texture_index=column([s.material.texture for s in shapes], np.int64),
             tints=column([np.asarray(s.material.tint) / 255.0 for s in shapes]),
             texture_scales=column([s.material.texture_scale for s in shapes]),
-            grains=column([s.material.grain * texture_detail_contrast()[s.material.texture]
-                           / raycast.VALUE_NOISE_STD for s in shapes]),
+            grains=column(
+                [
+                    s.material.grain
+                    * texture_detail_contrast()[s.material.texture]
+                    / raycast.VALUE_NOISE_STD
+                    for s in shapes
+                ]
+            ),
             speculars=column([s.material.specular for s in shapes]),
             shininesses=column([s.material.shininess for s in shapes]),
-        )  # fmt: skip
+        )
 
 
 @dataclass
@@ -212,21 +249,56 @@ class Scene:
         packed = _PackedShapes.of(self.shapes)
         origin = np.asarray(camera.position, dtype=np.float64)
         depth, owner, rays = raycast.trace_primary(
-            np.ascontiguousarray(camera.rotation, dtype=np.float64), origin, float(k.fx),
-            float(k.fy), float(k.cx), float(k.cy), k.height, k.width, packed.kinds,
-            packed.centres, packed.halves, packed.cos_yaws, packed.sin_yaws,
-            packed.bound_centres, packed.bound_radii)  # fmt: skip
+            np.ascontiguousarray(camera.rotation, dtype=np.float64),
+            origin,
+            float(k.fx),
+            float(k.fy),
+            float(k.cx),
+            float(k.cy),
+            k.height,
+            k.width,
+            packed.kinds,
+            packed.centres,
+            packed.halves,
+            packed.cos_yaws,
+            packed.sin_yaws,
+            packed.bound_centres,
+            packed.bound_radii,
+        )
         valid = np.isfinite(depth)
         shadow_lights, hit_lights = self._light_draws(depth.shape, int(valid.sum()), rng)
-        visibility = raycast.trace_shadows(origin, rays, depth, shadow_lights, packed.kinds,
-                                           packed.centres, packed.halves, packed.cos_yaws,
-                                           packed.sin_yaws)  # fmt: skip
-        colour = raycast.shade(origin, rays, depth, owner, visibility, hit_lights, packed.kinds,
-                               packed.centres, packed.halves, packed.cos_yaws,
-                               packed.sin_yaws, *texture_mips(), packed.texture_index,
-                               packed.tints, packed.texture_scales, packed.grains,
-                               packed.speculars, packed.shininesses,
-                               *self._shading_constants(camera))  # fmt: skip
+        visibility = raycast.trace_shadows(
+            origin,
+            rays,
+            depth,
+            shadow_lights,
+            packed.kinds,
+            packed.centres,
+            packed.halves,
+            packed.cos_yaws,
+            packed.sin_yaws,
+        )
+        colour = raycast.shade(
+            origin,
+            rays,
+            depth,
+            owner,
+            visibility,
+            hit_lights,
+            packed.kinds,
+            packed.centres,
+            packed.halves,
+            packed.cos_yaws,
+            packed.sin_yaws,
+            *texture_mips(),
+            packed.texture_index,
+            packed.tints,
+            packed.texture_scales,
+            packed.grains,
+            packed.speculars,
+            packed.shininesses,
+            *self._shading_constants(camera),
+        )
         return self._finish(colour, depth, valid, camera, rng)
 
     def _shading_constants(self, camera: Camera) -> tuple[float, float, float]:
@@ -250,12 +322,22 @@ class Scene:
         light[:, 2] = look.light_centre[2]
         return light
 
-    def _finish(self, colour: np.ndarray, depth: np.ndarray, valid: np.ndarray,
-                camera: Camera, rng: np.random.Generator) -> DepthSample:  # fmt: skip
+    def _finish(
+        self,
+        colour: np.ndarray,
+        depth: np.ndarray,
+        valid: np.ndarray,
+        camera: Camera,
+        rng: np.random.Generator,
+    ) -> DepthSample:
         """The sample from linear colour and traced depth: the sensor's effects applied."""
-        return DepthSample(rgb=self._sensor(colour, rng), depth=np.where(valid, depth,
-                           np.float32(0)), valid=valid, intrinsics=camera.intrinsics,
-                           name=f"scene/{self.layout}/{self.seed}")  # fmt: skip
+        return DepthSample(
+            rgb=self._sensor(colour, rng),
+            depth=np.where(valid, depth, np.float32(0)),
+            valid=valid,
+            intrinsics=camera.intrinsics,
+            name=f"scene/{self.layout}/{self.seed}",
+        )
 
     def _sensor(self, colour: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         look = self.appearance
@@ -282,17 +364,24 @@ class Scene:
 
 def _material(rng: np.random.Generator, plain: bool = False) -> Material:
     tint = rng.uniform(0.35, 1.0, 3) if not plain else np.full(3, rng.uniform(0.6, 1.0))
-    return Material(texture=int(rng.integers(len(_TEXTURES))),
-                    tint=(tint * rng.uniform(0.6, 1.0)).astype(np.float32),
-                    texture_scale=float(rng.uniform(0.3, 2.5)),
-                    specular=float(rng.choice([0.0, 0.1, 0.4, 0.8])),
-                    shininess=float(rng.uniform(8, 80)))  # fmt: skip
+    return Material(
+        texture=int(rng.integers(len(_TEXTURES))),
+        tint=(tint * rng.uniform(0.6, 1.0)).astype(np.float32),
+        texture_scale=float(rng.uniform(0.3, 2.5)),
+        specular=float(rng.choice([0.0, 0.1, 0.4, 0.8])),
+        shininess=float(rng.uniform(8, 80)),
+    )
 
 
 def _table(rng, centre_xy, top_height, size, yaw) -> list[Shape]:
     material = _material(rng)
-    top = Shape("box", np.array([*centre_xy, top_height - 0.02]),
-                np.array([size[0] / 2, size[1] / 2, 0.02]), material, yaw)  # fmt: skip
+    top = Shape(
+        "box",
+        np.array([*centre_xy, top_height - 0.02]),
+        np.array([size[0] / 2, size[1] / 2, 0.02]),
+        material,
+        yaw,
+    )
     legs = []
     c, s = np.cos(yaw), np.sin(yaw)
     for sx in (-1, 1):
@@ -315,12 +404,14 @@ def _object_on(rng, x, y, z, scale) -> Shape:
     kind = rng.choice(["box", "box", "cylinder", "sphere"])
     if kind == "box":
         half = rng.uniform(0.15, 1.0, 3) * scale
-        return Shape("box", np.array([x, y, z + half[2]]), half, _material(rng),
-                     float(rng.uniform(0, np.pi)))  # fmt: skip
+        return Shape(
+            "box", np.array([x, y, z + half[2]]), half, _material(rng), float(rng.uniform(0, np.pi))
+        )
     if kind == "cylinder":
         radius, height = rng.uniform(0.1, 0.5) * scale, rng.uniform(0.4, 3.0) * scale
-        return Shape("cylinder", np.array([x, y, z]), np.array([radius, radius, height]),
-                     _material(rng))  # fmt: skip
+        return Shape(
+            "cylinder", np.array([x, y, z]), np.array([radius, radius, height]), _material(rng)
+        )
     radius = rng.uniform(0.15, 0.6) * scale
     return Shape("sphere", np.array([x, y, z + radius]), np.full(3, radius), _material(rng))
 
@@ -341,9 +432,12 @@ def random_scene(
     large = layout == "open"
     size_x, size_y = rng.uniform(6, 14, 2) if large else rng.uniform(2.8, 7, 2)
     room_height = rng.uniform(2.4, 3.5)
-    room = Shape("box", np.array([0.0, 0.0, room_height / 2]),
-                 np.array([size_x / 2, size_y / 2, room_height / 2]),
-                 _material(rng, plain=True))  # fmt: skip
+    room = Shape(
+        "box",
+        np.array([0.0, 0.0, room_height / 2]),
+        np.array([size_x / 2, size_y / 2, room_height / 2]),
+        _material(rng, plain=True),
+    )
     hfov = np.radians(rng.uniform(48, 95))
     focal = width / (2 * np.tan(hfov / 2)) * rng.uniform(0.98, 1.02)
     intrinsics = Intrinsics(
@@ -376,10 +470,17 @@ def random_scene(
         distance = rng.uniform(0.5, 1.3)
         heading = rng.uniform(0, 2 * np.pi)
         target = np.array([0.0, 0.0, table_height])
-        start = np.array([-np.cos(heading) * distance, -np.sin(heading) * distance,
-                          table_height + rng.uniform(0.3, 0.9)])  # fmt: skip
-        path = [start + np.array([0.05 * np.sin(0.2 * i), 0.05 * np.cos(0.15 * i), 0.0])
-                for i in range(frames)]  # fmt: skip
+        start = np.array(
+            [
+                -np.cos(heading) * distance,
+                -np.sin(heading) * distance,
+                table_height + rng.uniform(0.3, 0.9),
+            ]
+        )
+        path = [
+            start + np.array([0.05 * np.sin(0.2 * i), 0.05 * np.cos(0.15 * i), 0.0])
+            for i in range(frames)
+        ]
         cameras = []
         for position in path:
             look = target - position
@@ -388,20 +489,25 @@ def random_scene(
             cameras.append(Camera.looking(intrinsics, position, yaw, pitch))
     else:
         camera_height = rng.uniform(0.3, 1.8)
-        start = np.array([rng.uniform(-0.3, 0.3) * size_x, rng.uniform(-0.3, 0.3) * size_y,
-                          camera_height])  # fmt: skip
+        start = np.array(
+            [rng.uniform(-0.3, 0.3) * size_x, rng.uniform(-0.3, 0.3) * size_y, camera_height]
+        )
         heading = rng.uniform(0, 2 * np.pi)
         velocity = np.array([np.cos(heading), np.sin(heading), 0.0]) * rng.uniform(0.01, 0.04)
         pitch0 = rng.uniform(-0.45, 0.15)
         path, cameras = [], []
         for i in range(frames):
             position = start + velocity * i
-            position[:2] = np.clip(position[:2], [-margin_x + 0.3, -margin_y + 0.3],
-                                   [margin_x - 0.3, margin_y - 0.3])  # fmt: skip
+            position[:2] = np.clip(
+                position[:2], [-margin_x + 0.3, -margin_y + 0.3], [margin_x - 0.3, margin_y - 0.3]
+            )
             path.append(position)
             yaw = heading + 0.4 * np.sin(0.03 * i)
-            cameras.append(Camera.looking(intrinsics, position, float(yaw),
-                                          float(pitch0 + 0.05 * np.sin(0.05 * i))))  # fmt: skip
+            cameras.append(
+                Camera.looking(
+                    intrinsics, position, float(yaw), float(pitch0 + 0.05 * np.sin(0.05 * i))
+                )
+            )
         count = 1 + (rng.integers(2, 6) if large else rng.integers(4, 12))
         for _ in range(count * 3):
             if len(objects) >= count:
@@ -414,8 +520,13 @@ def random_scene(
             else:
                 x, y = rng.uniform(-margin_x, margin_x), rng.uniform(-margin_y, margin_y)
             if rng.random() < 0.25:
-                candidate = _table(rng, (x, y), rng.uniform(0.6, 0.8), rng.uniform(0.6, 1.6, 2),
-                                   float(rng.uniform(0, np.pi)))  # fmt: skip
+                candidate = _table(
+                    rng,
+                    (x, y),
+                    rng.uniform(0.6, 0.8),
+                    rng.uniform(0.6, 1.6, 2),
+                    float(rng.uniform(0, np.pi)),
+                )
                 reach = float(np.hypot(*candidate[0].half[:2]))
             else:
                 candidate = [_object_on(rng, x, y, 0.0, scale=1.0)]
@@ -423,16 +534,19 @@ def random_scene(
             clearance = min(np.hypot(*(np.array([x, y]) - p[:2])) for p in path)
             if clearance > reach + 0.4:
                 objects += candidate
-    light = np.array([rng.uniform(-0.3, 0.3) * size_x, rng.uniform(-0.3, 0.3) * size_y,
-                      room_height - 0.05])  # fmt: skip
+    light = np.array(
+        [rng.uniform(-0.3, 0.3) * size_x, rng.uniform(-0.3, 0.3) * size_y, room_height - 0.05]
+    )
     appearance = Appearance(
-        light_centre=light, light_size=float(rng.uniform(0.1, 1.2)),
+        light_centre=light,
+        light_size=float(rng.uniform(0.1, 1.2)),
         light_power=float(rng.uniform(2.0, 8.0) * (room_height / 2.5) ** 2),
-        ambient=float(rng.uniform(0.08, 0.35)), exposure=float(rng.uniform(0.6, 1.6)),
+        ambient=float(rng.uniform(0.08, 0.35)),
+        exposure=float(rng.uniform(0.6, 1.6)),
         noise_std=float(rng.uniform(0.0, 0.03)),
         jpeg_quality=int(rng.choice([0, 60, 75, 90])),
         blur_sigma=float(rng.uniform(0.0, 1.0)),  # drawn last: the layouts stay as they were
-    )  # fmt: skip
+    )
     return Scene(room, objects, appearance, seed, layout, cameras)
 
 
@@ -446,8 +560,9 @@ def scene_frame(seed: int, index: int, width: int = 320, height: int = 240) -> D
     return scene_frames(seed, [index], width, height)[0]
 
 
-def scene_frames(seed: int, indices: Sequence[int], width: int = 320, height: int = 240,
-                 device: str = "cpu") -> list[DepthSample]:  # fmt: skip
+def scene_frames(
+    seed: int, indices: Sequence[int], width: int = 320, height: int = 240, device: str = "cpu"
+) -> list[DepthSample]:
     """Frames `indices` of the generated data set `seed`: each a fresh random scene through its
     first camera. device "cuda" or "cuda:N" renders them as one batch on that GPU
     (`render_batch`)."""
@@ -457,8 +572,9 @@ def scene_frames(seed: int, indices: Sequence[int], width: int = 320, height: in
     scenes = [random_scene(scene_frame_seed(seed, index), width, height) for index in indices]
     if device == "cpu":
         return [scene.render(scene.cameras[0]) for scene in scenes]
-    return render_batch([(scene, scene.cameras[0], None) for scene in scenes],
-                        int(number) if number else None)  # fmt: skip
+    return render_batch(
+        [(scene, scene.cameras[0], None) for scene in scenes], int(number) if number else None
+    )
 
 
 def render_batch(
@@ -480,20 +596,31 @@ def render_batch(
     rngs = [rng or np.random.default_rng(scene.seed) for scene, _, rng in views]
     packed = [_PackedShapes.of(scene.shapes) for scene, _, _ in views]
     origins = np.array([camera.position for _, camera, _ in views], dtype=np.float64)
-    shapes = {name: _padded([getattr(p, name) for p in packed])
-              for name in (*raycast_cuda.GEOMETRY, *raycast_cuda.MATERIALS)}  # fmt: skip
+    shapes = {
+        name: _padded([getattr(p, name) for p in packed])
+        for name in (*raycast_cuda.GEOMETRY, *raycast_cuda.MATERIALS)
+    }
     shapes["offsets"] = np.zeros_like(shapes["centres"])
     shapes["clearance_sq"] = np.zeros_like(shapes["cos_yaws"])
     counts = np.array([len(p.kinds) for p in packed], dtype=np.int64)
     for b, p in enumerate(packed):
-        raycast.bound_clearances(origins[b], p.bound_centres, p.bound_radii, counts[b],
-                                 shapes["offsets"][b], shapes["clearance_sq"][b])  # fmt: skip
+        raycast.bound_clearances(
+            origins[b],
+            p.bound_centres,
+            p.bound_radii,
+            counts[b],
+            shapes["offsets"][b],
+            shapes["clearance_sq"][b],
+        )
     rotations = np.array([camera.rotation for _, camera, _ in views], dtype=np.float64)
-    cameras = np.array([[c.intrinsics.fx, c.intrinsics.fy, c.intrinsics.cx, c.intrinsics.cy]
-                        for _, c, _ in views], dtype=np.float64)  # fmt: skip
+    cameras = np.array(
+        [[c.intrinsics.fx, c.intrinsics.fy, c.intrinsics.cx, c.intrinsics.cy] for _, c, _ in views],
+        dtype=np.float64,
+    )
     with raycast_cuda.on_gpu(gpu):
-        traced, depth = raycast_cuda.trace_primary(rotations, origins, cameras, counts, shapes,
-                                                   height, width)  # fmt: skip
+        traced, depth = raycast_cuda.trace_primary(
+            rotations, origins, cameras, counts, shapes, height, width
+        )
         valid = np.isfinite(depth)
         shadow_lights, pixel_lights = [], np.zeros((len(views), height, width, 3))
         for b, (scene, _, _) in enumerate(views):
@@ -501,16 +628,20 @@ def render_batch(
             shadow_lights.append(shadow)
             pixel_lights[b][valid[b]] = hits  # raster order, as the CPU kernel consumes them
         looks = np.array([scene._shading_constants(camera) for scene, camera, _ in views])
-        colour = raycast_cuda.shade(traced, np.stack(shadow_lights), pixel_lights,
-                                    *texture_mips(), looks)  # fmt: skip
-    return [scene._finish(colour[b], depth[b], valid[b], camera, rngs[b])
-            for b, (scene, camera, _) in enumerate(views)]  # fmt: skip
+        colour = raycast_cuda.shade(
+            traced, np.stack(shadow_lights), pixel_lights, *texture_mips(), looks
+        )
+    return [
+        scene._finish(colour[b], depth[b], valid[b], camera, rngs[b])
+        for b, (scene, camera, _) in enumerate(views)
+    ]
 
 
 def _padded(arrays: list[np.ndarray]) -> np.ndarray:
     """Per-scene arrays (S_i, ...) stacked as (B, max S_i, ...), zero-padded."""
-    out = np.zeros((len(arrays), max(len(a) for a in arrays), *arrays[0].shape[1:]),
-                   dtype=arrays[0].dtype)  # fmt: skip
+    out = np.zeros(
+        (len(arrays), max(len(a) for a in arrays), *arrays[0].shape[1:]), dtype=arrays[0].dtype
+    )
     for b, array in enumerate(arrays):
         out[b, : len(array)] = array
     return out

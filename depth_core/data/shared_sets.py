@@ -55,8 +55,9 @@ def kinect_disparity_pgm(path: str | Path) -> np.ndarray:
     return raw
 
 
-def kitti_lidar_depth(velodyne: str | Path, calib: str | Path,
-                      shape: tuple[int, int]) -> np.ndarray:  # fmt: skip
+def kitti_lidar_depth(
+    velodyne: str | Path, calib: str | Path, shape: tuple[int, int]
+) -> np.ndarray:
     """Sparse metric depth from a KITTI scan: x_img = P2 · R0_rect · Tr_velo_to_cam · X;
     points behind the camera or outside the image are dropped; the nearest point wins."""
     matrices = read_kitti_calibration(calib)
@@ -110,8 +111,7 @@ def read_matrix_file(path: str | Path) -> list[tuple[str, np.ndarray]]:
 
 
 def _k_intrinsics(k: np.ndarray, width: int, height: int) -> Intrinsics:
-    return Intrinsics(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), width,
-                      height)  # fmt: skip
+    return Intrinsics(float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), width, height)
 
 
 def sevenscenes(root: str | Path, split: str = "all") -> LazySamples:
@@ -135,8 +135,12 @@ def sevenscenes(root: str | Path, split: str = "all") -> LazySamples:
         millimetres = read_depth_png(root / f"{stem}.depth.png")
         depth = np.where(millimetres == 65535, 0, millimetres).astype(np.float32) / 1000.0
         height, width = depth.shape
-        sample = _sample(read_image_rgb(root / f"{stem}.color.jpg"), depth,
-                         _k_intrinsics(k, width, height), f"7scenes/{stem}")  # fmt: skip
+        sample = _sample(
+            read_image_rgb(root / f"{stem}.color.jpg"),
+            depth,
+            _k_intrinsics(k, width, height),
+            f"7scenes/{stem}",
+        )
         sample.pose = np.loadtxt(root / f"{stem}.pose.txt").reshape(4, 4)
         return sample
 
@@ -168,8 +172,9 @@ def apc_shelf(root: str | Path) -> LazySamples:
             raw_own = bit_rotated_depth(read_depth_png(raw_path), 1e4)
             own = _k_intrinsics(depth_k, raw_own.shape[1], raw_own.shape[0])
             raw = register_depth(raw_own, own, colour, colour_from_depth)
-        sample = _sample(read_image_rgb(root / f"{stem}.color.png"), depth, colour,
-                         f"apc_shelf/{stem}", raw)  # fmt: skip
+        sample = _sample(
+            read_image_rgb(root / f"{stem}.color.png"), depth, colour, f"apc_shelf/{stem}", raw
+        )
         sample.pose = poses.get(stem)
         return sample
 
@@ -181,8 +186,9 @@ def _meta_frames(root: Path) -> tuple[dict, list[dict]]:
     return meta, meta["frames"]
 
 
-def _registered_png_frames(root: Path, label: str, units_per_metre: float,
-                           intrinsics: list[dict]) -> LazySamples:  # fmt: skip
+def _registered_png_frames(
+    root: Path, label: str, units_per_metre: float, intrinsics: list[dict]
+) -> LazySamples:
     """`meta.json` frames of uint16 depth registered to colour, with each frame's K."""
     _, frames = _meta_frames(root)
 
@@ -190,9 +196,12 @@ def _registered_png_frames(root: Path, label: str, units_per_metre: float,
         frame, k = item
         depth = read_depth_png(root / frame["depth"]).astype(np.float32) / units_per_metre
         height, width = depth.shape
-        return _sample(read_image_rgb(root / frame["rgb"]), depth,
-                       Intrinsics(k["fx"], k["fy"], k["cx"], k["cy"], width, height),
-                       f"{label}/{Path(frame['depth']).stem}")  # fmt: skip
+        return _sample(
+            read_image_rgb(root / frame["rgb"]),
+            depth,
+            Intrinsics(k["fx"], k["fy"], k["cx"], k["cy"], width, height),
+            f"{label}/{Path(frame['depth']).stem}",
+        )
 
     return LazySamples(list(zip(frames, intrinsics, strict=True)), read)
 
@@ -227,8 +236,9 @@ def office_ceiling(root: str | Path) -> LazySamples:
     """A RealSense looking up at an office ceiling: uint16 mm registered to colour (clipped at
     0.3 m); intrinsics estimated by COLMAP (`meta.json` K_approx)."""
     meta, frames = _meta_frames(Path(root))
-    return _registered_png_frames(Path(root), "office_ceiling", 1000.0,
-                                  [meta["K_approx"]] * len(frames))  # fmt: skip
+    return _registered_png_frames(
+        Path(root), "office_ceiling", 1000.0, [meta["K_approx"]] * len(frames)
+    )
 
 
 def orbbec_person(root: str | Path, group: str | None = None) -> LazySamples:
@@ -242,9 +252,13 @@ def orbbec_person(root: str | Path, group: str | None = None) -> LazySamples:
         reference = read_depth_png(folder / "high_quality_depth" / f"{stem}.png") / 1000.0
         raw = read_depth_png(folder / "depth_map" / f"{stem}.png") / 1000.0
         height, width = reference.shape
-        return _sample(read_image_rgb(folder / "color_map" / f"{stem}.png"), reference,
-                       _intrinsics(ORBBEC_NOMINAL_INTRINSICS, width, height),
-                       f"orbbec/{folder.name}/{stem}", raw)  # fmt: skip
+        return _sample(
+            read_image_rgb(folder / "color_map" / f"{stem}.png"),
+            reference,
+            _intrinsics(ORBBEC_NOMINAL_INTRINSICS, width, height),
+            f"orbbec/{folder.name}/{stem}",
+            raw,
+        )
 
     return LazySamples(items, read)
 

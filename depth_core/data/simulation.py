@@ -76,8 +76,14 @@ def warp_nearest(depth: np.ndarray, displacement: np.ndarray) -> np.ndarray:
     """out(y, x) = depth(y + dy, x + dx), nearest neighbour; 0 outside the image."""
     height, width = depth.shape
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    return cv2.remap(depth, x + displacement[..., 0], y + displacement[..., 1],
-                     cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+    return cv2.remap(
+        depth,
+        x + displacement[..., 0],
+        y + displacement[..., 1],
+        cv2.INTER_NEAREST,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 def discontinuities(depth: np.ndarray, relative_jump: float) -> np.ndarray:
@@ -96,8 +102,9 @@ def flying_pixels_and_edge_holes(
     edges = discontinuities(depth, config.discontinuity)
     draw = rng.random(depth.shape)
     holes = edges & (draw < config.edge_hole_probability)
-    flying = edges & ~holes & (draw < config.edge_hole_probability
-                               + config.flying_pixel_probability)  # fmt: skip
+    flying = (
+        edges & ~holes & (draw < config.edge_hole_probability + config.flying_pixel_probability)
+    )
     out = depth.copy()
     if flying.any():
         kernel = np.ones((3, 3), np.uint8)
@@ -161,8 +168,9 @@ def simulate_raw_depth(
     if config.capture_size is not None:
         capture_h, capture_w = config.capture_size
         raw = cv2.resize(raw, (capture_w, capture_h), interpolation=cv2.INTER_NEAREST)
-        holes = cv2.resize(holes.astype(np.uint8), (capture_w, capture_h),
-                           interpolation=cv2.INTER_NEAREST).astype(bool)  # fmt: skip
+        holes = cv2.resize(
+            holes.astype(np.uint8), (capture_w, capture_h), interpolation=cv2.INTER_NEAREST
+        ).astype(bool)
     raw = sensor_noise(raw, rng, config)
     dropped = rectangular_holes(raw.shape, rng, config.hole_fraction)
     out_of_range = raw > config.max_range_m
@@ -170,8 +178,9 @@ def simulate_raw_depth(
     raw[dropped | out_of_range] = 0
     if config.capture_size is not None and config.upsample:
         raw = cv2.resize(raw, shape[::-1], interpolation=cv2.INTER_NEAREST)
-        holes = cv2.resize(holes.astype(np.uint8), shape[::-1],
-                           interpolation=cv2.INTER_NEAREST).astype(bool)  # fmt: skip
+        holes = cv2.resize(
+            holes.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST
+        ).astype(bool)
     return SimulatedRaw(raw, misaligned, displacement, holes)
 
 
@@ -179,8 +188,9 @@ def simulate_tof(depth: np.ndarray, rng: np.random.Generator, downsample: int = 
     """A registered, lower-resolution ToF frame (1/`downsample` of the size, same field of
     view) with the default artefacts: what the recovery node receives."""
     height, width = depth.shape
-    config = RawDepthConfig(capture_size=(height // downsample, width // downsample),
-                            upsample=False)  # fmt: skip
+    config = RawDepthConfig(
+        capture_size=(height // downsample, width // downsample), upsample=False
+    )
     return simulate_raw_depth(depth, rng, config).raw
 
 

@@ -19,8 +19,11 @@ def calibration_batches(metadata: ModelMetadata, folder: str | Path) -> list[Bat
     from depth_core.data.loaders import read_depth_png, read_image_rgb
 
     folder = Path(folder)
-    images = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg")
-                    and not p.name.endswith(".depth.png"))  # fmt: skip
+    images = sorted(
+        p
+        for p in folder.iterdir()
+        if p.suffix.lower() in (".png", ".jpg", ".jpeg") and not p.name.endswith(".depth.png")
+    )
     if not images:
         raise ValueError(f"{folder}: no calibration images (.png/.jpg)")
     batches = []
@@ -31,8 +34,10 @@ def calibration_batches(metadata: ModelMetadata, folder: str | Path) -> list[Bat
             try:
                 raw = read_depth_png(depth_file) / 1000.0
             except ValueError as error:
-                raise ValueError(f"{error}; 16-bit depth in millimetres needed for "
-                                 f"{metadata.model_name} calibration") from None  # fmt: skip
+                raise ValueError(
+                    f"{error}; 16-bit depth in millimetres needed for "
+                    f"{metadata.model_name} calibration"
+                ) from None
         # No intrinsics with a folder: the canonical camera, as the estimator assumes then.
         batches.append(model_inputs(read_image_rgb(image), raw, metadata))
     return batches
@@ -42,8 +47,9 @@ def calibration_batches(metadata: ModelMetadata, folder: str | Path) -> list[Bat
 CALIBRATION_SCENE_SEED = 97
 
 
-def scene_calibration_batches(metadata: ModelMetadata, count: int,
-                              seed: int = CALIBRATION_SCENE_SEED) -> list[Batch]:  # fmt: skip
+def scene_calibration_batches(
+    metadata: ModelMetadata, count: int, seed: int = CALIBRATION_SCENE_SEED
+) -> list[Batch]:
     """`count` generated frames (raw depth: a simulated ToF frame, as in evaluation)."""
     from depth_core.data.scenes import scene_frame
     from depth_core.data.simulation import simulate_tof

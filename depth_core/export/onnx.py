@@ -32,9 +32,14 @@ def export_onnx(
     with torch.no_grad():
         # The TorchScript-based exporter: mature, no onnxscript dependency, static shapes.
         torch.onnx.export(
-            model, example_inputs, str(path), input_names=input_names,
-            output_names=output_names, opset_version=opset, dynamo=False,
-        )  # fmt: skip
+            model,
+            example_inputs,
+            str(path),
+            input_names=input_names,
+            output_names=output_names,
+            opset_version=opset,
+            dynamo=False,
+        )
     proto = onnx.load(str(path))
     onnx.checker.check_model(proto)
     if simplify:
@@ -64,8 +69,9 @@ def export_checkpoint(checkpoint: str | Path, onnx_path: str | Path, opset: int 
     example = [torch.zeros(1, 3, height, width)]
     if "raw_depth" in metadata.inputs:
         example.append(torch.ones(1, 1, height, width))
-    proto = export_onnx(model, tuple(example), onnx_path, list(metadata.inputs),
-                        list(metadata.outputs), opset)  # fmt: skip
+    proto = export_onnx(
+        model, tuple(example), onnx_path, list(metadata.inputs), list(metadata.outputs), opset
+    )
     entry = proto.metadata_props.add()
     entry.key, entry.value = "depth_ros", metadata.to_json()
     onnx.save(proto, str(onnx_path))

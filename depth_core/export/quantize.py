@@ -22,9 +22,12 @@ from depth_core.metadata import ONNX_PRECISION_KEY
 FLOAT_PREFIXES = ("/encoder/conv_stem", "/encoder/bn1", "/encoder/blocks.0/", "/head/")
 
 
-def quantize_int8(onnx_path: str | Path, out_path: str | Path,
-                  batches: Iterable[dict[str, np.ndarray]],
-                  float_prefixes: tuple[str, ...] = FLOAT_PREFIXES) -> onnx.ModelProto:  # fmt: skip
+def quantize_int8(
+    onnx_path: str | Path,
+    out_path: str | Path,
+    batches: Iterable[dict[str, np.ndarray]],
+    float_prefixes: tuple[str, ...] = FLOAT_PREFIXES,
+) -> onnx.ModelProto:
     """`onnx_path` (an exported depth_ros model) -> `out_path`: QDQ format, per-channel int8
     weights, uint8 activations whose ranges are the 0.001-99.999 percentiles over `batches`
     (the network's preprocessed inputs, see depth_core.export.calibration). Nodes whose names
@@ -54,8 +57,9 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path,
     with tempfile.TemporaryDirectory() as scratch:
         prepared = Path(scratch) / "prepared.onnx"
         quant_pre_process(str(onnx_path), str(prepared))  # shape inference and fusions first
-        kept = [n.name for n in onnx.load(str(prepared)).graph.node
-                if n.name.startswith(float_prefixes)]  # fmt: skip
+        kept = [
+            n.name for n in onnx.load(str(prepared)).graph.node if n.name.startswith(float_prefixes)
+        ]
         quantize_static(
             str(prepared),
             str(out_path),
@@ -74,9 +78,12 @@ def quantize_int8(onnx_path: str | Path, out_path: str | Path,
     return proto
 
 
-def quantize_exported(onnx_path: str | Path, out_path: str | Path,
-                      calib_folder: str | Path | None = None,
-                      calib_scenes: int | None = None) -> Path:  # fmt: skip
+def quantize_exported(
+    onnx_path: str | Path,
+    out_path: str | Path,
+    calib_folder: str | Path | None = None,
+    calib_scenes: int | None = None,
+) -> Path:
     """The INT8 copy of an exported model, calibrated on a folder of frames or on
     `calib_scenes` generated ones (exactly one of the two)."""
     from depth_core.export import calibration
@@ -85,7 +92,10 @@ def quantize_exported(onnx_path: str | Path, out_path: str | Path,
     if (calib_folder is None) == (calib_scenes is None):
         raise ValueError("INT8 calibration needs exactly one of a folder and a scene count")
     metadata = OnnxRuntimeBackend(Path(onnx_path)).metadata
-    batches = (calibration.calibration_batches(metadata, calib_folder) if calib_folder is not None
-               else calibration.scene_calibration_batches(metadata, calib_scenes))  # fmt: skip
+    batches = (
+        calibration.calibration_batches(metadata, calib_folder)
+        if calib_folder is not None
+        else calibration.scene_calibration_batches(metadata, calib_scenes)
+    )
     quantize_int8(onnx_path, out_path, batches)
     return Path(out_path)

@@ -56,8 +56,10 @@ def tensorrt_graph_problems(proto: Any) -> list[str]:
         if node.domain not in ("", "ai.onnx"):
             problems.append(f"{node.name}: custom-domain operator {node.domain}::{node.op_type}")
         elif node.op_type not in support.operators:
-            problems.append(f"{node.name}: {node.op_type} is not supported by TensorRT "
-                            f"{support.tensorrt_version}")  # fmt: skip
+            problems.append(
+                f"{node.name}: {node.op_type} is not supported by TensorRT "
+                f"{support.tensorrt_version}"
+            )
         elif node.op_type == "Resize":
             attributes = {a.name: a for a in node.attribute}
             mode = attributes["mode"].s.decode() if "mode" in attributes else "nearest"
@@ -105,8 +107,11 @@ def engine_environment() -> EngineEnvironment:
 
 def _gpu_name() -> str | None:
     if shutil.which("nvidia-smi"):
-        result = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader",
-                                 "--id=0"], capture_output=True, text=True)  # fmt: skip
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", "--id=0"],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode == 0 and result.stdout.strip():
             return result.stdout.strip().splitlines()[0]
     return None
@@ -126,8 +131,10 @@ def read_sidecar(engine_path: str | Path) -> tuple[EngineKey, ModelMetadata]:
     """The key and model metadata an engine was built with; errors name the file."""
     path = sidecar_path(engine_path)
     if not path.is_file():
-        raise ValueError(f"{engine_path}: no sidecar {path.name}; an engine is only usable "
-                         f"with the JSON `depth-core export --tensorrt` writes")  # fmt: skip
+        raise ValueError(
+            f"{engine_path}: no sidecar {path.name}; an engine is only usable "
+            f"with the JSON `depth-core export --tensorrt` writes"
+        )
     try:
         payload = json.loads(path.read_text())
         if payload.get("format") != SIDECAR_FORMAT:
@@ -144,8 +151,9 @@ def check_engine_key(engine_path: str | Path, key: EngineKey, here: EngineEnviro
     if key.gpu != here.gpu:
         differences.append(f"GPU {key.gpu!r}, this machine has {here.gpu or 'no NVIDIA GPU'!r}")
     if key.tensorrt != here.tensorrt:
-        differences.append(f"TensorRT {key.tensorrt}, this machine has "
-                           f"{here.tensorrt or 'no TensorRT'}")  # fmt: skip
+        differences.append(
+            f"TensorRT {key.tensorrt}, this machine has {here.tensorrt or 'no TensorRT'}"
+        )
     if differences:
         raise EngineMismatchError(
             f"{engine_path}: built for {'; '.join(differences)}. Engines are not portable: "
@@ -200,8 +208,9 @@ def build_engine(
     engine_path.write_bytes(bytes(serialized))
     key = EngineKey(_gpu_name() or "unknown", trt.__version__, metadata.content_hash, precision)
     write_sidecar(engine_path, key, metadata)
-    LOG.info("%s: built %s engine for %s, TensorRT %s", engine_path, precision, key.gpu,
-             key.tensorrt)  # fmt: skip
+    LOG.info(
+        "%s: built %s engine for %s, TensorRT %s", engine_path, precision, key.gpu, key.tensorrt
+    )
     return key
 
 
@@ -219,8 +228,10 @@ def cached_engine(
     metadata = ModelMetadata.from_json(props.get("depth_ros", "{}"), source=str(onnx_path))
     here = engine_environment()
     if here.tensorrt is None or here.gpu is None:
-        raise RuntimeError("TensorRT engines need TensorRT and an NVIDIA GPU; this machine has "
-                           f"TensorRT {here.tensorrt}, GPU {here.gpu}")  # fmt: skip
+        raise RuntimeError(
+            "TensorRT engines need TensorRT and an NVIDIA GPU; this machine has "
+            f"TensorRT {here.tensorrt}, GPU {here.gpu}"
+        )
     key = EngineKey(here.gpu, here.tensorrt, metadata.content_hash, precision)
     engine_path = Path(cache_dir) / f"{key.file_stem()}.engine"
     if engine_path.is_file():

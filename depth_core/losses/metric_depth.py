@@ -90,8 +90,9 @@ class MetricDepthLoss(nn.Module):
     ) -> torch.Tensor:
         """features: BxCxhxw; depth, valid: Bx1xHxW (any resolution)."""
         b, _, h, w = features.shape
-        depth = F.interpolate(torch.where(valid, depth, torch.zeros_like(depth)), (h, w),
-                              mode="nearest")  # fmt: skip
+        depth = F.interpolate(
+            torch.where(valid, depth, torch.zeros_like(depth)), (h, w), mode="nearest"
+        )
         valid = F.interpolate(valid.float(), (h, w), mode="nearest") > 0.5
         total, count = features.new_zeros(()), features.new_zeros(())
         for shift in self.partner_shifts(b, h, w, generator):

@@ -65,9 +65,12 @@ def ssim(
 
 
 def ssim_loss(
-    pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor, window: int = 7,
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    valid: torch.Tensor,
+    window: int = 7,
     data_range: float = 10.0,
-) -> torch.Tensor:  # fmt: skip
+) -> torch.Tensor:
     """(1 − SSIM)/2, averaged over windows that hold only valid ground truth."""
     structural = ssim(pred, _clean(gt, valid), window, data_range)
     return masked_mean((1.0 - structural) / 2.0, _erode(valid, window))
@@ -125,9 +128,12 @@ def _log_error_per_image(
 
 
 def silog_loss(
-    pred: torch.Tensor, gt: torch.Tensor, valid: torch.Tensor,
-    variance_focus: float | torch.Tensor = 0.85, scale: float = 10.0,
-) -> torch.Tensor:  # fmt: skip
+    pred: torch.Tensor,
+    gt: torch.Tensor,
+    valid: torch.Tensor,
+    variance_focus: float | torch.Tensor = 0.85,
+    scale: float = 10.0,
+) -> torch.Tensor:
     """Scale-invariant log loss (Eigen et al.; BTS form) per image, averaged over the batch:
     scale · sqrt(mean(g²) − λ·mean(g)²), g = log pred − log gt, λ = variance_focus. λ = 1 is
     blind to each image's global scale; a tensor gives each image (N x 1 x H x W) its own λ."""

@@ -27,11 +27,19 @@ LOG = logging.getLogger(__name__)
 
 PATCH = 14
 CONFIGS = {
-    "vits": {"vit": "vit_small_patch14_dinov2", "features": 64,
-             "out_channels": (48, 96, 192, 384), "layers": (2, 5, 8, 11)},
-    "vitb": {"vit": "vit_base_patch14_dinov2", "features": 128,
-             "out_channels": (96, 192, 384, 768), "layers": (2, 5, 8, 11)},
-}  # fmt: skip
+    "vits": {
+        "vit": "vit_small_patch14_dinov2",
+        "features": 64,
+        "out_channels": (48, 96, 192, 384),
+        "layers": (2, 5, 8, 11),
+    },
+    "vitb": {
+        "vit": "vit_base_patch14_dinov2",
+        "features": 128,
+        "out_channels": (96, 192, 384, 768),
+        "layers": (2, 5, 8, 11),
+    },
+}
 UNUSED_OFFICIAL_KEYS = ("pretrained.mask_token",)
 
 
@@ -51,8 +59,9 @@ def bicubic_matrix(out_size: int, in_size: int, scale: float) -> np.ndarray:
         source = (i + 0.5) / scale - 0.5
         left = math.floor(source)
         t = source - left
-        for offset, weight in zip((-1, 0, 1, 2), (far(t + 1), near(t), near(1 - t), far(2 - t)),
-                                  strict=True):  # fmt: skip
+        for offset, weight in zip(
+            (-1, 0, 1, 2), (far(t + 1), near(t), near(1 - t), far(2 - t)), strict=True
+        ):
             weights[i, min(max(left + offset, 0), in_size - 1)] += weight
     return weights
 
@@ -89,22 +98,30 @@ class DPTHead(nn.Module):
         super().__init__()
         self.projects = nn.ModuleList(nn.Conv2d(embed_dim, c, 1) for c in out_channels)
         c = out_channels
-        self.resize_layers = nn.ModuleList([
-            nn.ConvTranspose2d(c[0], c[0], 4, stride=4),
-            nn.ConvTranspose2d(c[1], c[1], 2, stride=2),
-            nn.Identity(),
-            nn.Conv2d(c[3], c[3], 3, stride=2, padding=1),
-        ])  # fmt: skip
+        self.resize_layers = nn.ModuleList(
+            [
+                nn.ConvTranspose2d(c[0], c[0], 4, stride=4),
+                nn.ConvTranspose2d(c[1], c[1], 2, stride=2),
+                nn.Identity(),
+                nn.Conv2d(c[3], c[3], 3, stride=2, padding=1),
+            ]
+        )
         self.scratch = nn.Module()
         for i, channels in enumerate(out_channels, start=1):
-            setattr(self.scratch, f"layer{i}_rn", nn.Conv2d(channels, features, 3, padding=1,
-                                                            bias=False))  # fmt: skip
+            setattr(
+                self.scratch,
+                f"layer{i}_rn",
+                nn.Conv2d(channels, features, 3, padding=1, bias=False),
+            )
             setattr(self.scratch, f"refinenet{i}", FusionBlock(features))
         self.scratch.output_conv1 = nn.Conv2d(features, features // 2, 3, padding=1)
         self.scratch.output_conv2 = nn.Sequential(
-            nn.Conv2d(features // 2, 32, 3, padding=1), nn.ReLU(True), nn.Conv2d(32, 1, 1),
-            nn.ReLU(True), nn.Identity(),
-        )  # fmt: skip
+            nn.Conv2d(features // 2, 32, 3, padding=1),
+            nn.ReLU(True),
+            nn.Conv2d(32, 1, 1),
+            nn.ReLU(True),
+            nn.Identity(),
+        )
 
     def forward(self, tokens: list[torch.Tensor], patch_h: int, patch_w: int) -> torch.Tensor:
         layers = []
@@ -118,8 +135,9 @@ class DPTHead(nn.Module):
         path = s.refinenet2(path, l2, size=l1.shape[-2:])
         path = s.refinenet1(path, l1)
         out = s.output_conv1(path)
-        out = F.interpolate(out, (patch_h * PATCH, patch_w * PATCH), mode="bilinear",
-                            align_corners=True)  # fmt: skip
+        out = F.interpolate(
+            out, (patch_h * PATCH, patch_w * PATCH), mode="bilinear", align_corners=True
+        )
         return s.output_conv2(out)
 
 
@@ -133,8 +151,9 @@ class DepthAnythingV2(nn.Module):
             raise ValueError(f"unknown Depth Anything V2 encoder {encoder!r}: {sorted(CONFIGS)}")
         cfg = CONFIGS[encoder]
         self.layers = cfg["layers"]
-        self.pretrained = timm.create_model(cfg["vit"], pretrained=False, img_size=518,
-                                            num_classes=0)  # fmt: skip
+        self.pretrained = timm.create_model(
+            cfg["vit"], pretrained=False, img_size=518, num_classes=0
+        )
         self.depth_head = DPTHead(self.pretrained.embed_dim, cfg["features"], cfg["out_channels"])
         if checkpoint is not None:
             self.load_official(checkpoint)
@@ -149,8 +168,10 @@ class DepthAnythingV2(nn.Module):
         own = self.state_dict()
         missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
         if missing or unexpected:
-            raise ValueError(f"{path}: not a Depth Anything V2 layout; missing {missing[:3]}, "
-                             f"unexpected {unexpected[:3]}")  # fmt: skip
+            raise ValueError(
+                f"{path}: not a Depth Anything V2 layout; missing {missing[:3]}, "
+                f"unexpected {unexpected[:3]}"
+            )
         wrong = [k for k in own if own[k].shape != state[k].shape]
         if wrong:
             raise ValueError(f"{path}: shape mismatch for {wrong[:3]} (another model size?)")

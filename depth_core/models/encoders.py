@@ -79,9 +79,15 @@ def _widen_stem(encoder: nn.Module, in_chans: int) -> None:
         for child_name, child in parent.named_children():
             if isinstance(child, nn.Conv2d) and child.in_channels == 3:
                 wide = type(child)(
-                    in_chans, child.out_channels, child.kernel_size, child.stride,
-                    child.padding, child.dilation, child.groups, child.bias is not None,
-                )  # fmt: skip
+                    in_chans,
+                    child.out_channels,
+                    child.kernel_size,
+                    child.stride,
+                    child.padding,
+                    child.dilation,
+                    child.groups,
+                    child.bias is not None,
+                )
                 with torch.no_grad():
                     wide.weight.zero_()
                     wide.weight[:, :3] = child.weight
@@ -97,12 +103,27 @@ def _widen_stem(encoder: nn.Module, in_chans: int) -> None:
 _BLOCK_KEY = re.compile(r"^_blocks\.(\d+)\.(\w+)\.(.+)$")
 # Inside a block with an expansion conv (timm InvertedResidual) and without one
 # (timm DepthwiseSeparableConv): package layer name -> timm layer name.
-_EXPANDED = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
-             "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3"}  # fmt: skip
-_SEPARABLE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw",
-              "_bn2": "bn2"}  # fmt: skip
-_TOP = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2",
-        "_fc": "classifier"}  # fmt: skip
+_EXPANDED = {
+    "_expand_conv": "conv_pw",
+    "_bn0": "bn1",
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2",
+    "_project_conv": "conv_pwl",
+    "_bn2": "bn3",
+}
+_SEPARABLE = {
+    "_depthwise_conv": "conv_dw",
+    "_bn1": "bn1",
+    "_project_conv": "conv_pw",
+    "_bn2": "bn2",
+}
+_TOP = {
+    "_conv_stem": "conv_stem",
+    "_bn0": "bn1",
+    "_conv_head": "conv_head",
+    "_bn1": "bn2",
+    "_fc": "classifier",
+}
 
 
 def lite0_package_weights_path() -> Path:
@@ -119,8 +140,11 @@ def remap_lite0_package_state_dict(
     timm_block_names: timm's block prefixes in execution order ("blocks.0.0", "blocks.1.0",
     ...); the package numbers the same blocks 0..15 in that order.
     """
-    expanded = {int(m.group(1)) for k in package_state if (m := _BLOCK_KEY.match(k))
-                and m.group(2) == "_expand_conv"}  # fmt: skip
+    expanded = {
+        int(m.group(1))
+        for k in package_state
+        if (m := _BLOCK_KEY.match(k)) and m.group(2) == "_expand_conv"
+    }
     remapped = {}
     for key, value in package_state.items():
         if match := _BLOCK_KEY.match(key):
@@ -149,8 +173,10 @@ def load_lite0_package_weights(model: nn.Module, path: Path | None = None) -> No
         raise ValueError(f"{path}: no weights for {len(missing)} keys, e.g. {missing[:3]}")
     for key in own:
         if own[key].shape != remapped[key].shape:
-            raise ValueError(f"{path}: {key} has shape {tuple(remapped[key].shape)}, "
-                             f"model expects {tuple(own[key].shape)}")  # fmt: skip
+            raise ValueError(
+                f"{path}: {key} has shape {tuple(remapped[key].shape)}, "
+                f"model expects {tuple(own[key].shape)}"
+            )
     # A features_only model lacks the classifier head; those keys are simply unused.
     model.load_state_dict({k: remapped[k] for k in own}, strict=True)
     LOG.info("loaded ImageNet EfficientNet-Lite0 weights from %s", path)

@@ -54,9 +54,12 @@ class LatentDualNet(nn.Module):
         self.depth_scale = depth_scale
         widths = [32, 64, 128, 256]
         self.depth_encoder = nn.Sequential(
-            _down(1, widths[0]), _down(widths[0], widths[1]), _down(widths[1], widths[2]),
-            _down(widths[2], widths[3]), _down(widths[3], latent_channels),
-        )  # fmt: skip
+            _down(1, widths[0]),
+            _down(widths[0], widths[1]),
+            _down(widths[1], widths[2]),
+            _down(widths[2], widths[3]),
+            _down(widths[3], latent_channels),
+        )
         self.colour_backbone = create_encoder(encoder, pretrained)
         self.colour_to_latent = nn.Sequential(
             nn.Conv2d(self.colour_backbone.feature_info.channels()[-1], latent_channels, 3, 1, 1),

@@ -81,8 +81,9 @@ def fill_missing_depth(
     for _ in range(rings):
         total_weight = F.avg_pool2d(weight, 3, stride=1, padding=1)
         take = (weight <= 0) & (total_weight > 1e-6)
-        average = (F.avg_pool2d(filled * weight, 3, stride=1, padding=1)
-                   / total_weight.clamp_min(1e-6))  # fmt: skip
+        average = F.avg_pool2d(filled * weight, 3, stride=1, padding=1) / total_weight.clamp_min(
+            1e-6
+        )
         neighbours = F.avg_pool2d((weight > 0).to(depth.dtype), 3, stride=1, padding=1)
         filled = torch.where(take, average, filled)
         # a filled pixel carries its neighbours' mean confidence on to the next ring
@@ -93,11 +94,11 @@ def fill_missing_depth(
         if size[0] < factor or size[1] < factor:
             break
         pooled_weight = F.avg_pool2d(weight, factor, ceil_mode=True)
-        average = (F.avg_pool2d(filled * weight, factor, ceil_mode=True)
-                   / pooled_weight.clamp_min(1e-6))  # fmt: skip
+        average = F.avg_pool2d(filled * weight, factor, ceil_mode=True) / pooled_weight.clamp_min(
+            1e-6
+        )
         average = F.interpolate(average, size=size, mode="nearest")
-        has_data = F.interpolate((pooled_weight > 1e-6).to(depth.dtype), size=size,
-                                 mode="nearest")  # fmt: skip
+        has_data = F.interpolate((pooled_weight > 1e-6).to(depth.dtype), size=size, mode="nearest")
         take = (1 - covered) * has_data
         filled = filled + take * average
         covered = covered + take
@@ -133,12 +134,15 @@ class StructureUncertainty(nn.Module):
             raise ValueError(f"structure-uncertainty stride must be 2 or 4, got {stride}")
         self.stride = stride
         self.net = nn.Sequential(
-            nn.Conv2d(8, width, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(8, width, 3, stride=2, padding=1),
+            nn.LeakyReLU(0.2),
             conv_act(width, width),
-            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, width, 3, padding=4, dilation=4),
+            nn.LeakyReLU(0.2),
             conv_act(width, width),
-        )  # fmt: skip
+        )
         self.out = nn.Conv2d(width, 1, 3, padding=1)
         # Start by trusting raw depth (P(misaligned) ≈ 0.1, most raw pixels are aligned), not
         # at P ≈ 0.5, where chance decides whether the hard mask drops every raw pixel.
@@ -146,9 +150,16 @@ class StructureUncertainty(nn.Module):
 
     def forward(self, rgb, raw_scaled, raw_valid, prior) -> torch.Tensor:
         inputs = torch.cat(
-            [rgb, raw_scaled, raw_valid, prior, _image_gradient(raw_scaled) * raw_valid,
-             _image_gradient(prior)], dim=1,
-        )  # fmt: skip
+            [
+                rgb,
+                raw_scaled,
+                raw_valid,
+                prior,
+                _image_gradient(raw_scaled) * raw_valid,
+                _image_gradient(prior),
+            ],
+            dim=1,
+        )
         if self.stride == 4:
             inputs = F.avg_pool2d(inputs, 2)
         return self._full_resolution_out(self.net(inputs), spatial_size(rgb))
@@ -193,9 +204,11 @@ class RobustFeatureAlignment(nn.Module):
         self.feature_proj = nn.Conv2d(channels, hidden, 1, bias=True)
         radius = window // 2
         offsets = torch.stack(
-            torch.meshgrid(torch.arange(-radius, radius + 1), torch.arange(-radius, radius + 1),
-                           indexing="ij"), dim=-1,
-        ).reshape(-1, 2).float() / max(radius, 1)  # fmt: skip
+            torch.meshgrid(
+                torch.arange(-radius, radius + 1), torch.arange(-radius, radius + 1), indexing="ij"
+            ),
+            dim=-1,
+        ).reshape(-1, 2).float() / max(radius, 1)
         self.register_buffer("offsets", offsets, persistent=False)  # (f², 2): (Δy, Δx)
         self.offset_proj = nn.Linear(2, hidden, bias=False)
         self.score = nn.Conv3d(hidden, 1, 1)  # the MLP's second layer, per neighbour
@@ -206,8 +219,11 @@ class RobustFeatureAlignment(nn.Module):
         """BxCxHxW -> f² shifted BxCxHxW views, replicate-padded at the borders."""
         r, (h, w) = self.window // 2, spatial_size(x)
         padded = F.pad(x, (r, r, r, r), mode="replicate")
-        return [padded[..., dy : dy + h, dx : dx + w] for dy in range(self.window)
-                for dx in range(self.window)]  # fmt: skip
+        return [
+            padded[..., dy : dy + h, dx : dx + w]
+            for dy in range(self.window)
+            for dx in range(self.window)
+        ]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         projected = self.feature_proj(x)  # W_f·f + b
@@ -217,7 +233,7 @@ class RobustFeatureAlignment(nn.Module):
         scores = [
             F.conv2d(F.leaky_relu(projected + offset - key, 0.2), score_weight, self.score.bias)
             for offset, key in zip(offset_terms, self._neighbour_views(keys), strict=True)
-        ]  # fmt: skip
+        ]
         weights = torch.softmax(torch.cat(scores, dim=1), dim=1)  # Bxf²xHxW
         values = torch.stack(self._neighbour_views(self.value(x)), dim=2)  # BxCxf²xHxW
         aggregated = (weights.unsqueeze(1) * values).sum(dim=2)
@@ -250,8 +266,9 @@ class RecoveryNet(nn.Module):
         self.soft_mask = soft_mask
         self.uncertainty = StructureUncertainty(stride=uncertainty_stride)
         # RGB + masked raw depth + its confidence go through one encoder.
-        self.encoder = create_encoder(encoder, pretrained, in_chans=5,
-                                      drop_path_rate=drop_path_rate)  # fmt: skip
+        self.encoder = create_encoder(
+            encoder, pretrained, in_chans=5, drop_path_rate=drop_path_rate
+        )
         channels = self.encoder.feature_info.channels()
         self.decoder = SkipDecoder(channels, decoder_width)
         # Alignment after the stride-4 stage (the second-to-last decoder stage).
@@ -285,8 +302,9 @@ class RecoveryNet(nn.Module):
         with torch.no_grad():
             prior = self.prior(rgb)
             prior = prior.depth if hasattr(prior, "depth") else prior
-            prior = F.interpolate(prior, size=spatial_size(rgb), mode="bilinear",
-                                  align_corners=False)  # fmt: skip
+            prior = F.interpolate(
+                prior, size=spatial_size(rgb), mode="bilinear", align_corners=False
+            )
         return _standardise(prior)
 
     def forward(self, rgb: torch.Tensor, raw_depth: torch.Tensor) -> RecoveryPrediction:
@@ -326,8 +344,10 @@ def build_prior(kind: str | None, checkpoint: str | None = None) -> nn.Module | 
     if kind == "depth_anything_v2":
         if checkpoint:
             return DepthAnythingV2("vits", checkpoint=checkpoint)
-        LOG.warning("no Depth Anything V2 checkpoint given: using the monocular model as the "
-                    "recovery prior instead")  # fmt: skip
+        LOG.warning(
+            "no Depth Anything V2 checkpoint given: using the monocular model as the "
+            "recovery prior instead"
+        )
         kind = "monocular"
     if kind == "monocular":
         return TransferDepthNet()

@@ -26,9 +26,14 @@ class TorchBackend:
     buffers, one launch per frame) or compilation by torch.compile / torch-tensorrt."""
 
     def __init__(
-        self, path: Path, device: str = "cpu", precision: str = "fp32",
-        cuda_graphs: bool = False, compile_mode: str | None = None, threads: int | None = None,
-    ):  # fmt: skip
+        self,
+        path: Path,
+        device: str = "cpu",
+        precision: str = "fp32",
+        cuda_graphs: bool = False,
+        compile_mode: str | None = None,
+        threads: int | None = None,
+    ):
         import torch
 
         if threads:
@@ -48,9 +53,17 @@ class TorchBackend:
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
         self.model.to(self.device, self.dtype)
         height, width = self.metadata.input_size
-        self._static = [torch.zeros(1, 1 if name == "raw_depth" else 3, height, width,
-                                    device=self.device, dtype=self.dtype)
-                        for name in self.metadata.inputs]  # fmt: skip
+        self._static = [
+            torch.zeros(
+                1,
+                1 if name == "raw_depth" else 3,
+                height,
+                width,
+                device=self.device,
+                dtype=self.dtype,
+            )
+            for name in self.metadata.inputs
+        ]
         self._forward = self._compiled(compile_mode) if compile_mode else self.model
         self._graph = self._capture() if cuda_graphs else None
         suffix = "-cudagraph" if cuda_graphs else f"-{compile_mode}" if compile_mode else ""
@@ -62,8 +75,9 @@ class TorchBackend:
             return torch.compile(self.model, mode="max-autotune-no-cudagraphs")
         import torch_tensorrt
 
-        return torch_tensorrt.compile(self.model, ir="dynamo", inputs=self._static,
-                                      enabled_precisions={self.dtype})  # fmt: skip
+        return torch_tensorrt.compile(
+            self.model, ir="dynamo", inputs=self._static, enabled_precisions={self.dtype}
+        )
 
     def _capture(self):
         torch = self._torch
@@ -101,16 +115,18 @@ class OnnxRuntimeBackend:
         available = ort.get_available_providers()
         wanted = ["CPUExecutionProvider"]
         if device.startswith("cuda"):
-            wanted = [p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider")
-                      if p in available] + wanted  # fmt: skip
+            wanted = [
+                p for p in ("TensorrtExecutionProvider", "CUDAExecutionProvider") if p in available
+            ] + wanted
         try:
             self.session = ort.InferenceSession(str(path), options, providers=wanted)
         except Exception as error:  # onnxruntime raises its own exception types
             raise ValueError(f"{path}: ONNX Runtime cannot load it: {error}") from None
         props = self.session.get_modelmeta().custom_metadata_map
         if "depth_ros" not in props:
-            raise ValueError(f"{path}: ONNX file has no depth_ros metadata (export it with "
-                             f"`depth-core export`)")  # fmt: skip
+            raise ValueError(
+                f"{path}: ONNX file has no depth_ros metadata (export it with `depth-core export`)"
+            )
         self.metadata = ModelMetadata.from_json(props["depth_ros"], source=str(path))
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "").lower()
         self.name = f"onnxruntime-{provider}"
@@ -141,8 +157,11 @@ class TensorRTBackend:
         for index in range(self.engine.num_io_tensors):
             name = self.engine.get_tensor_name(index)
             shape = tuple(self.engine.get_tensor_shape(name))
-            dtype = torch.float16 if self.engine.get_tensor_dtype(name) == trt.float16 else \
-                torch.float32  # fmt: skip
+            dtype = (
+                torch.float16
+                if self.engine.get_tensor_dtype(name) == trt.float16
+                else torch.float32
+            )
             self.buffers[name] = torch.empty(shape, dtype=dtype, device="cuda")
             self.context.set_tensor_address(name, self.buffers[name].data_ptr())
         self.name, self.precision = "tensorrt", key.precision

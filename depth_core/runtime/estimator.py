@@ -92,10 +92,16 @@ class DepthEstimator:
 
     @classmethod
     def load(
-        cls, path: str | Path, backend: str = "auto", device: str = "cpu",
-        threads: int | None = None, precision: str = "auto", cuda_graphs: bool | None = None,
-        compile_mode: str | None = None, cache_dir: str | Path | None = None,
-    ) -> DepthEstimator:  # fmt: skip
+        cls,
+        path: str | Path,
+        backend: str = "auto",
+        device: str = "cpu",
+        threads: int | None = None,
+        precision: str = "auto",
+        cuda_graphs: bool | None = None,
+        compile_mode: str | None = None,
+        cache_dir: str | Path | None = None,
+    ) -> DepthEstimator:
         """Load a checkpoint (.pt/.pth/.ckpt), an .onnx file or a TensorRT .engine.
 
         backend: auto | torch | onnxruntime | tensorrt. `auto` picks the fastest one this
@@ -108,8 +114,10 @@ class DepthEstimator:
         kind = {".onnx": "onnx", ".engine": "engine"}.get(suffix)
         kind = "checkpoint" if suffix in CHECKPOINT_SUFFIXES else kind
         if kind is None:
-            raise ValueError(f"{path}: unknown model file type {suffix or '(no suffix)'}; expected "
-                             f"{', '.join(CHECKPOINT_SUFFIXES)}, .onnx or .engine")  # fmt: skip
+            raise ValueError(
+                f"{path}: unknown model file type {suffix or '(no suffix)'}; expected "
+                f"{', '.join(CHECKPOINT_SUFFIXES)}, .onnx or .engine"
+            )
         if backend == "auto":
             backend = choose_backend(kind, device)
         if backend not in BACKEND_FILES:
@@ -154,15 +162,21 @@ class DepthEstimator:
         meta = self.metadata
         takes_raw = "raw_depth" in meta.inputs
         if ground_plane is not None and takes_raw:
-            raise ValueError(f"{self.source}: ground_plane is for monocular models; a recovery "
-                             "model takes its scale from the raw depth")  # fmt: skip
+            raise ValueError(
+                f"{self.source}: ground_plane is for monocular models; a recovery "
+                "model takes its scale from the raw depth"
+            )
         if (
             meta.canonical_focal_px is not None
             and intrinsics is None
             and not self._warned_canonical
         ):
-            LOG.warning("%s: no intrinsics given; assuming the canonical camera (f = %.1f px at "
-                        "%s)", self.source, meta.canonical_focal_px, meta.input_size)  # fmt: skip
+            LOG.warning(
+                "%s: no intrinsics given; assuming the canonical camera (f = %.1f px at %s)",
+                self.source,
+                meta.canonical_focal_px,
+                meta.input_size,
+            )
             self._warned_canonical = True
         scale = focal_scale(intrinsics, meta.input_size, meta.canonical_focal_px)
         try:
@@ -191,13 +205,16 @@ class DepthEstimator:
             return DepthResult(depth, sigma, "raw")
         fit = None
         if ground_plane is not None:
-            fit = (fit_plane_scale(depth, intrinsics, ground_plane) if intrinsics is not None
-                   else PlaneScale(None, 0, 0.0, 0.0, "no camera intrinsics"))  # fmt: skip
+            fit = (
+                fit_plane_scale(depth, intrinsics, ground_plane)
+                if intrinsics is not None
+                else PlaneScale(None, 0, 0.0, 0.0, "no camera intrinsics")
+            )
         if fit is not None and fit.scale is not None:
             factor = np.float32(fit.scale)
             depth, sigma = depth * factor, sigma * factor
             relative = float(np.hypot(fit.relative_sigma, meta.plane_relative_sigma))
-            return DepthResult(depth, with_scale_uncertainty(sigma, depth, relative), "plane",
-                               fit)  # fmt: skip
-        return DepthResult(depth, with_scale_uncertainty(sigma, depth, meta.relative_sigma),
-                           "learned", fit)  # fmt: skip
+            return DepthResult(depth, with_scale_uncertainty(sigma, depth, relative), "plane", fit)
+        return DepthResult(
+            depth, with_scale_uncertainty(sigma, depth, meta.relative_sigma), "learned", fit
+        )

@@ -123,8 +123,13 @@ def fit_plane_scale(depth: np.ndarray, intrinsics: Intrinsics, plane: GroundPlan
     candidates = valid & (offset > 0) & _facing(points, normal)
     log_offset = np.log(offset[candidates]) if candidates.any() else np.empty(0, np.float32)
     if log_offset.size < MIN_PLANE_SHARE * valid_count:
-        return PlaneScale(None, int(log_offset.size), log_offset.size / valid_count, 0.0,
-                          "no surface faces the plane's normal")  # fmt: skip
+        return PlaneScale(
+            None,
+            int(log_offset.size),
+            log_offset.size / valid_count,
+            0.0,
+            "no surface faces the plane's normal",
+        )
     # The most populous height: the window of the inlier band's width that holds the most
     # heights (1-D RANSAC over every start, exhaustively), then re-centred on its median.
     tolerance = np.log1p(INLIER_RELATIVE_TOLERANCE)
@@ -138,13 +143,19 @@ def fit_plane_scale(depth: np.ndarray, intrinsics: Intrinsics, plane: GroundPlan
     inliers = ordered[np.abs(ordered - centre) <= tolerance]
     share = inliers.size / valid_count
     if share < MIN_PLANE_SHARE:
-        return PlaneScale(None, int(inliers.size), share, 0.0,
-                          f"plane pixels {share:.1%} of the valid depth, below "
-                          f"{MIN_PLANE_SHARE:.0%}: not visible")  # fmt: skip
+        return PlaneScale(
+            None,
+            int(inliers.size),
+            share,
+            0.0,
+            f"plane pixels {share:.1%} of the valid depth, below "
+            f"{MIN_PLANE_SHARE:.0%}: not visible",
+        )
     log_c = float(np.median(inliers))
     # The spread over a band wider than the inliers': the network's plane may bend, and the
     # inlier band alone would cap the spread at its own width.
     near = log_offset[np.abs(log_offset - log_c) <= SPREAD_BAND * tolerance]
     spread = MAD_TO_STD * float(np.median(np.abs(near - log_c)))
-    return PlaneScale(plane.distance / float(np.exp(log_c)), int(inliers.size), share,
-                      float(np.expm1(spread)))  # fmt: skip
+    return PlaneScale(
+        plane.distance / float(np.exp(log_c)), int(inliers.size), share, float(np.expm1(spread))
+    )

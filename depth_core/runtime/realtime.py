@@ -102,8 +102,9 @@ class StampPairer(Generic[Item]):
         """Drop primaries that can no longer pair; returns how many."""
         newest = self._secondary[-1].stamp if self._secondary else -float("inf")
         dropped = 0
-        while self._primary and (len(self._primary) > self._queue_size
-                                 or self._primary[0].stamp < newest - self.slop):  # fmt: skip
+        while self._primary and (
+            len(self._primary) > self._queue_size or self._primary[0].stamp < newest - self.slop
+        ):
             self._primary.popleft()
             dropped += 1
         return dropped

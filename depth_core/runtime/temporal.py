@@ -54,8 +54,9 @@ class TemporalFilter:
         self._depth = self._sigma = self._count = None
         self._stamp = None
 
-    def update(self, depth: np.ndarray, sigma: np.ndarray,
-               stamp: float) -> tuple[np.ndarray, np.ndarray, TemporalStats]:  # fmt: skip
+    def update(
+        self, depth: np.ndarray, sigma: np.ndarray, stamp: float
+    ) -> tuple[np.ndarray, np.ndarray, TemporalStats]:
         """depth, σ: HxW metres (0/NaN depth = no estimate); stamp: seconds."""
         s = self.settings
         valid = np.isfinite(depth) & (depth > 0) & np.isfinite(sigma)

@@ -39,8 +39,9 @@ def build_dataset(
             raise ValueError("data kind mix needs a non-empty list `parts`")
         return MixDataset([build_dataset(part, spec, scene_device) for part in parts])
     if kind not in LOADERS:
-        raise ValueError(f"unknown data kind {kind!r}; choose scenes, mix or one of "
-                         f"{', '.join(sorted(LOADERS))}")  # fmt: skip
+        raise ValueError(
+            f"unknown data kind {kind!r}; choose scenes, mix or one of {', '.join(sorted(LOADERS))}"
+        )
     limit = arguments.pop("limit", None)
     repeat = int(arguments.pop("repeat", 1))
     scale_invariant = bool(arguments.pop("scale_invariant", False))

@@ -110,8 +110,10 @@ def to_tensors(sample: DepthSample, spec: SampleSpec, rng: np.random.Generator) 
         crop_h, crop_w = spec.crop or (height, width)
         top = int(rng.integers(0, zoomed[0] - crop_h + 1))
         left = int(rng.integers(0, zoomed[1] - crop_w + 1))
-        item = {key: value[..., top : top + crop_h, left : left + crop_w]
-                if value.ndim == 3 else value for key, value in item.items()}  # fmt: skip
+        item = {
+            key: value[..., top : top + crop_h, left : left + crop_w] if value.ndim == 3 else value
+            for key, value in item.items()
+        }
     if spec.flip and rng.random() < 0.5:
         item = {key: value.flip(-1) if value.ndim == 3 else value for key, value in item.items()}
     if spec.blur_max_px > 0 or spec.sharpen_max > 0:
@@ -192,8 +194,9 @@ class SceneDataset(Dataset):
         # torch's DataLoader fetches a whole batch through this when the dataset has it.
         height, width = self.spec.input_size
         items = []
-        for sample, index in zip(scene_frames(self.seed, indices, width, height, self.device),
-                                 indices, strict=True):  # fmt: skip
+        for sample, index in zip(
+            scene_frames(self.seed, indices, width, height, self.device), indices, strict=True
+        ):
             rng = np.random.default_rng(scene_frame_seed(self.seed, index))
             items.append(to_tensors(sample, self.spec, rng))
         return items
@@ -207,8 +210,14 @@ class SampleDataset(Dataset):
     marks the items so that the monocular objective learns only their structure (one real
     room's depth range must not become every scene's)."""
 
-    def __init__(self, samples: Sequence[DepthSample], spec: SampleSpec, seed: int = 0,
-                 repeat: int = 1, scale_invariant: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        samples: Sequence[DepthSample],
+        spec: SampleSpec,
+        seed: int = 0,
+        repeat: int = 1,
+        scale_invariant: bool = False,
+    ):
         if repeat < 1:
             raise ValueError(f"repeat must be ≥ 1, got {repeat}")
         self.samples, self.spec, self.seed, self.repeat = samples, spec, seed, repeat
@@ -218,8 +227,11 @@ class SampleDataset(Dataset):
         return len(self.samples) * self.repeat
 
     def __getitem__(self, index: int) -> dict:
-        item = to_tensors(self.samples[index % len(self.samples)], self.spec,
-                          np.random.default_rng(self.seed * 7919 + index))  # fmt: skip
+        item = to_tensors(
+            self.samples[index % len(self.samples)],
+            self.spec,
+            np.random.default_rng(self.seed * 7919 + index),
+        )
         item["scale_invariant"] = torch.tensor(self.scale_invariant)
         return item
 

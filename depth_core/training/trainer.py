@@ -114,11 +114,11 @@ class TrainConfig:
         if self.objective not in OBJECTIVES:
             raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got "
-                             f"{self.lr_schedule!r}")  # fmt: skip
+            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
         if self.scene_renderer not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"scene_renderer must be auto, cpu or cuda, got "
-                             f"{self.scene_renderer!r}")  # fmt: skip
+            raise ValueError(
+                f"scene_renderer must be auto, cpu or cuda, got {self.scene_renderer!r}"
+            )
         self.input_size = tuple(self.input_size)
         if self.train_crop is not None:
             self.train_crop = tuple(self.train_crop)
@@ -202,20 +202,29 @@ def _sample_spec(config: TrainConfig, training: bool) -> SampleSpec:
     encoder = config.model.get("encoder", "tf_efficientnet_lite0")
     mean, std = encoder_normalisation(encoder)
     raw = RawDepthConfig(**config.raw_simulation) if config.raw_simulation is not None else None
-    return SampleSpec(config.input_size, mean, std, config.canonical_focal_px, raw,
-                      needs_raw=config.objective == "recovery", flip=training,
-                      crop=config.train_crop if training else None,
-                      zoom_max=config.zoom_max if training else 1.0,
-                      blur_max_px=config.blur_max_px if training else 0.0,
-                      sharpen_max=config.sharpen_max if training else 0.0)  # fmt: skip
+    return SampleSpec(
+        config.input_size,
+        mean,
+        std,
+        config.canonical_focal_px,
+        raw,
+        needs_raw=config.objective == "recovery",
+        flip=training,
+        crop=config.train_crop if training else None,
+        zoom_max=config.zoom_max if training else 1.0,
+        blur_max_px=config.blur_max_px if training else 0.0,
+        sharpen_max=config.sharpen_max if training else 0.0,
+    )
 
 
 def _output_target(depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]):
     """Ground truth at the model's output size: nearest-neighbour, so no mixed depths."""
     if tuple(depth.shape[-2:]) == tuple(size):
         return depth, valid
-    return (F.interpolate(depth, size=size, mode="nearest"),
-            F.interpolate(valid.float(), size=size, mode="nearest") > 0.5)  # fmt: skip
+    return (
+        F.interpolate(depth, size=size, mode="nearest"),
+        F.interpolate(valid.float(), size=size, mode="nearest") > 0.5,
+    )
 
 
 class Objective(nn.Module):
@@ -234,8 +243,11 @@ class Objective(nn.Module):
                 settings["negative_ranges"] = tuple(tuple(r) for r in settings["negative_ranges"])
             if "margins" in settings:
                 settings["margins"] = tuple(settings["margins"])
-            self.metric_depth = (MetricDepthLoss(MetricDepthConfig(**settings)), weight,
-                                 FeatureTap(model.metric_feature_module))  # fmt: skip
+            self.metric_depth = (
+                MetricDepthLoss(MetricDepthConfig(**settings)),
+                weight,
+                FeatureTap(model.metric_feature_module),
+            )
 
     def forward(self, batch: dict, stage: int):
         """-> (loss, detached parts, prediction or None)."""
@@ -283,8 +295,11 @@ class Objective(nn.Module):
             metric = regulariser(tap.features, target, target_valid)
             parts["metric_depth"] = metric.detach()
             loss = loss + weight * metric
-        return (self._with_uncertainty(loss, parts, prediction, target, target_valid), parts,
-                prediction)  # fmt: skip
+        return (
+            self._with_uncertainty(loss, parts, prediction, target, target_valid),
+            parts,
+            prediction,
+        )
 
     def _with_uncertainty(self, loss, parts, prediction, target, valid) -> torch.Tensor:
         # Laplace NLL on the detached depth: σ learns the error, depth is not pulled by it.
@@ -326,8 +341,9 @@ class Trainer:
         self.optimiser = self._make_optimiser()
         self.ema: AveragedModel | None = None
         if config.ema_decay > 0:
-            self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(
-                config.ema_decay), use_buffers=True)  # fmt: skip
+            self.ema = AveragedModel(
+                self.model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True
+            )
         self.writer = None
 
     # ---------------------------------------------------------------- state
@@ -365,20 +381,28 @@ class Trainer:
             if self.device.type == "cuda" and self.config.sync_batchnorm:
                 module = nn.SyncBatchNorm.convert_sync_batchnorm(module)
             self.net = nn.parallel.DistributedDataParallel(
-                module, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=self.config.objective != "monocular")  # fmt: skip
+                module,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=self.config.objective != "monocular",
+            )
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         return torch.optim.Adam(parameters, lr=self.config.lr)
 
     def save_state(self) -> None:
         if not self.dist.main:
             return
-        state = {"model": self.model.state_dict(), "optimiser": self.optimiser.state_dict(),
-                 "scaler": self.scaler.state_dict(), "step": self.step,
-                 "best_loss": self.best_loss, "bad_validations": self.bad_validations,
-                 "torch_rng": torch.get_rng_state(), "numpy_rng": np.random.get_state(),
-                 "python_rng": random.getstate(),
-                 "ema": self.ema.state_dict() if self.ema is not None else None}  # fmt: skip
+        state = {
+            "model": self.model.state_dict(),
+            "optimiser": self.optimiser.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "best_loss": self.best_loss,
+            "bad_validations": self.bad_validations,
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+        }
         temporary = self.output_dir / "train_state.pt.tmp"
         torch.save(state, temporary)
         temporary.replace(self.output_dir / "train_state.pt")  # never a half-written state
@@ -386,13 +410,17 @@ class Trainer:
     def _load_initial_weights(self, path: str) -> None:
         source, metadata = load_checkpoint(path)
         if metadata.model_name != self.model.model_name:
-            raise ValueError(f"init_from {path}: a {metadata.model_name} checkpoint, the config "
-                             f"builds {self.model.model_name}")  # fmt: skip
+            raise ValueError(
+                f"init_from {path}: a {metadata.model_name} checkpoint, the config "
+                f"builds {self.model.model_name}"
+            )
         try:
             self.model.load_state_dict(source.state_dict())
         except RuntimeError as error:
-            raise ValueError(f"init_from {path}: its weights do not fit the configured model "
-                             f"(model settings differ?): {error}") from None  # fmt: skip
+            raise ValueError(
+                f"init_from {path}: its weights do not fit the configured model "
+                f"(model settings differ?): {error}"
+            ) from None
         LOG.info("weights from %s", path)
 
     def load_state(self) -> bool:
@@ -416,10 +444,13 @@ class Trainer:
     def save_model(self, name: str, metrics: dict | None = None) -> Path:
         path = self.output_dir / name
         with self.evaluation_weights():
-            metadata = describe(self.model, self.config.input_size,
-                                canonical_focal_px=self.config.canonical_focal_px,
-                                training_data=self.config.training_data or None,
-                                metrics=metrics or {})  # fmt: skip
+            metadata = describe(
+                self.model,
+                self.config.input_size,
+                canonical_focal_px=self.config.canonical_focal_px,
+                training_data=self.config.training_data or None,
+                metrics=metrics or {},
+            )
             save_checkpoint(self.model, path, metadata)
         return path
 
@@ -452,15 +483,25 @@ class Trainer:
         if self._loader is None or self._loader[0] is not dataset:
             # A DistributedSampler even in one process: the same seeded permutation whatever
             # the world size, so N processes see the very batches one process would.
-            sampler = DistributedSampler(dataset, self.dist.world_size, self.dist.rank,
-                                         shuffle=shuffle, seed=self.config.seed)  # fmt: skip
+            sampler = DistributedSampler(
+                dataset,
+                self.dist.world_size,
+                self.dist.rank,
+                shuffle=shuffle,
+                seed=self.config.seed,
+            )
             # CUDA does not survive a fork: workers that render on the GPU are spawned.
             spawn = self.config.workers > 0 and self.scene_device != "cpu"
-            loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler,
-                                num_workers=self.config.workers, drop_last=True,
-                                persistent_workers=self.config.workers > 0,
-                                pin_memory=self.device.type == "cuda",  # for non_blocking
-                                multiprocessing_context="spawn" if spawn else None)  # fmt: skip
+            loader = DataLoader(
+                dataset,
+                batch_size=batch_size,
+                sampler=sampler,
+                num_workers=self.config.workers,
+                drop_last=True,
+                persistent_workers=self.config.workers > 0,
+                pin_memory=self.device.type == "cuda",  # for non_blocking
+                multiprocessing_context="spawn" if spawn else None,
+            )
             self._loader = (dataset, loader)
         self._loader[1].sampler.set_epoch(epoch)
         return self._loader[1]
@@ -474,8 +515,10 @@ class Trainer:
 
         if not raycast_cuda.available():
             if choice == "cuda":
-                raise ValueError("scene_renderer cuda: numba finds no CUDA GPU (numba-cuda and "
-                                 "an NVIDIA driver are needed)")  # fmt: skip
+                raise ValueError(
+                    "scene_renderer cuda: numba finds no CUDA GPU (numba-cuda and "
+                    "an NVIDIA driver are needed)"
+                )
             return "cpu"
         return "cuda" if self.device.index is None else f"cuda:{self.device.index}"
 
@@ -487,8 +530,9 @@ class Trainer:
         """Validation loss (the early-stopping criterion) and depth metrics in metres."""
         self.model.eval()
         losses, metrics = [], []
-        for batch in DataLoader(dataset, batch_size=max(1, self.config.batch_size //
-                                                        self.dist.world_size)):  # fmt: skip
+        for batch in DataLoader(
+            dataset, batch_size=max(1, self.config.batch_size // self.dist.world_size)
+        ):
             batch = self._to_device(batch)
             loss, _, prediction = self.objective(batch, self._stage(self.step))
             losses.append(loss.item())
@@ -498,18 +542,23 @@ class Trainer:
             target, target_valid = _output_target(batch["depth"], batch["valid"], size)
             scale = batch["focal_scale"].view(-1, 1, 1, 1)
             for i in range(len(target)):
-                metrics.append(depth_metrics((prediction.depth[i] * scale[i]).cpu().numpy(),
-                                             (target[i] * scale[i]).cpu().numpy(),
-                                             target_valid[i].cpu().numpy(),
-                                             max_depth=20.0))  # fmt: skip
+                metrics.append(
+                    depth_metrics(
+                        (prediction.depth[i] * scale[i]).cpu().numpy(),
+                        (target[i] * scale[i]).cpu().numpy(),
+                        target_valid[i].cpu().numpy(),
+                        max_depth=20.0,
+                    )
+                )
         self._set_train_mode()
         summary = {"loss": float(np.mean(losses))}
         for key in ("abs_rel", "rmse", "delta1"):
             summary[key] = float(np.mean([m[key] for m in metrics]))
         return summary
 
-    def fit(self, resume: bool = False, max_steps: int | None = None,
-            progress: bool = True) -> dict[str, Any]:  # fmt: skip
+    def fit(
+        self, resume: bool = False, max_steps: int | None = None, progress: bool = True
+    ) -> dict[str, Any]:
         """Train until `total_steps` (or `max_steps`, or early stopping). Returns a summary."""
         from tqdm import tqdm
 
@@ -525,19 +574,28 @@ class Trainer:
                 yaml.safe_dump(_plain(config.__dict__), stream)
         if self.dist.main:
             LOG.info("generated scenes render on %s", self.scene_device)
-        train_set = build_dataset(config.train_data, _sample_spec(config, training=True),
-                                  self.scene_device)  # fmt: skip
-        val_set = build_dataset(config.val_data, _sample_spec(config, training=False),
-                                self.scene_device)  # fmt: skip
+        train_set = build_dataset(
+            config.train_data, _sample_spec(config, training=True), self.scene_device
+        )
+        val_set = build_dataset(
+            config.val_data, _sample_spec(config, training=False), self.scene_device
+        )
         local_batch = config.batch_size // self.dist.world_size
         if local_batch * self.dist.world_size != config.batch_size:
-            raise ValueError(f"batch_size {config.batch_size} does not split over "
-                             f"{self.dist.world_size} processes")  # fmt: skip
+            raise ValueError(
+                f"batch_size {config.batch_size} does not split over "
+                f"{self.dist.world_size} processes"
+            )
         end = min(config.total_steps, max_steps or config.total_steps)
         history: list[dict] = []
         losses_seen: list[float] = []
-        bar = tqdm(total=end, initial=self.step, disable=not (progress and self.dist.main),
-                   desc=f"train {config.objective}", dynamic_ncols=True)  # fmt: skip
+        bar = tqdm(
+            total=end,
+            initial=self.step,
+            disable=not (progress and self.dist.main),
+            desc=f"train {config.objective}",
+            dynamic_ncols=True,
+        )
         self._set_train_mode()
         stopped_early = False
         deadline = None
@@ -553,8 +611,9 @@ class Trainer:
                 self.optimiser.zero_grad(set_to_none=True)
                 self.scaler.scale(loss).backward()
                 lr = config.lr * warmup_factor(self.step, config.warmup_steps)
-                lr *= decay_factor(self.step, *self._stage_span(self.step),
-                                   config.lr_schedule, config.min_lr_ratio)  # fmt: skip
+                lr *= decay_factor(
+                    self.step, *self._stage_span(self.step), config.lr_schedule, config.min_lr_ratio
+                )
                 for group in self.optimiser.param_groups:
                     group["lr"] = lr
                 self.scaler.step(self.optimiser)
@@ -593,8 +652,12 @@ class Trainer:
             self.writer.close()
         if self.dist.world_size > 1:
             dist.barrier()
-        return {"steps": self.step, "history": history, "stopped_early": stopped_early,
-                "train_losses": losses_seen}  # fmt: skip
+        return {
+            "steps": self.step,
+            "history": history,
+            "stopped_early": stopped_early,
+            "train_losses": losses_seen,
+        }
 
     def _after_validation(self, summary: dict, val_set) -> bool:
         """Log, keep the best model, count toward early stopping. True = stop."""
@@ -615,8 +678,11 @@ class Trainer:
         self.save_state()
         stop = self.bad_validations >= self.config.patience
         if stop:
-            LOG.info("early stopping at step %d: no validation improvement in %d checks",
-                     self.step, self.config.patience)  # fmt: skip
+            LOG.info(
+                "early stopping at step %d: no validation improvement in %d checks",
+                self.step,
+                self.config.patience,
+            )
         return self._broadcast_stop(stop)
 
     def _broadcast_stop(self, stop: bool) -> bool:
@@ -641,13 +707,14 @@ class Trainer:
                 prediction = self.model(batch["rgb"])
             height, width = self.config.input_size
             pred = F.interpolate(prediction.depth, size=(height, width), mode="nearest")
-            sigma = F.interpolate(prediction.log_sigma.exp(), size=(height, width),
-                                  mode="nearest")  # fmt: skip
+            sigma = F.interpolate(prediction.log_sigma.exp(), size=(height, width), mode="nearest")
             gt = batch["depth"][0, 0].cpu().numpy()
             lo, hi = float(np.percentile(gt[gt > 0], 2)), float(np.percentile(gt[gt > 0], 98))
-            tiles = [colourise_depth(gt, lo, hi),
-                     colourise_depth(pred[0, 0].cpu().numpy(), lo, hi),
-                     colourise_depth(sigma[0, 0].cpu().numpy())]  # fmt: skip
+            tiles = [
+                colourise_depth(gt, lo, hi),
+                colourise_depth(pred[0, 0].cpu().numpy(), lo, hi),
+                colourise_depth(sigma[0, 0].cpu().numpy()),
+            ]
             rows.append(np.concatenate(tiles, axis=1)[..., ::-1])  # BGR -> RGB
         grid = np.concatenate(rows, axis=0)
         self.writer.add_image("val/gt_pred_sigma", grid, self.step, dataformats="HWC")
