@@ -67,7 +67,7 @@ class Listener:
         node.create_subscription(DiagnosticArray, "/diagnostics", self._on_diagnostics, 10)
 
     def _recorder(self, topic):
-        from depth_ros.depth_nodes import stamp_seconds
+        from depth_ros.node_support import stamp_seconds
 
         def record(msg):
             now = time.time()  # stamps come from the camera's (replay's) wall clock
@@ -79,7 +79,7 @@ class Listener:
 
     def keep(self, topic: str, msg) -> None:
         """The topic's last messages by stamp, so that pictures can show one instant."""
-        from depth_ros.depth_nodes import stamp_seconds
+        from depth_ros.node_support import stamp_seconds
 
         recent = self.recent.setdefault(topic, {})
         recent[stamp_seconds(msg)] = msg

@@ -50,13 +50,13 @@ NODES = (
     NodeSpec(
         "monocular_depth",
         "monocular_depth",
-        "depth_ros.depth_nodes:MonocularDepthNode",
+        "depth_ros.monocular_node:MonocularDepthNode",
         condition="monocular",
     ),
     NodeSpec(
         "depth_recovery",
         "depth_recovery",
-        "depth_ros.depth_nodes:DepthRecoveryNode",
+        "depth_ros.recovery_node:DepthRecoveryNode",
         condition="recovery",
     ),
     NodeSpec("replay", "replay", "depth_ros.replay:ReplayNode", condition="replay"),
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from depth_ros.depth_nodes import ParameterError, spin_until_shutdown
+    from depth_ros.node_support import ParameterError, spin_until_shutdown
 
     parser = argparse.ArgumentParser(
         prog="depth-ros-pipeline",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile
@@ -22,11 +22,13 @@ from sensor_msgs.msg import CameraInfo, Image, Range
 from depth_core.proximity import Reading, Zone, ZoneMask, ZoneState, zone_reading
 from depth_core.runtime.realtime import ReasonCounter, RollingStats
 from depth_ros.conversions import ImageFormatError, camera_info_to_intrinsics, image_to_array
-from depth_ros.depth_nodes import (
+from depth_ros.node_support import (
     OUTPUT_QOS,
     ParameterError,
     declare_parameters,
+    diagnostic_status,
     input_qos,
+    publish_diagnostics,
     run_node,
     stamp_seconds,
 )
@@ -230,12 +232,9 @@ class ProximityMonitorNode(Node):
             "pixels": str(reading.pixels),
             "k": str(self.params["k"]),
         }
-        return DiagnosticStatus(
-            level=STATE_LEVEL[state],
-            name=f"proximity: {zone.name}",
-            message=state.replace("_", " ") if state != "stop" else "protective stop",
-            hardware_id=self.get_name(),
-            values=[KeyValue(key=k, value=v) for k, v in values.items()],
+        message = state.replace("_", " ") if state != "stop" else "protective stop"
+        return diagnostic_status(
+            STATE_LEVEL[state], f"proximity: {zone.name}", message, self.get_name(), values
         )
 
     def _publish_diagnostics(self) -> None:
@@ -249,16 +248,9 @@ class ProximityMonitorNode(Node):
         }
         worst = max((s.state for s in self.states.values()), key=SEVERITY.index)
         summary = ", ".join(f"{name} {state.state}" for name, state in self.states.items())
-        status = DiagnosticStatus(
-            level=STATE_LEVEL[worst],
-            message=summary,
-            hardware_id=self.get_name(),
-            name=f"{self.get_fully_qualified_name()}: proximity (advisory)",
-            values=[KeyValue(key=k, value=v) for k, v in values.items()],
-        )
-        array = DiagnosticArray(status=[status])
-        array.header.stamp = self.get_clock().now().to_msg()
-        self.diagnostics_pub.publish(array)
+        name = f"{self.get_fully_qualified_name()}: proximity (advisory)"
+        status = diagnostic_status(STATE_LEVEL[worst], name, summary, self.get_name(), values)
+        publish_diagnostics(self, self.diagnostics_pub, status)
 
 
 def main() -> None:

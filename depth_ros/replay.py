@@ -22,7 +22,7 @@ from stereo_msgs.msg import DisparityImage
 from depth_core.geometry import Intrinsics
 from depth_core.processing import resize_colour
 from depth_ros.conversions import array_to_image, intrinsics_to_camera_info
-from depth_ros.depth_nodes import ParameterError, declare_parameters, run_node
+from depth_ros.node_support import ParameterError, declare_parameters, run_node
 from depth_ros.parameters import NODE_PARAMETERS
 
 STEREO_BASELINE_M = 0.05  # the baseline a simulated stereo camera would have

@@ -31,13 +31,10 @@ from depth_ros.conversions import (  # noqa: E402
     image_to_array,
     intrinsics_to_camera_info,
 )
-from depth_ros.depth_nodes import (  # noqa: E402
-    DepthRecoveryNode,
-    Frame,
-    MonocularDepthNode,
-    ParameterError,
-    stamp_seconds,
-)
+from depth_ros.depth_node import Frame  # noqa: E402
+from depth_ros.monocular_node import MonocularDepthNode  # noqa: E402
+from depth_ros.node_support import ParameterError, stamp_seconds  # noqa: E402
+from depth_ros.recovery_node import DepthRecoveryNode  # noqa: E402
 
 ESTIMATED = (
     "depth/estimated",
@@ -80,7 +77,7 @@ def test_outputs_carry_the_input_header_encoding_size_and_camera_info(models, sc
     probe = Probe(outputs=ESTIMATED + RECOVERED)
     spinner = Spinner(mono, recovery, probe)
     try:
-        assert wait_until(lambda: mono.depth_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: mono.outputs.depth.get_subscription_count() > 0)
         sent = []
         for i in range(6):
             sent.append(
@@ -140,7 +137,7 @@ def test_several_workers_share_the_frames_and_publish_in_stamp_order(models, sce
     instances = {id(e) for e in node.estimators}  # destroy_node releases them
     try:
         assert len(instances) == 2
-        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
         sent = []
         for i in range(12):
             sent.append(probe.publish_frame(rgb, intrinsics, 300.0 + i * 0.05))
@@ -175,7 +172,7 @@ def test_recovered_depth_follows_clean_raw_depth_from_tof_and_stereo(models, sce
     spinner = Spinner(node, probe)
     focal, baseline = intrinsics.resized(*raw.shape[::-1]).fx, 0.05
     try:
-        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
         for i in range(8):  # 10 Hz: raw keeps arriving within raw_timeout (normal mode)
             header = probe.publish_frame(
                 rgb, intrinsics, 200.0 + i * 0.1, raw if raw_source == "tof" else None
@@ -229,7 +226,7 @@ def test_bad_input_is_counted_logged_once_and_the_node_keeps_serving(models, sce
     probe = Probe(outputs=("depth/recovered",))
     spinner = Spinner(node, probe)
     try:
-        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
         # Missing camera_info: an image before any camera_info.
         probe.rgb_pub.publish(array_to_image(rgb, "rgb8", probe.header(290.0)))
 
@@ -299,7 +296,7 @@ def test_degraded_mode_when_tof_stops_and_back_when_it_returns(models, scene):
         return [d["mode"] for d in probe.diagnostics("depth_recovery")]
 
     try:
-        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
         stream(2.0, True, 400.0)
         assert wait_until(lambda: modes() and modes()[-1] == "normal")
         outputs_before = len(probe.received["depth/recovered"])
@@ -376,7 +373,7 @@ def test_diagnostics_latency_runs_from_the_header_stamp_and_node_latency_from_ar
     spinner = Spinner(node, probe)
     age = 2.0
     try:
-        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
         for _ in range(5):
             now = node.get_clock().now().nanoseconds * 1e-9
             probe.publish_frame(rgb, intrinsics, now - age)
@@ -523,7 +520,7 @@ def test_ground_plane_is_validated_and_reported_in_diagnostics(models, scene):
         return probe.diagnostics("monocular_depth")[-1]
 
     try:
-        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
         learned = latest_report()
         assert learned["scale_source"] == "learned" and "plane_share" not in learned
         refused = node.set_parameters([Parameter("ground_plane", value=[0.0, 1.0, 0.0, -1.0])])
@@ -563,7 +560,7 @@ def test_temporal_filter_holds_a_still_scene_and_switches_off_exactly(models, sc
         raise AssertionError("no output")
 
     try:
-        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
         frames_until_output(4)
         time.sleep(0.5)
         report = probe.diagnostics("monocular_depth")[-1]

@@ -106,8 +106,8 @@ def test_the_demo_and_node_path_needs_no_training_package():
     # nodes, the pipeline, the CLI and replay of a generated room must not import it.
     code = (
         "import sys\n"
-        "import depth_ros.cli, depth_ros.pipeline, depth_ros.depth_nodes\n"
-        "import depth_ros.proximity_node, depth_ros.pointcloud\n"
+        "import depth_ros.cli, depth_ros.pipeline, depth_ros.monocular_node\n"
+        "import depth_ros.recovery_node, depth_ros.proximity_node, depth_ros.pointcloud\n"
         "from depth_ros.replay import scene_frames\n"
         "from depth_core.runtime import DepthEstimator\n"
         "from depth_ros.shipped import shipped_model\n"

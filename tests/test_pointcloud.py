@@ -17,7 +17,7 @@ from std_msgs.msg import Header  # noqa: E402
 from depth_core.geometry import Intrinsics  # noqa: E402
 from depth_core.pointcloud import Points, depth_to_points  # noqa: E402
 from depth_ros.conversions import image_to_array  # noqa: E402
-from depth_ros.depth_nodes import MonocularDepthNode  # noqa: E402
+from depth_ros.monocular_node import MonocularDepthNode  # noqa: E402
 from depth_ros.pointcloud import cloud_to_array, points_to_cloud  # noqa: E402
 
 K = Intrinsics(100.0, 120.0, 3.5, 2.5, 8, 6)
@@ -91,7 +91,7 @@ def test_depth_node_publishes_its_depth_as_a_cloud_over_dds(ros_context, tmp_pat
     probe.create_subscription(PointCloud2, "depth/estimated/points", clouds.append, 10)
     spinner = Spinner(node, probe)
     try:
-        assert wait_until(lambda: node.points_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: node.outputs.points.get_subscription_count() > 0)
         stamp = 100.0
         while not wait_until(lambda: clouds and probe.received["depth/estimated"], timeout=1.0):
             stamp += 0.1

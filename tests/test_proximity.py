@@ -118,7 +118,7 @@ from sensor_msgs.msg import (  # noqa: E402
 )
 
 from depth_ros.conversions import array_to_image, intrinsics_to_camera_info  # noqa: E402
-from depth_ros.depth_nodes import ParameterError  # noqa: E402
+from depth_ros.node_support import ParameterError  # noqa: E402
 from depth_ros.proximity_node import ProximityMonitorNode  # noqa: E402
 
 

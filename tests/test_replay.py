@@ -23,7 +23,7 @@ from depth_ros.conversions import (  # noqa: E402
     image_to_array,
     intrinsics_to_camera_info,  # noqa: E402
 )
-from depth_ros.depth_nodes import ParameterError, stamp_seconds  # noqa: E402
+from depth_ros.node_support import ParameterError, stamp_seconds  # noqa: E402
 from depth_ros.replay import ReplayNode, bag_frames, folder_frames  # noqa: E402
 
 TUM = Path(__file__).resolve().parents[2] / "shared" / "data" / "tum_fr1"

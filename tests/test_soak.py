@@ -18,7 +18,7 @@ from depth_core.checkpoint import describe  # noqa: E402
 from depth_core.data.middlebury import load_motorcycle  # noqa: E402
 from depth_core.export.onnx import save_and_export  # noqa: E402
 from depth_core.models import build_model  # noqa: E402
-from depth_ros.depth_nodes import MonocularDepthNode  # noqa: E402
+from depth_ros.monocular_node import MonocularDepthNode  # noqa: E402
 
 SECONDS, RATE = 30.0, 30.0
 
@@ -35,7 +35,7 @@ def test_thirty_seconds_at_thirty_hertz(tmp_path):
     spinner = Spinner(node, probe)
     sent_at: dict[tuple[int, int], float] = {}
     try:
-        assert wait_until(lambda: node.depth_pub.get_subscription_count() > 0)
+        assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
         start = time.monotonic()
         rss_start = None
         for i in range(int(SECONDS * RATE)):
