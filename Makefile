@@ -16,7 +16,7 @@ export ROS_AUTOMATIC_DISCOVERY_RANGE := LOCALHOST
 TEST_DOMAIN_ID ?= 61
 DEMO_DOMAIN_ID ?= 62
 
-.PHONY: setup setup-demo demo test lint clean
+.PHONY: setup setup-demo demo test test-fast lint clean
 
 setup: $(STAMP)
 setup-demo: $(DEMO_STAMP)
@@ -45,6 +45,10 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	ROS_DOMAIN_ID=$(TEST_DOMAIN_ID) $(BIN)/python -m pytest -rs tests
+
+test-fast: setup
+	$(BIN)/ruff check .
+	ROS_DOMAIN_ID=$(TEST_DOMAIN_ID) $(BIN)/python -m pytest -rs -m "not slow" tests
 
 lint: setup
 	$(BIN)/ruff check .

@@ -65,6 +65,7 @@ def test_forward_backward_without_nan(name, size):
 
 
 @pytest.mark.parametrize("encoder", SUPPORTED_ENCODERS)
+@pytest.mark.slow
 def test_every_selectable_encoder_trains_in_the_monocular_model(encoder):
     model = build_model("transfer_monocular", encoder=encoder, decoder_width=64)
     prediction = model(torch.randn(1, 3, 64, 80))
@@ -81,6 +82,7 @@ OUTPUTS = {
 
 
 @pytest.mark.parametrize("name", registered_models())
+@pytest.mark.slow
 def test_onnx_export_opset_17_matches_torch(name, tmp_path):
     model = build_model(name).eval()
     inputs = model_inputs(name, 240, 320, batch=1)

@@ -16,6 +16,10 @@ from depth_core.models.recovery import misalignment_target
 pytest.importorskip("skimage", reason="scikit-image holds the Middlebury pair")
 
 
+# Subprocesses, soak runs and training: `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def batch():
     from depth_core.data.middlebury import load_motorcycle

@@ -36,6 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 LAUNCH_FILE = ROOT / "launch" / "pipeline.launch.py"
 
 
+# Subprocesses, soak runs and training: `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
+
+
 def test_yaml_holds_every_declared_default():
     from_yaml = load_params_file(ROOT / "config" / "depth_ros.yaml")
     assert set(from_yaml) == set(NODE_PARAMETERS)

@@ -77,6 +77,7 @@ def ros_context():
     rclpy.shutdown()
 
 
+@pytest.mark.slow
 def test_depth_node_publishes_its_depth_as_a_cloud_over_dds(ros_context, tmp_path):
     models = make_models(tmp_path, fit_steps=0)
     rgb, _, intrinsics = camera_frame(160)

@@ -62,6 +62,7 @@ def official_depth_anything(tmp_path_factory):
 
 
 @pytest.mark.parametrize("size", [(518, 518), (238, 322)], ids=["native", "resampled"])
+@pytest.mark.slow
 def test_depth_anything_v2_loads_the_official_layout_and_matches(official_depth_anything, size):
     from depth_core.models.depth_anything import DepthAnythingV2
 

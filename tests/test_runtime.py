@@ -121,6 +121,7 @@ def test_checkpoint_round_trip_keeps_weights_and_metadata(exported):
     assert len(metadata.content_hash) == 64
 
 
+@pytest.mark.slow
 def test_reconfigure_keeps_the_weights_under_settings_that_keep_their_shapes(tmp_path, capsys):
     """depth-core reconfigure: the same weights (same content hash) under the new settings,
     which change the output; settings that change the weights, or that the model does not
@@ -408,6 +409,7 @@ def test_bad_files_and_inputs_get_clear_errors(exported, tmp_path):
         DepthEstimator.load(onnx_path, backend="torch")
 
 
+@pytest.mark.slow
 def test_auto_backend_on_cpu_runs_a_checkpoint_through_cached_onnx(exported, real_frame, caplog):
     checkpoint, _ = exported
     with caplog.at_level(logging.INFO, logger="depth_core.runtime.estimator"):
@@ -435,6 +437,7 @@ def test_metadata_from_another_program_is_refused_by_name():
         ModelMetadata.from_json('{"format": "depth_ros.model/1"}', "x.onnx")
 
 
+@pytest.mark.slow
 def test_bench_command_reports_every_configuration(tmp_path, capsys):
     from depth_core.cli import main
 

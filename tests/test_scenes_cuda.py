@@ -70,6 +70,7 @@ def test_simulated_gpu_batch_gives_the_cpu_frames():
     assert "one image size" in size_error
 
 
+@pytest.mark.slow
 def test_a_training_data_set_rendering_on_the_gpu_gives_the_cpu_batches():
     # SceneDataset's batch fetch (__getitems__) through a DataLoader, with raw-depth
     # simulation, crops and flips drawn from the same per-frame seeds.
@@ -102,6 +103,7 @@ def test_a_training_data_set_rendering_on_the_gpu_gives_the_cpu_batches():
     assert result.stdout.strip().endswith("batches [2, 2]"), result.stdout
 
 
+@pytest.mark.slow
 def test_training_with_scenes_rendered_on_the_gpu_runs_in_spawned_workers(tmp_path):
     # scene_renderer: cuda with a DataLoader worker: the trainer spawns it (CUDA does not
     # survive a fork); the simulated GPU renders every batch there. A script, not `-c`: a
@@ -145,6 +147,7 @@ def test_training_with_scenes_rendered_on_the_gpu_runs_in_spawned_workers(tmp_pa
     assert (tmp_path / "run" / "best.pt").is_file()
 
 
+@pytest.mark.slow
 def test_gpu_kernels_compile_to_ptx_and_assemble_for_an_h100(tmp_path):
     # Compile only. numba asks the current device for its compute capability when it
     # compiles a called function; with no GPU here, the test answers for an H100 (sm_90).

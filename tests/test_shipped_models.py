@@ -36,6 +36,7 @@ def test_shipped_model_loads_and_estimates_metric_depth(node):
     assert 0.5 < ratio < 2.0
 
 
+@pytest.mark.slow
 def test_int8_copy_of_the_monocular_model_stays_close_to_fp32(tmp_path, capsys):
     """`depth-core export --onnx-int8`: ONNX Runtime static INT8, calibrated on generated frames;
     the first stage and the head stay in float; the runtime reports the precision."""

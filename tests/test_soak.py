@@ -23,6 +23,10 @@ from depth_ros.monocular_node import MonocularDepthNode  # noqa: E402
 SECONDS, RATE = 30.0, 30.0
 
 
+# Subprocesses, soak runs and training: `make test-fast` leaves these out.
+pytestmark = pytest.mark.slow
+
+
 def test_thirty_seconds_at_thirty_hertz(tmp_path):
     model = build_model("transfer_monocular").eval()
     onnx_path = save_and_export(model, tmp_path / "mono.pt", describe(model, (240, 320)))

@@ -43,6 +43,7 @@ def test_operator_list_names_its_tensorrt_version():
 
 
 @pytest.mark.parametrize("name", registered_models())
+@pytest.mark.slow
 def test_every_exported_graph_uses_only_tensorrt_operators(name, tmp_path):
     model = build_model(name).eval()
     inputs = [torch.zeros(1, 3, *INPUT_SIZE)]

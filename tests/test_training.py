@@ -109,6 +109,7 @@ def test_scene_renderer_is_checked_and_auto_renders_on_the_cpu_when_training_the
 
 
 @pytest.mark.parametrize("name", sorted(STEPS))
+@pytest.mark.slow
 def test_config_trains_saves_resumes_and_evaluates(name, tmp_path):
     torch.set_num_threads(2)
     config = tiny_config(name)
@@ -225,6 +226,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     """DDP averages the gradients of two half batches; with frozen BatchNorm statistics and
     losses that are means over equally many pixels, that equals one process on the whole
@@ -301,6 +303,7 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     assert len(changed) > 10
 
 
+@pytest.mark.slow
 def test_loss_weight_search_ranks_grid_and_random_candidates(tmp_path):
     search_loss_weights = _script("search_loss_weights")
     settings = [
@@ -399,6 +402,7 @@ def test_mix_concatenates_parts_and_repeat_lists_each_frame_with_fresh_raw_depth
         build_dataset({"kind": "mix", "parts": []}, spec)
 
 
+@pytest.mark.slow
 def test_init_from_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(tmp_path):
     torch.set_num_threads(2)
     source = Trainer(tiny_config("scenes_monocular", steps=1), tmp_path / "source")
@@ -425,6 +429,7 @@ def test_init_from_starts_from_a_checkpoint_and_refuses_one_that_does_not_fit(tm
         Trainer(narrow, tmp_path / "narrow")
 
 
+@pytest.mark.slow
 def test_warmup_ramps_the_learning_rate_linearly_then_holds_it(tmp_path):
     assert [warmup_factor(step, 4) for step in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert warmup_factor(0, 0) == 1.0
@@ -435,6 +440,7 @@ def test_warmup_ramps_the_learning_rate_linearly_then_holds_it(tmp_path):
     assert trainer.optimiser.param_groups[0]["lr"] == pytest.approx(TINY["lr"] * 2 / 8)
 
 
+@pytest.mark.slow
 def test_cosine_schedule_decays_each_stage_from_lr_to_its_floor(tmp_path):
     # Half a cosine over [10, 20): 1 at the first step, (1 + floor) / 2 halfway, the floor at
     # the end; "constant" is 1 throughout.
@@ -493,6 +499,7 @@ def test_sharpness_jitter_blurs_or_sharpens_the_image_only_with_unit_gain():
     assert not torch.equal(after["rgb"], before["rgb"])
 
 
+@pytest.mark.slow
 def test_ema_weights_are_validated_saved_and_resumed(tmp_path):
     torch.set_num_threads(2)
     config = tiny_config("scenes_monocular", steps=2, ema_decay=0.5, val_every=1)
@@ -518,6 +525,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (../shared/data) is absent")
+@pytest.mark.slow
 def test_real_data_config_trains_a_few_steps_on_real_frames(tmp_path, monkeypatch):
     """The shipped real-data recipe as written (its mix, its leave-one-source-out validation,
     zoom and scale-invariant real frames), a few steps at a small size."""
@@ -542,6 +550,7 @@ def test_real_data_config_trains_a_few_steps_on_real_frames(tmp_path, monkeypatc
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (../shared/data) is absent")
+@pytest.mark.slow
 def test_real_recovery_config_trains_a_few_steps_on_real_sensor_depth(tmp_path, monkeypatch):
     """Self-supervised completion as the shipped recipe writes it (7-Scenes with training
     holes, generated scenes, ARC and PhoXi with the benchmark's holes), a few steps."""
@@ -651,6 +660,7 @@ def test_scale_invariant_items_teach_structure_only():
 
 
 @pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (../shared/data) is absent")
+@pytest.mark.slow
 def test_sigma_calibration_on_real_validation_sources_reaches_its_target(tmp_path):
     from depth_core.checkpoint import describe
     from depth_core.export.onnx import save_and_export
