@@ -26,8 +26,9 @@ from depth_core.data.scenes import approaching_person
 from depth_core.data.simulation import simulate_tof
 from depth_core.proximity import Zone, ZoneMask, zone_reading
 from depth_core.runtime.estimator import DepthEstimator
-from depth_ros.shipped import shipped_model
 
+# The shipped models (training scripts sit below depth_ros, so they name the files).
+MODELS = Path(__file__).resolve().parents[1] / "depth_ros" / "models"
 ZONE = Zone("front", "image", (0.3, 0.15, 0.7, 0.85))
 KS = (1.0, 2.0, 3.0)
 
@@ -61,8 +62,8 @@ def walk_frames(seed: int, scenes: int, frames: int):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--monocular", default=str(shipped_model("monocular_depth")))
-    parser.add_argument("--recovery", default=str(shipped_model("depth_recovery")))
+    parser.add_argument("--monocular", default=str(MODELS / "monocular_int8.onnx"))
+    parser.add_argument("--recovery", default=str(MODELS / "recovery.onnx"))
     parser.add_argument("--scenes", type=int, default=8)
     parser.add_argument("--frames", type=int, default=12, help="frames per walk")
     parser.add_argument("--seed", type=int, default=500_000)

@@ -1,4 +1,8 @@
-"""Model registry: name -> builder, so training, export and the nodes build any model by name."""
+"""Model registry: name -> builder, so training, export and the nodes build any model by name.
+
+A leaf: it imports no model. The model modules register themselves on import, and
+`depth_core.models` imports them all, so any import of the registry through the package
+(as every `import depth_core.models...` is) sees every model."""
 
 from __future__ import annotations
 
@@ -21,14 +25,12 @@ def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[.
 
 
 def registered_models() -> list[str]:
-    _import_all()
     return sorted(_BUILDERS)
 
 
 def build_model(name: str, **config: Any) -> nn.Module:
     """Build a registered model from keyword config. The model keeps `model_name` and
     `model_config` so a checkpoint can rebuild it."""
-    _import_all()
     if name not in _BUILDERS:
         raise KeyError(f"unknown model {name!r}; registered: {', '.join(sorted(_BUILDERS))}")
     model = _BUILDERS[name](**config)
@@ -41,8 +43,3 @@ def build_model_from_config(config: dict[str, Any]) -> nn.Module:
     """`{"name": ..., **kwargs}` -> model."""
     config = dict(config)
     return build_model(config.pop("name"), **config)
-
-
-def _import_all() -> None:
-    # Importing the modules runs their @register_model decorators.
-    from depth_core.models import depth_anything, latent, recovery, transfer  # noqa: F401
