@@ -143,7 +143,7 @@ def array_to_image(array: np.ndarray, encoding: str, header: Header) -> Image:
 def message_bytes(array: np.ndarray) -> pyarray.array:
     """An array's bytes (C order) as the array.array('B') that generated uint8[] fields store.
     Handing them bytes instead costs a per-element Python check of every byte when
-    ROS_PYTHON_CHECK_FIELDS=1 (55 ms for a 640x480 32FC1 image here, against 0.02 ms)."""
+    ROS_PYTHON_CHECK_FIELDS=1, far slower than the copy itself."""
     out = pyarray.array("B")
     out.frombytes(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
     return out

@@ -168,8 +168,7 @@ class StructureUncertainty(nn.Module):
         """self.out(bilinear upsampling of x), computed cheaply and exactly: a 1x1 channel mix
         commutes with bilinear upsampling, so each of the 3x3 kernel's taps is projected at
         low resolution, only those 9 maps are upsampled, then shifted and summed (zero
-        padding, as the convolution's). Upsampling 32 channels and a 1-channel 3x3
-        convolution at full resolution took 11 ms per 320x240 frame on one core, this 3 ms."""
+        padding, as the convolution's). Far cheaper than upsampling every channel first."""
         kernel = self.out.kernel_size[0]
         taps = self.out.weight[0].permute(1, 2, 0).reshape(kernel * kernel, -1)  # (ky,kx) x C
         projected = F.conv2d(x, taps[:, :, None, None])
@@ -192,8 +191,8 @@ class RobustFeatureAlignment(nn.Module):
     The MLP's first layer is linear, so W·[f_q − f_k, Δ] + b = (W_f·f_q + b + W_Δ·Δ_k) − W_f·f_k:
     W_f is applied once per pixel and neighbours are gathered by padded slicing (ONNX/TensorRT-
     friendly Slice, no unfold). Scores are computed one neighbour at a time, so the hidden
-    layer never exists for all f² neighbours at once: the same arithmetic in half the time on
-    a CPU (31 -> 16 ms per 320x240 frame on one core: the f²·C·H·W tensor did not fit in cache).
+    layer never exists for all f² neighbours at once: the same arithmetic, faster on a CPU,
+    where an f²·C·H·W tensor does not fit in cache.
     """
 
     def __init__(self, channels: int, window: int = 5, hidden: int = 64):
