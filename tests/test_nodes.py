@@ -18,7 +18,6 @@ from ros_harness import (  # noqa: E402
     Probe,
     Spinner,
     camera_frame,
-    make_models,
     wait_until,
 )
 from sensor_msgs.msg import Image  # noqa: E402
@@ -45,16 +44,12 @@ ESTIMATED = (
 RECOVERED = tuple(t.replace("estimated", "recovered") for t in ESTIMATED)
 
 
+pytestmark = pytest.mark.usefixtures("ros_module_context")
+
+
 @pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return make_models(tmp_path_factory.mktemp("node_models"))
-
-
-@pytest.fixture(scope="module", autouse=True)
-def ros_context():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+def models(node_models):
+    return node_models
 
 
 @pytest.fixture(scope="module")

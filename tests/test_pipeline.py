@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("skimage", reason="scikit-image holds the Middlebury pair")
 rclpy = pytest.importorskip("rclpy", reason="ROS 2 rclpy is needed for pipeline tests")
 
-from ros_harness import Probe, Spinner, camera_frame, make_models, wait_until  # noqa: E402
+from ros_harness import Probe, Spinner, camera_frame, wait_until  # noqa: E402
 
 from depth_core.data.simulation import simulate_tof  # noqa: E402
 from depth_ros.parameters import NODE_PARAMETERS  # noqa: E402
@@ -144,11 +144,12 @@ def test_arguments_map_to_the_same_nodes_parameters_and_remappings():
         parse_arguments(["model:=x"])
 
 
-def test_entry_point_builds_the_nodes_with_yaml_overrides_and_remaps(tmp_path):
+def test_entry_point_builds_the_nodes_with_yaml_overrides_and_remaps(
+    ros_context, untrained_node_models
+):
     from depth_ros.pipeline import build_nodes
 
-    models = make_models(tmp_path, fit_steps=0)
-    rclpy.init()
+    models = untrained_node_models
     nodes = []
     try:
         nodes = build_nodes(
@@ -173,11 +174,10 @@ def test_entry_point_builds_the_nodes_with_yaml_overrides_and_remaps(tmp_path):
     finally:
         for node in nodes:
             node.destroy_node()
-        rclpy.shutdown()
 
 
-def test_pipeline_in_another_process_serves_this_one(tmp_path):
-    models = make_models(tmp_path, fit_steps=0)
+def test_pipeline_in_another_process_serves_this_one(ros_context, untrained_node_models):
+    models = untrained_node_models
     rgb, depth, intrinsics = camera_frame()
     raw = simulate_tof(depth, np.random.default_rng(0))
     executable = Path(sys.executable).parent / "depth-ros-pipeline"
@@ -193,7 +193,6 @@ def test_pipeline_in_another_process_serves_this_one(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    rclpy.init()
     probe = Probe("probe_cross_process", outputs=("depth/estimated", "depth/recovered"))
     spinner = Spinner(probe)
     try:
@@ -213,7 +212,6 @@ def test_pipeline_in_another_process_serves_this_one(tmp_path):
             assert (msg.encoding, msg.width, msg.height) == ("32FC1", *rgb.shape[1::-1])
     finally:
         spinner.close()
-        rclpy.shutdown()
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=30)[0]
     assert process.returncode == 0, output[-3000:]
@@ -320,11 +318,10 @@ def test_readme_parameter_tables_match_the_declarations():
         assert markdown_table(node) in readme, f"README table of {node} is out of date"
 
 
-def test_entry_point_starts_the_monitor_next_to_the_depth_nodes(tmp_path):
+def test_entry_point_starts_the_monitor_next_to_the_depth_nodes(ros_context, untrained_node_models):
     from depth_ros.pipeline import build_nodes
 
-    models = make_models(tmp_path, fit_steps=0)
-    rclpy.init()
+    models = untrained_node_models
     nodes = []
     try:
         nodes = build_nodes(
@@ -350,7 +347,6 @@ def test_entry_point_starts_the_monitor_next_to_the_depth_nodes(tmp_path):
     finally:
         for node in nodes:
             node.destroy_node()
-        rclpy.shutdown()
 
 
 def test_pipeline_ends_cleanly_on_sigint_and_sigterm_every_time():

@@ -10,7 +10,7 @@ rclpy = pytest.importorskip("rclpy", reason="ROS 2 rclpy is needed for the Point
 pytest.importorskip("skimage", reason="scikit-image holds the Middlebury pair")
 
 from rclpy.parameter import Parameter  # noqa: E402
-from ros_harness import Probe, Spinner, camera_frame, make_models, wait_until  # noqa: E402
+from ros_harness import Probe, Spinner, camera_frame, wait_until  # noqa: E402
 from sensor_msgs.msg import PointCloud2, PointField  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 
@@ -70,16 +70,9 @@ def test_buffer_matches_a_hand_built_cloud_and_reads_back():
     np.testing.assert_array_equal(back["sigma"][0], sigma)
 
 
-@pytest.fixture
-def ros_context():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 @pytest.mark.slow
-def test_depth_node_publishes_its_depth_as_a_cloud_over_dds(ros_context, tmp_path):
-    models = make_models(tmp_path, fit_steps=0)
+def test_depth_node_publishes_its_depth_as_a_cloud_over_dds(ros_context, untrained_node_models):
+    models = untrained_node_models
     rgb, _, intrinsics = camera_frame(160)
     node = MonocularDepthNode(
         parameter_overrides=[

@@ -122,13 +122,6 @@ from depth_ros.node_support import ParameterError  # noqa: E402
 from depth_ros.proximity_node import ProximityMonitorNode  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def ros_context():
-    rclpy.init()
-    yield
-    rclpy.shutdown()
-
-
 def monitor(**values) -> ProximityMonitorNode:
     defaults = {
         "zones": ["front", "left"],

@@ -92,9 +92,8 @@ def test_bag_source_pairs_rgb_with_its_depth(tmp_path, storage):
         bag_frames(bag, 160, 0, ["/other", *topics[1:]])
 
 
-def test_replay_node_publishes_a_bag_restamped_over_dds(tmp_path):
+def test_replay_node_publishes_a_bag_restamped_over_dds(ros_context, tmp_path):
     bag = write_bag(tmp_path, "mcap")
-    rclpy.init()
     probe = Probe("replay_probe")
     probe.create_subscription(
         Image,
@@ -114,7 +113,6 @@ def test_replay_node_publishes_a_bag_restamped_over_dds(tmp_path):
         assert wait_until(lambda: len(probe.received["raw"]) >= 5, timeout=20)
     finally:
         spinner.close()
-        rclpy.shutdown()
     stamps = [stamp_seconds(m) for m in probe.received["raw"]]
     assert all(b > a for a, b in zip(stamps, stamps[1:], strict=False))  # looping, never back
     assert abs(stamps[-1] - time.time()) < 60  # restamped with the clock, not the bag's 10 s
@@ -122,11 +120,7 @@ def test_replay_node_publishes_a_bag_restamped_over_dds(tmp_path):
     assert values <= {1000.0, 1500.0, 2000.0} and len(values) >= 2  # the bag's frames, in mm
 
 
-def test_replay_names_a_source_that_does_not_exist(tmp_path):
-    rclpy.init()
-    try:
-        for source in (str(tmp_path / "missing"), str(tmp_path / "missing.mcap")):
-            with pytest.raises(ParameterError, match="is not scenes, middlebury or an existing"):
-                ReplayNode(parameter_overrides=[Parameter("source", value=source)])
-    finally:
-        rclpy.shutdown()
+def test_replay_names_a_source_that_does_not_exist(ros_context, tmp_path):
+    for source in (str(tmp_path / "missing"), str(tmp_path / "missing.mcap")):
+        with pytest.raises(ParameterError, match="is not scenes, middlebury or an existing"):
+            ReplayNode(parameter_overrides=[Parameter("source", value=source)])

@@ -27,13 +27,12 @@ SECONDS, RATE = 30.0, 30.0
 pytestmark = pytest.mark.slow
 
 
-def test_thirty_seconds_at_thirty_hertz(tmp_path):
+def test_thirty_seconds_at_thirty_hertz(ros_context, tmp_path):
     model = build_model("transfer_monocular").eval()
     onnx_path = save_and_export(model, tmp_path / "mono.pt", describe(model, (240, 320)))
     camera = load_motorcycle().resized(640, 480)
     rgb, intrinsics = camera.rgb, camera.intrinsics
 
-    rclpy.init()
     node = MonocularDepthNode(parameter_overrides=[Parameter("model_path", value=str(onnx_path))])
     probe = Probe("soak_probe", outputs=("depth/estimated",), keep=False)
     spinner = Spinner(node, probe)
@@ -54,7 +53,6 @@ def test_thirty_seconds_at_thirty_hertz(tmp_path):
         estimator_mean = node.estimator_stats.mean_latency()
     finally:
         spinner.close()
-        rclpy.shutdown()
 
     outputs = probe.received["depth/estimated"]
     arrivals = probe.arrivals["depth/estimated"]
