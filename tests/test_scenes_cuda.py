@@ -113,7 +113,8 @@ def test_training_with_scenes_rendered_on_the_gpu_runs_in_spawned_workers(tmp_pa
         textwrap.dedent(
             """
         import sys
-        from depth_core.training.trainer import TrainConfig, Trainer
+        from depth_core.training.config import TrainConfig
+        from depth_core.training.trainer import Trainer
 
         def main():
             config = TrainConfig.from_yaml(sys.argv[1], {

@@ -18,12 +18,8 @@ pytest.importorskip("skimage", reason="scikit-image holds the scene textures")
 
 from depth_core.checkpoint import load_checkpoint, read_metadata  # noqa: E402
 from depth_core.metrics import METRIC_NAMES  # noqa: E402
-from depth_core.training.trainer import (  # noqa: E402
-    TrainConfig,
-    Trainer,
-    decay_factor,
-    warmup_factor,
-)
+from depth_core.training.config import TrainConfig  # noqa: E402
+from depth_core.training.trainer import Trainer, decay_factor, warmup_factor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "training" / "configs"
@@ -462,7 +458,8 @@ def test_cosine_schedule_decays_each_stage_from_lr_to_its_floor(tmp_path):
         tiny_config("scenes_latent", lr_schedule="cosine", latent_stage_steps=(2, 4)),
         tmp_path / "latent",
     )
-    assert latent._stage_span(1) == (0, 2) and latent._stage_span(2) == (2, 6)
+    assert latent.objective.stage_span(1) == (0, 2)
+    assert latent.objective.stage_span(2) == (2, 6)
 
 
 def test_sharpness_jitter_blurs_or_sharpens_the_image_only_with_unit_gain():
@@ -689,3 +686,27 @@ def test_sigma_calibration_on_real_validation_sources_reaches_its_target(tmp_pat
 
     onnx = DepthEstimator.load(checkpoint.with_suffix(".onnx"))  # what the node loads
     assert onnx.metadata.relative_sigma == metadata.relative_sigma
+
+
+def test_each_objective_owns_its_stages_and_what_trains_in_them():
+    from depth_core.models import build_model
+    from depth_core.training.objectives import make_objective
+
+    recovery = tiny_config("scenes_recovery", uncertainty_pretrain_steps=4, steps=10)
+    model = build_model("depth_recovery", pretrained=False)
+    objective = make_objective(model, recovery)
+    assert objective.needs_raw and [objective.stage(s) for s in (0, 3, 4, 9)] == [1, 1, 2, 2]
+    assert objective.stage_span(2) == (0, 4) and objective.stage_span(7) == (4, 10)
+    objective.configure_stage(1)  # the structure-uncertainty module alone
+    trains = {name for name, p in model.named_parameters() if p.requires_grad}
+    assert trains and all(name.startswith("uncertainty.") for name in trains)
+    objective.configure_stage(2)
+    assert all(p.requires_grad for p in model.parameters())
+    latent = tiny_config("scenes_latent", steps=10, latent_stage_steps=[3, 7])
+    objective = make_objective(build_model("latent_dual", pretrained=False), latent)
+    assert objective.stage_span(1) == (0, 3) and objective.stage_span(3) == (3, 10)
+    monocular = make_objective(
+        build_model("transfer_monocular", pretrained=False),
+        tiny_config("scenes_monocular", steps=10),
+    )
+    assert not monocular.needs_raw and monocular.stage_span(0) == (0, 10)

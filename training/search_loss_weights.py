@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from depth_core.checkpoint import parse_settings
+from depth_core.training.config import TrainConfig
 from depth_core.training.search import (
     WEIGHT_NAMES,
     grid_candidates,
@@ -23,7 +24,6 @@ from depth_core.training.search import (
     ranked_table,
     search,
 )
-from depth_core.training.trainer import TrainConfig
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,8 @@ import json
 import logging
 
 from depth_core.checkpoint import parse_settings
-from depth_core.training.trainer import TrainConfig, Trainer
+from depth_core.training.config import TrainConfig
+from depth_core.training.trainer import Trainer
 
 
 def main(argv: list[str] | None = None) -> int:

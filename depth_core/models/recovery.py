@@ -295,6 +295,16 @@ class RecoveryNet(nn.Module):
             self.prior.eval()  # a frozen prior: no dropout, no BatchNorm statistics updates
         return self
 
+    def configure_stage(self, stage: int) -> None:
+        """Set which parts train. Stage 1: the structure-uncertainty module alone; stage 2:
+        everything. The prior, when there is one, stays frozen."""
+        if stage not in (1, 2):
+            raise ValueError(f"stage must be 1 or 2, got {stage}")
+        self.requires_grad_(stage == 2)
+        self.uncertainty.requires_grad_(True)
+        if self.prior is not None:
+            self.prior.requires_grad_(False)
+
     def _prior(self, rgb: torch.Tensor) -> torch.Tensor:
         if self.prior is None:
             return torch.zeros_like(rgb[:, :1])

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from depth_core.training.trainer import TrainConfig, Trainer
+from depth_core.training.config import TrainConfig
+from depth_core.training.trainer import Trainer
 
 WEIGHT_NAMES = ("mae_weight", "edge_weight", "ssim_weight")
 

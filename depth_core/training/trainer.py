@@ -9,11 +9,8 @@
 - tqdm progress, TensorBoard scalars and image grids.
 - `best.pt` / `last.pt` are runtime checkpoints with full metadata (checkpoint.describe).
 
-Objectives: "monocular" (weighted loss or SI loss, optional MetricDepth regulariser),
-"latent" (stage 1 autoencoder, stage 2 colour -> latent) and "recovery" (L1 + relative +
-multi-scale gradient, the structure-uncertainty module supervised by the simulation's
-misalignment mask, pretrained alone first or jointly). Every objective also trains the σ head
-with a Laplace NLL on the detached depth, so uncertainty never pulls on depth.
+The objectives (what each kind of model trains on) are in `objectives.py`, the config in
+`config.py`.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ import os
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,106 +36,15 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from depth_core.checkpoint import describe, load_checkpoint, save_checkpoint
 from depth_core.data.simulation import RawDepthConfig
-from depth_core.losses import (
-    MetricDepthConfig,
-    MetricDepthLoss,
-    laplace_nll,
-    log_scale_alignment,
-    recovery_loss,
-    silog_loss,
-    weighted_loss,
-)
-from depth_core.losses.metric_depth import FeatureTap
 from depth_core.metrics import depth_metrics
 from depth_core.models import build_model_from_config
 from depth_core.models.encoders import encoder_normalisation
-from depth_core.models.latent import autoencoder_stage_loss, colour_stage_loss, configure_stage
+from depth_core.training.config import TrainConfig
 from depth_core.training.data_config import build_dataset
 from depth_core.training.datasets import SampleSpec
+from depth_core.training.objectives import OBJECTIVE_CLASSES, make_objective, output_target
 
 LOG = logging.getLogger(__name__)
-OBJECTIVES = ("monocular", "latent", "recovery")
-LR_SCHEDULES = ("constant", "cosine")
-
-
-@dataclass
-class TrainConfig:
-    model: dict[str, Any]  # {"name": registry name, **kwargs}
-    objective: str
-    train_data: dict[str, Any]  # see data_config.build_dataset
-    val_data: dict[str, Any]
-    input_size: tuple[int, int] = (240, 320)
-    canonical_focal_px: float | None = None
-    loss: dict[str, Any] = field(default_factory=dict)
-    raw_simulation: dict[str, Any] | None = None  # RawDepthConfig fields (recovery)
-    batch_size: int = 8  # global: split over the ranks
-    lr: float = 1e-4
-    steps: int = 1000  # per stage for the latent objective: see latent_stage_steps
-    latent_stage_steps: tuple[int, int] | None = None
-    uncertainty_pretrain_steps: int = 0  # recovery: structure-uncertainty module alone first
-    val_every: int = 100
-    patience: int = 10  # validations without improvement before early stopping
-    uncertainty_weight: float = 0.1
-    freeze_batchnorm: bool = False  # BatchNorm in eval mode (small per-rank batches)
-    sync_batchnorm: bool = True  # under DDP on GPUs
-    workers: int = 1
-    # Where generated scenes render: "cpu" (one frame per DataLoader fetch), "cuda" (each
-    # batch in one go on the current GPU: scenes.render_batch, needs numba-cuda) or "auto"
-    # (the training GPU when training on CUDA and numba finds it).
-    scene_renderer: str = "auto"
-    seed: int = 0
-    amp: bool = True  # used on CUDA only
-    training_data: str = ""  # goes into the checkpoint metadata
-    image_every: int = 500
-    train_crop: tuple[int, int] | None = None  # random crops for cheaper steps (training only)
-    zoom_max: float = 1.0  # random zoom up to this factor, focal length and target with it
-    # Random blur / sharpening of training images (datasets.SampleSpec): 0 = off.
-    blur_max_px: float = 0.0
-    sharpen_max: float = 0.0
-    max_minutes: float | None = None  # wall-clock budget: validate, save and stop
-    init_from: str | None = None  # checkpoint whose weights start training (fine-tuning)
-    # Linear lr ramp over a run's first steps, the usual guard when fine-tuning: Adam's first
-    # updates, with fresh moment estimates, are as large as lr allows.
-    warmup_steps: int = 0
-    # lr after the warm-up: "constant" (the weighted-loss paper: Adam at a fixed lr, stopped
-    # early) or "cosine", the usual choice for long runs: from lr down to lr * min_lr_ratio
-    # over each training stage's planned steps (so a resumed run follows the same curve).
-    lr_schedule: str = "constant"
-    min_lr_ratio: float = 0.01
-    # Exponential moving average of the weights (torch.optim.swa_utils), decay per step; 0 =
-    # off. With it, validation (so early stopping), best.pt and last.pt use the averaged
-    # weights: single steps' noise averaged out, as timm and most detection codebases do.
-    ema_decay: float = 0.0
-
-    def __post_init__(self):
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.scene_renderer not in ("auto", "cpu", "cuda"):
-            raise ValueError(
-                f"scene_renderer must be auto, cpu or cuda, got {self.scene_renderer!r}"
-            )
-        self.input_size = tuple(self.input_size)
-        if self.train_crop is not None:
-            self.train_crop = tuple(self.train_crop)
-        if self.latent_stage_steps is not None:
-            self.latent_stage_steps = tuple(self.latent_stage_steps)
-        if self.objective == "latent" and self.latent_stage_steps is None:
-            self.latent_stage_steps = (self.steps // 2, self.steps - self.steps // 2)
-
-    @property
-    def total_steps(self) -> int:
-        return sum(self.latent_stage_steps) if self.objective == "latent" else self.steps
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:
-        data = _read_config(Path(path))
-        data.update(overrides or {})
-        try:
-            return cls(**data)
-        except TypeError as error:
-            raise ValueError(f"{path}: {error}") from None
 
 
 def warmup_factor(step: int, warmup_steps: int) -> float:
@@ -155,20 +61,6 @@ def decay_factor(step: int, start: int, end: int, schedule: str, min_ratio: floa
         return 1.0
     progress = min(1.0, (step - start) / (end - start))
     return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A config file's fields. `base: other.yaml` (relative to the file) starts from another
-    config's fields; each top-level key of this file replaces the base's whole value, so a
-    fine-tuning config lists only what it changes."""
-    if path.resolve() in seen:
-        raise ValueError(f"{path}: configs inherit from each other in a loop")
-    with open(path) as stream:
-        data = yaml.safe_load(stream) or {}
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    return {**_read_config(path.parent / base, (*seen, path.resolve())), **data}
 
 
 @dataclass
@@ -208,104 +100,13 @@ def _sample_spec(config: TrainConfig, training: bool) -> SampleSpec:
         std,
         config.canonical_focal_px,
         raw,
-        needs_raw=config.objective == "recovery",
+        needs_raw=OBJECTIVE_CLASSES[config.objective].needs_raw,
         flip=training,
         crop=config.train_crop if training else None,
         zoom_max=config.zoom_max if training else 1.0,
         blur_max_px=config.blur_max_px if training else 0.0,
         sharpen_max=config.sharpen_max if training else 0.0,
     )
-
-
-def _output_target(depth: torch.Tensor, valid: torch.Tensor, size: tuple[int, int]):
-    """Ground truth at the model's output size: nearest-neighbour, so no mixed depths."""
-    if tuple(depth.shape[-2:]) == tuple(size):
-        return depth, valid
-    return (
-        F.interpolate(depth, size=size, mode="nearest"),
-        F.interpolate(valid.float(), size=size, mode="nearest") > 0.5,
-    )
-
-
-class Objective(nn.Module):
-    """The model plus its training loss, as one module: DistributedDataParallel wraps this,
-    so every objective (even the latent stages, which call the model's parts) runs its
-    forward through DDP and gets its gradients synchronised."""
-
-    def __init__(self, model: nn.Module, config: TrainConfig):
-        super().__init__()
-        self.model, self.config = model, config
-        self.metric_depth: tuple[MetricDepthLoss, float, FeatureTap] | None = None
-        settings = dict(config.loss.get("metric_depth") or {})
-        if settings:
-            weight = float(settings.pop("weight", 0.1))
-            if "negative_ranges" in settings:
-                settings["negative_ranges"] = tuple(tuple(r) for r in settings["negative_ranges"])
-            if "margins" in settings:
-                settings["margins"] = tuple(settings["margins"])
-            self.metric_depth = (
-                MetricDepthLoss(MetricDepthConfig(**settings)),
-                weight,
-                FeatureTap(model.metric_feature_module),
-            )
-
-    def forward(self, batch: dict, stage: int):
-        """-> (loss, detached parts, prediction or None)."""
-        config, model = self.config, self.model
-        rgb, depth, valid = batch["rgb"], batch["depth"], batch["valid"]
-        if config.objective == "latent":
-            weights = {k: v for k, v in config.loss.items() if k != "finetune_decoder"}
-            if stage == 1:
-                loss, parts = autoencoder_stage_loss(
-                    model, depth, valid, weights.get("gradient_weight", 1.0)
-                )
-            else:
-                loss, parts = colour_stage_loss(model, rgb, depth, valid, **weights)
-            return loss, parts, None
-        if config.objective == "recovery":
-            prediction = model(rgb, batch["raw_depth"])
-            defined = batch["raw_depth"] > 0
-            bce = F.binary_cross_entropy_with_logits(
-                prediction.misalignment_logit[defined], batch["misaligned"][defined].float()
-            )
-            parts = {"misalignment_bce": bce.detach()}
-            if stage == 1:
-                return bce, parts, prediction
-            loss, recovery_parts = recovery_loss(
-                prediction.depth, depth, valid, config.loss.get("gradient_weight", 0.5)
-            )
-            parts.update(recovery_parts)
-            total = loss + config.loss.get("misalignment_weight", 0.5) * bce
-            return self._with_uncertainty(total, parts, prediction, depth, valid), parts, prediction
-        prediction = model(rgb)
-        target, target_valid = _output_target(depth, valid, prediction.depth.shape[-2:])
-        # Sources marked scale_invariant teach structure only: their truth is brought to the
-        # prediction's scale first, so one room's depth range is not imprinted on every scene.
-        align = log_scale_alignment(prediction.depth.detach(), target, target_valid)
-        scale_free = batch["scale_invariant"].view(-1, 1, 1, 1)
-        target = torch.where(scale_free, target / align, target)
-        if config.loss.get("kind", "weighted") == "silog":
-            loss = silog_loss(prediction.depth, target, target_valid)
-            parts = {"silog": loss.detach()}
-        else:
-            weights = config.loss.get("weights", {})
-            loss, parts = weighted_loss(prediction.depth, target, target_valid, **weights)
-        if self.metric_depth is not None:
-            regulariser, weight, tap = self.metric_depth
-            metric = regulariser(tap.features, target, target_valid)
-            parts["metric_depth"] = metric.detach()
-            loss = loss + weight * metric
-        return (
-            self._with_uncertainty(loss, parts, prediction, target, target_valid),
-            parts,
-            prediction,
-        )
-
-    def _with_uncertainty(self, loss, parts, prediction, target, valid) -> torch.Tensor:
-        # Laplace NLL on the detached depth: σ learns the error, depth is not pulled by it.
-        nll = laplace_nll(prediction.depth.detach(), prediction.log_sigma, target, valid)
-        parts["laplace_nll"] = nll.detach()
-        return loss + self.config.uncertainty_weight * nll
 
 
 class Trainer:
@@ -331,7 +132,7 @@ class Trainer:
         self.model.model_config["pretrained"] = False
         if config.init_from:
             self._load_initial_weights(config.init_from)
-        self.objective = Objective(self.model, config)
+        self.objective = make_objective(self.model, config)
         self.amp = config.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.net: nn.Module = self.objective
@@ -348,33 +149,11 @@ class Trainer:
 
     # ---------------------------------------------------------------- state
     def _stage(self, step: int) -> int:
-        if self.config.objective == "latent":
-            return 1 if step < self.config.latent_stage_steps[0] else 2
-        if self.config.objective == "recovery" and step < self.config.uncertainty_pretrain_steps:
-            return 1
-        return 2
-
-    def _stage_span(self, step: int) -> tuple[int, int]:
-        """[first, end) steps of the stage that `step` belongs to (see _stage)."""
-        config = self.config
-        if config.objective == "latent":
-            boundary = config.latent_stage_steps[0]
-        elif config.objective == "recovery":
-            boundary = config.uncertainty_pretrain_steps
-        else:
-            boundary = 0
-        return (0, boundary) if self._stage(step) == 1 else (boundary, config.total_steps)
+        return self.objective.stage(step)
 
     def _make_optimiser(self) -> torch.optim.Optimizer:
         """Adam over what trains in the current stage (a new stage gets a fresh optimiser)."""
-        stage = self._stage(self.step)
-        if self.config.objective == "latent":
-            configure_stage(self.model, stage, self.config.loss.get("finetune_decoder", False))
-        elif self.config.objective == "recovery":
-            self.model.requires_grad_(stage == 2)
-            self.model.uncertainty.requires_grad_(True)
-            if self.model.prior is not None:
-                self.model.prior.requires_grad_(False)
+        self.objective.configure_stage(self._stage(self.step))
         if self.dist.world_size > 1:
             # DDP syncs the parameters that train when it is built: rebuild it per stage.
             module = self.objective
@@ -383,7 +162,7 @@ class Trainer:
             self.net = nn.parallel.DistributedDataParallel(
                 module,
                 device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=self.config.objective != "monocular",
+                find_unused_parameters=self.objective.leaves_parameters_unused,
             )
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         return torch.optim.Adam(parameters, lr=self.config.lr)
@@ -537,9 +316,9 @@ class Trainer:
             loss, _, prediction = self.objective(batch, self._stage(self.step))
             losses.append(loss.item())
             if prediction is None:  # latent stage losses: run the inference path
-                prediction = self.model(batch["rgb"])
+                prediction = self.objective.infer(batch)
             size = prediction.depth.shape[-2:]
-            target, target_valid = _output_target(batch["depth"], batch["valid"], size)
+            target, target_valid = output_target(batch["depth"], batch["valid"], size)
             scale = batch["focal_scale"].view(-1, 1, 1, 1)
             for i in range(len(target)):
                 metrics.append(
@@ -612,7 +391,10 @@ class Trainer:
                 self.scaler.scale(loss).backward()
                 lr = config.lr * warmup_factor(self.step, config.warmup_steps)
                 lr *= decay_factor(
-                    self.step, *self._stage_span(self.step), config.lr_schedule, config.min_lr_ratio
+                    self.step,
+                    *self.objective.stage_span(self.step),
+                    config.lr_schedule,
+                    config.min_lr_ratio,
                 )
                 for group in self.optimiser.param_groups:
                     group["lr"] = lr
@@ -701,10 +483,7 @@ class Trainer:
         for index in range(min(4, len(val_set))):
             item = val_set[index]
             batch = self._to_device({k: v[None] for k, v in item.items()})
-            if self.config.objective == "recovery":
-                prediction = self.model(batch["rgb"], batch["raw_depth"])
-            else:
-                prediction = self.model(batch["rgb"])
+            prediction = self.objective.infer(batch)
             height, width = self.config.input_size
             pred = F.interpolate(prediction.depth, size=(height, width), mode="nearest")
             sigma = F.interpolate(prediction.log_sigma.exp(), size=(height, width), mode="nearest")
