@@ -1,12 +1,16 @@
-"""Model metadata that travels with every checkpoint, ONNX file and engine. No torch here."""
+"""Model metadata that travels with every checkpoint, ONNX file and engine, and how an ONNX
+file carries it (its metadata_props). No torch here."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 FORMAT = "depth_ros.model/1"
+# ONNX metadata_props key holding the ModelMetadata JSON.
+ONNX_METADATA_KEY = "depth_ros"
 # ONNX metadata_props key naming a file's arithmetic ("int8" after quantize_int8; absent = fp32).
 ONNX_PRECISION_KEY = "depth_ros.precision"
 
@@ -53,3 +57,30 @@ class ModelMetadata:
             return cls(**data)
         except (KeyError, TypeError) as error:
             raise ValueError(f"{source}: incomplete or unknown metadata fields ({error})") from None
+
+
+def metadata_from_onnx_props(props: dict[str, str], source: str) -> ModelMetadata:
+    """The ModelMetadata in an ONNX file's metadata_props (read by onnx or ONNX Runtime)."""
+    if ONNX_METADATA_KEY not in props:
+        raise ValueError(
+            f"{source}: ONNX file has no depth_ros metadata (export it with `depth-core export`)"
+        )
+    return ModelMetadata.from_json(props[ONNX_METADATA_KEY], source=source)
+
+
+def read_onnx_metadata(onnx_path: str | Path) -> ModelMetadata:
+    """The ModelMetadata of an ONNX file, without loading its weights."""
+    import onnx
+
+    proto = onnx.load(str(onnx_path), load_external_data=False)
+    return metadata_from_onnx_props({p.key: p.value for p in proto.metadata_props}, str(onnx_path))
+
+
+def set_onnx_prop(proto: Any, key: str, value: str) -> None:
+    """Set (not append) one metadata_props entry of an ONNX ModelProto."""
+    for entry in proto.metadata_props:
+        if entry.key == key:
+            entry.value = value
+            return
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = key, value

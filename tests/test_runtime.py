@@ -437,6 +437,40 @@ def test_metadata_from_another_program_is_refused_by_name():
         ModelMetadata.from_json('{"format": "depth_ros.model/1"}', "x.onnx")
 
 
+def test_onnx_metadata_round_trips_and_a_foreign_onnx_file_is_refused_by_name(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    from depth_core.export.quantize import quantize_int8
+    from depth_core.metadata import ModelMetadata, read_onnx_metadata, set_onnx_prop
+    from depth_core.runtime.backends import OnnxRuntimeBackend
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["rgb"], ["depth"])],
+        "identity",
+        [helper.make_tensor_value_info("rgb", TensorProto.FLOAT, [1, 1, 2, 2])],
+        [helper.make_tensor_value_info("depth", TensorProto.FLOAT, [1, 1, 2, 2])],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(proto, str(foreign))
+    message = "foreign.onnx: ONNX file has no depth_ros metadata"
+    with pytest.raises(ValueError, match=message):
+        read_onnx_metadata(foreign)
+    with pytest.raises(ValueError, match=message):
+        OnnxRuntimeBackend(foreign)
+    with pytest.raises(ValueError, match=message):
+        quantize_int8(foreign, tmp_path / "int8.onnx", [{"rgb": np.zeros((1, 1, 2, 2), "f4")}])
+
+    metadata = ModelMetadata("identity", {}, (2, 2), (0.5,), (0.25,), outputs=("depth",))
+    set_onnx_prop(proto, "depth_ros", metadata.to_json())
+    set_onnx_prop(proto, "depth_ros", metadata.to_json())  # set, not appended twice
+    assert [p.key for p in proto.metadata_props] == ["depth_ros"]
+    ours = tmp_path / "ours.onnx"
+    onnx.save(proto, str(ours))
+    assert read_onnx_metadata(ours) == metadata == OnnxRuntimeBackend(ours).metadata
+
+
 @pytest.mark.slow
 def test_bench_command_reports_every_configuration(tmp_path, capsys):
     from depth_core.cli import main

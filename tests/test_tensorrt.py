@@ -11,18 +11,17 @@ import torch
 from onnx import TensorProto, helper
 
 from depth_core.checkpoint import MODEL_IO, describe
-from depth_core.export.onnx import export_onnx, save_and_export
-from depth_core.export.tensorrt import (
+from depth_core.engine_sidecar import (
     EngineEnvironment,
     EngineKey,
     EngineMismatchError,
     check_engine_key,
     engine_environment,
     read_sidecar,
-    tensorrt_graph_problems,
-    tensorrt_operator_support,
     write_sidecar,
 )
+from depth_core.export.onnx import export_onnx, save_and_export
+from depth_core.export.tensorrt import tensorrt_graph_problems, tensorrt_operator_support
 from depth_core.models import build_model, registered_models
 from depth_core.runtime import DepthEstimator
 
@@ -152,7 +151,7 @@ def test_engine_build_and_parity_with_torch(exported, tmp_path, precision):
 
 @needs_tensorrt
 def test_engine_cache_rebuilds_a_stale_engine(exported, tmp_path):
-    from depth_core.export.tensorrt import cached_engine, read_sidecar, write_sidecar
+    from depth_core.export.tensorrt import cached_engine
 
     _, onnx_path = exported
     first = cached_engine(onnx_path, tmp_path, "fp16")

@@ -9,6 +9,8 @@ import onnx
 import torch
 from torch import nn
 
+from depth_core.metadata import ONNX_METADATA_KEY, set_onnx_prop
+
 LOG = logging.getLogger(__name__)
 MIN_OPSET = 17
 
@@ -72,8 +74,7 @@ def export_checkpoint(checkpoint: str | Path, onnx_path: str | Path, opset: int 
     proto = export_onnx(
         model, tuple(example), onnx_path, list(metadata.inputs), list(metadata.outputs), opset
     )
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = "depth_ros", metadata.to_json()
+    set_onnx_prop(proto, ONNX_METADATA_KEY, metadata.to_json())
     onnx.save(proto, str(onnx_path))
     return proto
 

@@ -1,33 +1,26 @@
-"""TensorRT engines from our ONNX files: operator check, build (FP16 / INT8), cache and sidecar.
+"""TensorRT engines from our ONNX files: operator check, build (FP16 / INT8) and cache.
 
 Written to TensorRT 10's documented Python API (Builder, OnnxParser, build_serialized_network,
 IInt8EntropyCalibrator2, Runtime). `tensorrt` is imported only inside the functions that need it,
-so this module, the operator check and the sidecar checks work on machines without TensorRT.
+so this module and the operator check work on machines without TensorRT. What an engine
+is keyed by, and its sidecar, are `depth_core.engine_sidecar`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import shutil
-import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from depth_core.metadata import ModelMetadata
+from depth_core.engine_sidecar import EngineKey, engine_environment, read_sidecar, write_sidecar
+from depth_core.metadata import ModelMetadata, read_onnx_metadata
 
 LOG = logging.getLogger(__name__)
 OPERATOR_LIST = Path(__file__).with_name("tensorrt_onnx_ops.txt")
 PRECISIONS = ("fp32", "fp16", "int8")
-SIDECAR_FORMAT = "depth_ros.engine/1"
 TENSORRT_RESIZE_MODES = {"nearest", "linear"}
-
-
-class EngineMismatchError(ValueError):
-    """An engine built for another GPU, TensorRT version, model or precision."""
 
 
 @dataclass(frozen=True)
@@ -74,93 +67,6 @@ def tensorrt_graph_problems(proto: Any) -> list[str]:
     return problems
 
 
-@dataclass(frozen=True)
-class EngineKey:
-    """What an engine is valid for. Any difference means rebuild."""
-
-    gpu: str
-    tensorrt: str
-    model_hash: str
-    precision: str
-
-    def file_stem(self) -> str:
-        digest = hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()
-        return f"{self.model_hash[:12]}-{self.precision}-{digest[:12]}"
-
-
-@dataclass(frozen=True)
-class EngineEnvironment:
-    gpu: str | None  # None: no NVIDIA GPU visible
-    tensorrt: str | None  # None: TensorRT not importable
-
-
-def engine_environment() -> EngineEnvironment:
-    """The GPU name and TensorRT version an engine built here would be keyed by."""
-    try:
-        import tensorrt as trt
-
-        version = trt.__version__
-    except ImportError:
-        version = None
-    return EngineEnvironment(_gpu_name(), version)
-
-
-def _gpu_name() -> str | None:
-    if shutil.which("nvidia-smi"):
-        result = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader", "--id=0"],
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode == 0 and result.stdout.strip():
-            return result.stdout.strip().splitlines()[0]
-    return None
-
-
-def sidecar_path(engine_path: str | Path) -> Path:
-    engine_path = Path(engine_path)
-    return engine_path.with_name(engine_path.name + ".json")
-
-
-def write_sidecar(engine_path: Path, key: EngineKey, metadata: ModelMetadata) -> None:
-    payload = {"format": SIDECAR_FORMAT, "key": asdict(key), "metadata": metadata.to_json()}
-    sidecar_path(engine_path).write_text(json.dumps(payload, indent=2, sort_keys=True))
-
-
-def read_sidecar(engine_path: str | Path) -> tuple[EngineKey, ModelMetadata]:
-    """The key and model metadata an engine was built with; errors name the file."""
-    path = sidecar_path(engine_path)
-    if not path.is_file():
-        raise ValueError(
-            f"{engine_path}: no sidecar {path.name}; an engine is only usable "
-            f"with the JSON `depth-core export --tensorrt` writes"
-        )
-    try:
-        payload = json.loads(path.read_text())
-        if payload.get("format") != SIDECAR_FORMAT:
-            raise ValueError(f"format {SIDECAR_FORMAT} expected")
-        key = EngineKey(**payload["key"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ValueError(f"{path}: not a depth_ros engine sidecar ({error})") from None
-    return key, ModelMetadata.from_json(payload["metadata"], source=str(path))
-
-
-def check_engine_key(engine_path: str | Path, key: EngineKey, here: EngineEnvironment) -> None:
-    """Refuse, by name, an engine built for another GPU or TensorRT version than this machine's."""
-    differences = []
-    if key.gpu != here.gpu:
-        differences.append(f"GPU {key.gpu!r}, this machine has {here.gpu or 'no NVIDIA GPU'!r}")
-    if key.tensorrt != here.tensorrt:
-        differences.append(
-            f"TensorRT {key.tensorrt}, this machine has {here.tensorrt or 'no TensorRT'}"
-        )
-    if differences:
-        raise EngineMismatchError(
-            f"{engine_path}: built for {'; '.join(differences)}. Engines are not portable: "
-            f"rebuild it here with `depth-core export CKPT --tensorrt {engine_path}`"
-        )
-
-
 def build_engine(
     onnx_path: str | Path,
     engine_path: str | Path,
@@ -178,10 +84,7 @@ def build_engine(
     if precision == "int8" and calibration_dir is None:
         raise ValueError("INT8 needs --calib DIR: a folder of representative RGB images")
     proto = onnx.load(str(onnx_path))
-    props = {p.key: p.value for p in proto.metadata_props}
-    if "depth_ros" not in props:
-        raise ValueError(f"{onnx_path}: ONNX file has no depth_ros metadata")
-    metadata = ModelMetadata.from_json(props["depth_ros"], source=str(onnx_path))
+    metadata = read_onnx_metadata(onnx_path)
     problems = tensorrt_graph_problems(proto)
     if problems:
         raise ValueError(f"{onnx_path}: TensorRT cannot parse it: " + "; ".join(problems))
@@ -206,7 +109,8 @@ def build_engine(
     if serialized is None:
         raise RuntimeError(f"{onnx_path}: TensorRT could not build an engine (see its log)")
     engine_path.write_bytes(bytes(serialized))
-    key = EngineKey(_gpu_name() or "unknown", trt.__version__, metadata.content_hash, precision)
+    gpu = engine_environment().gpu or "unknown"
+    key = EngineKey(gpu, trt.__version__, metadata.content_hash, precision)
     write_sidecar(engine_path, key, metadata)
     LOG.info(
         "%s: built %s engine for %s, TensorRT %s", engine_path, precision, key.gpu, key.tensorrt
@@ -221,11 +125,7 @@ def cached_engine(
     calibration_dir: str | Path | None = None,
 ) -> Path:
     """The engine for this ONNX file on this GPU, built on first use and rebuilt when stale."""
-    import onnx
-
-    proto = onnx.load(str(onnx_path), load_external_data=False)
-    props = {p.key: p.value for p in proto.metadata_props}
-    metadata = ModelMetadata.from_json(props.get("depth_ros", "{}"), source=str(onnx_path))
+    metadata = read_onnx_metadata(onnx_path)
     here = engine_environment()
     if here.tensorrt is None or here.gpu is None:
         raise RuntimeError(

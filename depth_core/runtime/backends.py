@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from depth_core.metadata import ONNX_PRECISION_KEY, ModelMetadata
+from depth_core.metadata import ONNX_PRECISION_KEY, ModelMetadata, metadata_from_onnx_props
 
 TORCH_COMPILE_MODES = (None, "inductor", "torch_tensorrt")
 
@@ -123,11 +123,7 @@ class OnnxRuntimeBackend:
         except Exception as error:  # onnxruntime raises its own exception types
             raise ValueError(f"{path}: ONNX Runtime cannot load it: {error}") from None
         props = self.session.get_modelmeta().custom_metadata_map
-        if "depth_ros" not in props:
-            raise ValueError(
-                f"{path}: ONNX file has no depth_ros metadata (export it with `depth-core export`)"
-            )
-        self.metadata = ModelMetadata.from_json(props["depth_ros"], source=str(path))
+        self.metadata = metadata_from_onnx_props(props, str(path))
         provider = self.session.get_providers()[0].replace("ExecutionProvider", "").lower()
         self.name = f"onnxruntime-{provider}"
         self.precision = props.get(ONNX_PRECISION_KEY, "fp32")  # int8: export --onnx-int8
@@ -140,7 +136,7 @@ class TensorRTBackend:
     """A serialized TensorRT engine with its sidecar; I/O buffers are torch CUDA tensors."""
 
     def __init__(self, path: Path):
-        from depth_core.export.tensorrt import check_engine_key, engine_environment, read_sidecar
+        from depth_core.engine_sidecar import check_engine_key, engine_environment, read_sidecar
 
         key, self.metadata = read_sidecar(path)  # before TensorRT: a foreign engine is named
         check_engine_key(path, key, engine_environment())

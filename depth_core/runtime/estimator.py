@@ -45,7 +45,7 @@ def choose_backend(kind: str, device: str) -> str:
     if kind == "engine":
         return "tensorrt"
     if device.startswith("cuda"):
-        from depth_core.export.tensorrt import engine_environment
+        from depth_core.engine_sidecar import engine_environment
 
         here = engine_environment()
         if here.tensorrt and here.gpu:
