@@ -19,7 +19,8 @@ pytest.importorskip("skimage", reason="scikit-image holds the scene textures")
 from depth_core.checkpoint import load_checkpoint, read_metadata  # noqa: E402
 from depth_core.metrics import METRIC_NAMES  # noqa: E402
 from depth_core.training.config import TrainConfig  # noqa: E402
-from depth_core.training.trainer import Trainer, decay_factor, warmup_factor  # noqa: E402
+from depth_core.training.schedule import decay_factor, warmup_factor  # noqa: E402
+from depth_core.training.trainer import Trainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "training" / "configs"
@@ -86,9 +87,9 @@ def test_scene_renderer_is_checked_and_auto_renders_on_the_cpu_when_training_the
         tiny_config("scenes_monocular", scene_renderer="cuda", workers=1), tmp_path / "forced"
     )
     assert forced.scene_device == "cuda"
-    loader = forced._batches(list(range(8)), 2, shuffle=False, epoch=0)
+    loader = forced.loader(list(range(8)), 2, shuffle=False, epoch=0)
     assert loader.multiprocessing_context.get_start_method() == "spawn"
-    cpu_loader = Trainer(tiny_config("scenes_monocular", workers=1), tmp_path / "cpu")._batches(
+    cpu_loader = Trainer(tiny_config("scenes_monocular", workers=1), tmp_path / "cpu").loader(
         list(range(8)), 2, shuffle=False, epoch=0
     )
     assert cpu_loader.multiprocessing_context is None  # the platform's default (fork here)
@@ -96,9 +97,9 @@ def test_scene_renderer_is_checked_and_auto_renders_on_the_cpu_when_training_the
     # One loader for the run: its workers persist, and each epoch reseeds its sampler.
     train_set = list(range(8))
     trainer = Trainer(tiny_config("scenes_monocular", workers=1), tmp_path / "epochs")
-    first = trainer._batches(train_set, 2, shuffle=True, epoch=0)
+    first = trainer.loader(train_set, 2, shuffle=True, epoch=0)
     order = [int(i) for batch in first for i in batch]
-    second = trainer._batches(train_set, 2, shuffle=True, epoch=1)
+    second = trainer.loader(train_set, 2, shuffle=True, epoch=1)
     assert second is first and first.persistent_workers and second.sampler.epoch == 1
     assert sorted(int(i) for batch in second for i in batch) == sorted(order)
     assert [int(i) for batch in second for i in batch] != order  # a new permutation
@@ -350,8 +351,7 @@ def write_folder_frames(root: Path, depths_mm: list[int]) -> None:
 
 
 def test_mix_concatenates_parts_and_repeat_lists_each_frame_with_fresh_raw_depth(tmp_path):
-    from depth_core.training.data_config import build_dataset
-    from depth_core.training.trainer import _sample_spec
+    from depth_core.training.data_config import build_dataset, sample_spec
 
     write_folder_frames(tmp_path / "frames", [1500, 2500, 3500])
     folder = {
@@ -360,7 +360,8 @@ def test_mix_concatenates_parts_and_repeat_lists_each_frame_with_fresh_raw_depth
         "depth_scale": 1000.0,
         "intrinsics": [60.0, 60.0, 32.0, 24.0],
     }
-    spec = _sample_spec(tiny_config("scenes_recovery"), training=False)  # no crop, no flip
+    # Validation samples: no crop, no flip.
+    spec = sample_spec(tiny_config("scenes_recovery"), needs_raw=True, training=False)
     mix = build_dataset(
         {
             "kind": "mix",
@@ -463,8 +464,8 @@ def test_cosine_schedule_decays_each_stage_from_lr_to_its_floor(tmp_path):
 
 
 def test_sharpness_jitter_blurs_or_sharpens_the_image_only_with_unit_gain():
+    from depth_core.training.data_config import sample_spec
     from depth_core.training.datasets import jitter_sharpness
-    from depth_core.training.trainer import _sample_spec
 
     image = np.random.default_rng(0).standard_normal((3, 48, 64)).astype(np.float32)
     # Each draw either blurs (less contrast) or sharpens (more); unit gain keeps the mean
@@ -481,10 +482,11 @@ def test_sharpness_jitter_blurs_or_sharpens_the_image_only_with_unit_gain():
     # In a training spec it changes the RGB alone: the same seed gives the same crop, flip and
     # raw-depth simulation as without it.
     config = tiny_config("scenes_recovery")
-    plain = _sample_spec(config, training=True)
+    plain = sample_spec(config, needs_raw=True, training=True)
     config.blur_max_px, config.sharpen_max = 1.5, 1.0
-    jittered = _sample_spec(config, training=True)
-    assert _sample_spec(config, training=False).blur_max_px == 0.0  # never on validation
+    jittered = sample_spec(config, needs_raw=True, training=True)
+    validation = sample_spec(config, needs_raw=True, training=False)
+    assert validation.blur_max_px == 0.0  # never on validation
     from depth_core.data.scenes import scene_frame
     from depth_core.training.datasets import to_tensors
 

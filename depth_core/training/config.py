@@ -91,6 +91,19 @@ class TrainConfig:
         except TypeError as error:
             raise ValueError(f"{path}: {error}") from None
 
+    def to_yaml(self, path: str | Path) -> None:
+        """The fields as a YAML file (as run: `from_yaml` reads it back)."""
+        with open(path, "w") as stream:
+            yaml.safe_dump(_plain(self.__dict__), stream)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
 
 def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """A config file's fields. `base: other.yaml` (relative to the file) starts from another

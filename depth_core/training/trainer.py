@@ -9,104 +9,37 @@
 - tqdm progress, TensorBoard scalars and image grids.
 - `best.pt` / `last.pt` are runtime checkpoints with full metadata (checkpoint.describe).
 
-The objectives (what each kind of model trains on) are in `objectives.py`, the config in
-`config.py`.
+Around it: `objectives.py` (what each kind of model trains on), `config.py` (the YAML
+config), `data_config.py` (data sets, samples, loaders), `schedule.py` (lr),
+`distributed.py` (ranks) and `previews.py` (TensorBoard images).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import os
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
-import torch.nn.functional as F
-import yaml
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from depth_core.checkpoint import describe, load_checkpoint, save_checkpoint
-from depth_core.data.simulation import RawDepthConfig
 from depth_core.metrics import depth_metrics
 from depth_core.models import build_model_from_config
-from depth_core.models.encoders import encoder_normalisation
 from depth_core.training.config import TrainConfig
-from depth_core.training.data_config import build_dataset
-from depth_core.training.datasets import SampleSpec
-from depth_core.training.objectives import OBJECTIVE_CLASSES, make_objective, output_target
+from depth_core.training.data_config import EpochLoader, build_dataset, sample_spec, scene_device
+from depth_core.training.distributed import Distributed, seed_everything
+from depth_core.training.objectives import make_objective, output_target
+from depth_core.training.previews import validation_preview
+from depth_core.training.schedule import decay_factor, warmup_factor
 
 LOG = logging.getLogger(__name__)
-
-
-def warmup_factor(step: int, warmup_steps: int) -> float:
-    """lr multiplier for the update made at `step` (0-based): (step + 1) / warmup_steps,
-    then 1."""
-    return min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
-
-
-def decay_factor(step: int, start: int, end: int, schedule: str, min_ratio: float) -> float:
-    """lr multiplier of the schedule for the update made at `step` of a stage spanning
-    [start, end): 1 for "constant"; for "cosine", 1 at the stage's first step, falling along
-    half a cosine to `min_ratio` at its end."""
-    if schedule == "constant" or end <= start:
-        return 1.0
-    progress = min(1.0, (step - start) / (end - start))
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-@dataclass
-class Distributed:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_environment(cls, device: torch.device) -> Distributed:
-        """torchrun sets WORLD_SIZE, RANK and LOCAL_RANK; without them this is one process."""
-        world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        if world_size == 1:
-            return cls()
-        if not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-        return cls(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _sample_spec(config: TrainConfig, training: bool) -> SampleSpec:
-    encoder = config.model.get("encoder", "tf_efficientnet_lite0")
-    mean, std = encoder_normalisation(encoder)
-    raw = RawDepthConfig(**config.raw_simulation) if config.raw_simulation is not None else None
-    return SampleSpec(
-        config.input_size,
-        mean,
-        std,
-        config.canonical_focal_px,
-        raw,
-        needs_raw=OBJECTIVE_CLASSES[config.objective].needs_raw,
-        flip=training,
-        crop=config.train_crop if training else None,
-        zoom_max=config.zoom_max if training else 1.0,
-        blur_max_px=config.blur_max_px if training else 0.0,
-        sharpen_max=config.sharpen_max if training else 0.0,
-    )
 
 
 class Trainer:
@@ -120,11 +53,11 @@ class Trainer:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r}: torch finds no CUDA GPU on this machine")
         self.dist = Distributed.from_environment(self.device)
-        self._loader: tuple[Any, DataLoader] | None = None  # (train set, its loader): _batches
         if self.device.type == "cuda" and self.dist.world_size > 1:
             self.device = torch.device("cuda", self.dist.local_rank)
             torch.cuda.set_device(self.device)
-        self.scene_device = self._scene_device()
+        self.scene_device = scene_device(config.scene_renderer, self.device)
+        self.loader = EpochLoader(config, self.dist, self.device, self.scene_device)
         seed_everything(config.seed)
         self.model = build_model_from_config(config.model).to(self.device)
         # Weights come from the checkpoint from now on: loading it must not need the
@@ -256,51 +189,6 @@ class Trainer:
                 if isinstance(module, nn.modules.batchnorm._BatchNorm):
                     module.eval()
 
-    def _batches(self, dataset, batch_size: int, shuffle: bool, epoch: int) -> DataLoader:
-        """The loader of `dataset`, made once: its workers persist from epoch to epoch (a
-        spawned worker imports torch afresh); each epoch only reseeds the sampler."""
-        if self._loader is None or self._loader[0] is not dataset:
-            # A DistributedSampler even in one process: the same seeded permutation whatever
-            # the world size, so N processes see the very batches one process would.
-            sampler = DistributedSampler(
-                dataset,
-                self.dist.world_size,
-                self.dist.rank,
-                shuffle=shuffle,
-                seed=self.config.seed,
-            )
-            # CUDA does not survive a fork: workers that render on the GPU are spawned.
-            spawn = self.config.workers > 0 and self.scene_device != "cpu"
-            loader = DataLoader(
-                dataset,
-                batch_size=batch_size,
-                sampler=sampler,
-                num_workers=self.config.workers,
-                drop_last=True,
-                persistent_workers=self.config.workers > 0,
-                pin_memory=self.device.type == "cuda",  # for non_blocking
-                multiprocessing_context="spawn" if spawn else None,
-            )
-            self._loader = (dataset, loader)
-        self._loader[1].sampler.set_epoch(epoch)
-        return self._loader[1]
-
-    def _scene_device(self) -> str:
-        """Where generated scenes render (TrainConfig.scene_renderer resolved)."""
-        choice = self.config.scene_renderer
-        if choice == "cpu" or (choice == "auto" and self.device.type != "cuda"):
-            return "cpu"
-        from depth_core.data import raycast_cuda
-
-        if not raycast_cuda.available():
-            if choice == "cuda":
-                raise ValueError(
-                    "scene_renderer cuda: numba finds no CUDA GPU (numba-cuda and "
-                    "an NVIDIA driver are needed)"
-                )
-            return "cpu"
-        return "cuda" if self.device.index is None else f"cuda:{self.device.index}"
-
     def _to_device(self, batch: dict) -> dict:
         return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
 
@@ -349,15 +237,15 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(self.output_dir / "tensorboard")
-            with open(self.output_dir / "config.yaml", "w") as stream:
-                yaml.safe_dump(_plain(config.__dict__), stream)
+            config.to_yaml(self.output_dir / "config.yaml")
         if self.dist.main:
             LOG.info("generated scenes render on %s", self.scene_device)
+        needs_raw = self.objective.needs_raw
         train_set = build_dataset(
-            config.train_data, _sample_spec(config, training=True), self.scene_device
+            config.train_data, sample_spec(config, needs_raw, training=True), self.scene_device
         )
         val_set = build_dataset(
-            config.val_data, _sample_spec(config, training=False), self.scene_device
+            config.val_data, sample_spec(config, needs_raw, training=False), self.scene_device
         )
         local_batch = config.batch_size // self.dist.world_size
         if local_batch * self.dist.world_size != config.batch_size:
@@ -382,7 +270,7 @@ class Trainer:
             deadline = time.monotonic() + 60 * config.max_minutes
         epoch = self.step // max(1, len(train_set) // config.batch_size)
         while self.step < end and not stopped_early:
-            for batch in self._batches(train_set, local_batch, shuffle=True, epoch=epoch):
+            for batch in self.loader(train_set, local_batch, shuffle=True, epoch=epoch):
                 stage = self._stage(self.step)
                 batch = self._to_device(batch)
                 with torch.autocast(self.device.type, enabled=self.amp):
@@ -427,13 +315,12 @@ class Trainer:
                     break
             epoch += 1
         bar.close()
-        self._loader = None  # its persistent workers end with the run
+        self.loader.close()
         if self.dist.main:
             self.save_model("last.pt", history[-1] if history else None)
             self.save_state()
             self.writer.close()
-        if self.dist.world_size > 1:
-            dist.barrier()
+        self.dist.barrier()
         return {
             "steps": self.step,
             "history": history,
@@ -444,13 +331,16 @@ class Trainer:
     def _after_validation(self, summary: dict, val_set) -> bool:
         """Log, keep the best model, count toward early stopping. True = stop."""
         if not self.dist.main:
-            return self._broadcast_stop(False)
+            return self.dist.broadcast_flag(False, self.device)
         for key, value in summary.items():
             if key != "step":
                 self.writer.add_scalar(f"val/{key}", value, self.step)
         if self.step % self.config.image_every < self.config.val_every:
             with self.evaluation_weights():
-                self._log_images(val_set)
+                self.model.eval()
+                grid = validation_preview(self.objective, val_set, self.device)
+                self.writer.add_image("val/gt_pred_sigma", grid, self.step, dataformats="HWC")
+                self._set_train_mode()
         # The best model is judged within the last stage (a stage change resets best_loss).
         if summary["loss"] < self.best_loss:
             self.best_loss, self.bad_validations = summary["loss"], 0
@@ -465,44 +355,4 @@ class Trainer:
                 self.step,
                 self.config.patience,
             )
-        return self._broadcast_stop(stop)
-
-    def _broadcast_stop(self, stop: bool) -> bool:
-        if self.dist.world_size == 1:
-            return stop
-        flag = torch.tensor([int(stop)], device=self.device)
-        dist.broadcast(flag, 0)
-        return bool(flag.item())
-
-    @torch.no_grad()
-    def _log_images(self, val_set) -> None:
-        from depth_core.visualize import colourise_depth
-
-        self.model.eval()
-        rows = []
-        for index in range(min(4, len(val_set))):
-            item = val_set[index]
-            batch = self._to_device({k: v[None] for k, v in item.items()})
-            prediction = self.objective.infer(batch)
-            height, width = self.config.input_size
-            pred = F.interpolate(prediction.depth, size=(height, width), mode="nearest")
-            sigma = F.interpolate(prediction.log_sigma.exp(), size=(height, width), mode="nearest")
-            gt = batch["depth"][0, 0].cpu().numpy()
-            lo, hi = float(np.percentile(gt[gt > 0], 2)), float(np.percentile(gt[gt > 0], 98))
-            tiles = [
-                colourise_depth(gt, lo, hi),
-                colourise_depth(pred[0, 0].cpu().numpy(), lo, hi),
-                colourise_depth(sigma[0, 0].cpu().numpy()),
-            ]
-            rows.append(np.concatenate(tiles, axis=1)[..., ::-1])  # BGR -> RGB
-        grid = np.concatenate(rows, axis=0)
-        self.writer.add_image("val/gt_pred_sigma", grid, self.step, dataformats="HWC")
-        self._set_train_mode()
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+        return self.dist.broadcast_flag(stop, self.device)
