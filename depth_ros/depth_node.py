@@ -31,10 +31,9 @@ from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, Image
 
 from depth_core.runtime import DepthEstimator, threads_per_worker
-from depth_core.runtime.estimator import DepthResult
 from depth_core.runtime.plane_scale import PlaneScale
 from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats
-from depth_core.runtime.temporal import TemporalFilter, TemporalSettings, TemporalStats
+from depth_core.runtime.temporal import TemporalSettings, TemporalStage
 from depth_ros.conversions import (
     ImageFormatError,
     camera_info_to_intrinsics,
@@ -83,8 +82,7 @@ class DepthNode(LifecycleNode):
         self.stamp_latency = RollingStats()
         self.estimator_stats = RollingStats()
         self._scale: tuple[str, PlaneScale | None] = ("none yet", None)  # the last frame's
-        self._temporal: TemporalFilter | None = None
-        self._temporal_stats = TemporalStats(0.0, True)
+        self._temporal = TemporalStage()
         self._logged: set[str] = set()
         self.estimators: list[DepthEstimator] = []
         self._configured = self._active = self._running = False
@@ -113,11 +111,8 @@ class DepthNode(LifecycleNode):
         try:
             self._configure()
         except Exception as error:  # a model that does not load, or anything unforeseen
-            message = (
-                str(error)
-                if isinstance(error, ParameterError)
-                else (f"{self.get_name()}: configure failed: {error!r}")
-            )
+            message = str(error) if isinstance(error, ParameterError) else ""
+            message = message or f"{self.get_name()}: configure failed: {error!r}"
             self._configure_error = message
             self.get_logger().error(message)
             self._release()
@@ -260,7 +255,7 @@ class DepthNode(LifecycleNode):
         received = time.monotonic()
         if not self._active:
             return  # configured but not active: heard, not inferred
-        if not self.params["always_run"] and not self._has_subscribers():
+        if not self.params["always_run"] and not self.outputs.has_subscribers():
             return  # lazy: nobody listens, nothing to compute
         try:
             rgb = to_rgb8(msg)
@@ -292,9 +287,6 @@ class DepthNode(LifecycleNode):
         """Hand a frame to the worker; one waiting frame at most, the newest wins."""
         if self._slot.put(frame):
             self.dropped.add("replaced_by_newer")
-
-    def _has_subscribers(self) -> bool:
-        return self.outputs.has_subscribers()
 
     # --- inference (worker thread) -------------------------------------------------------------
     def _work(self, estimator: DepthEstimator) -> None:
@@ -335,7 +327,13 @@ class DepthNode(LifecycleNode):
                 self.dropped.add("superseded")
                 continue
             self._last_published_stamp = stamp
-            result = self._temporal_step(result, stamp)
+            settings = None  # temporal_filter off
+            if self.params["temporal_filter"]:
+                settings = TemporalSettings(
+                    self.params["temporal_strength"], self.params["temporal_motion_sigmas"]
+                )
+            depth, sigma = self._temporal.apply(result.depth, result.sigma, stamp, settings)
+            result = replace(result, depth=depth, sigma=sigma)
             try:
                 self.outputs.publish(
                     result,
@@ -352,23 +350,6 @@ class DepthNode(LifecycleNode):
             self.output_stats.add(now - frame.received, now)
             age = self.get_clock().now().nanoseconds * 1e-9 - stamp
             self.stamp_latency.add(age, now)
-
-    def _temporal_step(self, result: DepthResult, stamp: float) -> DepthResult:
-        """The temporal filter (depth_core.runtime.temporal) when `temporal_filter` is on, in
-        stamp order (this thread publishes in stamp order)."""
-        if not self.params["temporal_filter"]:
-            self._temporal = None
-            return result
-        settings = TemporalSettings(
-            self.params["temporal_strength"], self.params["temporal_motion_sigmas"]
-        )
-        if self._temporal is None:
-            self._temporal = TemporalFilter(settings)
-        self._temporal.settings = settings  # a run-time change keeps the history
-        depth, sigma, self._temporal_stats = self._temporal.update(
-            result.depth, result.sigma, stamp
-        )
-        return replace(result, depth=depth, sigma=sigma)
 
     # --- diagnostics ----------------------------------------------------------------------------
     def mode(self) -> str:
@@ -395,17 +376,11 @@ class DepthNode(LifecycleNode):
             "model": self.estimator.metadata.model_name,
             "model_path": self.model_path,
         }
-        temporal = self._temporal  # the publishing thread may drop it meanwhile
-        if temporal is not None:
-            values["temporal_held_share"] = f"{self._temporal_stats.held_share:.3f}"
-            values["temporal_resets"] = str(temporal.resets)
+        values.update(self._temporal.diagnostics())
         source, plane = self._scale
         values["scale_source"] = source
         if plane is not None:
-            values["plane_share"] = f"{plane.plane_share:.3f}"
-            values["plane_pixels"] = str(plane.plane_pixels)
-            values["plane_relative_sigma"] = f"{plane.relative_sigma:.4f}"
-            values["plane_not_found"] = plane.reason
+            values.update(plane.diagnostics())
         values.update({f"dropped.{k}": str(v) for k, v in self.dropped.snapshot().items()})
         values.update({f"rejected.{k}": str(v) for k, v in self.rejected.snapshot().items()})
         degraded = self.mode() != "normal"

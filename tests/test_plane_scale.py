@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from depth_core.data.scenes import FLOOR_TOP, Camera, random_scene
+from depth_core.data.scene_render import Camera
+from depth_core.data.scenes import FLOOR_TOP, random_scene
 from depth_core.geometry import Intrinsics
 from depth_core.metadata import ModelMetadata
 from depth_core.runtime import DepthEstimator

@@ -6,17 +6,15 @@ import pytest
 
 pytest.importorskip("skimage", reason="scikit-image holds the texture photographs")
 
-from depth_core.data.scenes import (  # noqa: E402
-    LAYOUTS,
+from depth_core.data.scene_render import (  # noqa: E402
     Appearance,
     Camera,
     Material,
     Scene,
     Shape,
-    random_scene,
-    texture_bank,
-    texture_mips,
 )
+from depth_core.data.scene_textures import texture_bank, texture_mips  # noqa: E402
+from depth_core.data.scenes import LAYOUTS, random_scene  # noqa: E402
 from depth_core.geometry import Intrinsics  # noqa: E402
 
 INTRINSICS = Intrinsics(400.0, 400.0, 79.5, 59.5, 160, 120)

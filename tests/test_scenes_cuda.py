@@ -36,7 +36,8 @@ def test_simulated_gpu_batch_gives_the_cpu_frames():
         """
         import json
         import numpy as np
-        from depth_core.data.scenes import random_scene, render_batch, scene_frame_seed
+        from depth_core.data.scene_render import render_batch
+        from depth_core.data.scenes import random_scene, scene_frame_seed
 
         scenes = [random_scene(scene_frame_seed(7, i), 24, 18) for i in range(2)]
         scenes.append(random_scene(11, 24, 18, frames=3, layout="tabletop"))

@@ -93,3 +93,26 @@ def test_tae_is_zero_for_consistent_predictions_and_measures_a_scale_jump():
     # t -> t+1: |2 − 2.2| / 2.2; t+1 -> t: |2.2 − 2| / 2; averaged.
     expected = (0.2 / 2.2 + 0.2 / 2.0) / 2
     assert temporal_abs_rel(jumped, frames) == pytest.approx(expected, rel=1e-4)
+
+
+def test_the_node_stage_switches_off_exactly_keeps_history_on_retuning_and_reports_it():
+    from depth_core.runtime.temporal import TemporalStage
+
+    stage = TemporalStage()
+    sigma = np.full(SHAPE, 0.02, np.float32)
+    first, second = np.full(SHAPE, 2.0, np.float32), np.full(SHAPE, 2.02, np.float32)
+    off = stage.apply(second, sigma, 0.0, None)
+    assert off[0] is second and off[1] is sigma and stage.diagnostics() == {}
+    stage.apply(first, sigma, 0.0, TemporalSettings(strength=0.5))
+    assert stage.diagnostics() == {"temporal_held_share": "0.000", "temporal_resets": "1"}
+    # Re-tuned between frames: the history stays, so the second frame is fused with the first
+    # (equal σ, one frame of history: weight 1/2, within the strength 0.9).
+    depth, fused_sigma = stage.apply(second, sigma, 1 / 30, TemporalSettings(strength=0.9))
+    np.testing.assert_allclose(depth, 2.01, atol=1e-6)
+    np.testing.assert_allclose(fused_sigma, 0.02, atol=1e-7)
+    assert stage.diagnostics() == {"temporal_held_share": "1.000", "temporal_resets": "1"}
+    # Off drops the history: on again starts afresh from the new frame.
+    stage.apply(first, sigma, 2 / 30, None)
+    depth, _ = stage.apply(second, sigma, 3 / 30, TemporalSettings())
+    np.testing.assert_array_equal(depth, second)
+    assert stage.diagnostics()["temporal_resets"] == "1"  # a new filter's first reset

@@ -19,7 +19,8 @@ import time
 import cv2
 import numpy as np
 
-from depth_core.data.scenes import random_scene, scene_frame, scene_frames, texture_mips
+from depth_core.data.scene_textures import texture_mips
+from depth_core.data.scenes import random_scene, scene_frame, scene_frames
 
 
 def per_frame_ms(frames) -> list[float]:

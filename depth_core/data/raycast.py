@@ -1,5 +1,5 @@
 """Compiled per-pixel kernels of the scene generator (numba): primary rays, shadow rays and
-shading. `scenes.py` describes scenes; this module only sees shapes packed into arrays.
+shading. `scene_render.py` describes scenes; this module only sees shapes packed into arrays.
 
 The work of one pixel is written once (`nearest_hit`, `light_visible`, `shade_pixel` and
 their helpers), as numba functions inlined into their callers. The CPU kernels here loop over
@@ -10,6 +10,10 @@ kernel as a device function).
 Why compiled loops: a frame is 76,800 rays against up to ~40 shapes. As numpy array passes
 every shape costs a dozen full-image temporaries, and the generator ran at 11–14 frames/s on
 one core; a loop per pixel keeps everything in registers.
+
+Why one long file: it is one kernel. A pixel's whole path (ray, hit, shadow, texel, shade)
+reads top to bottom here, and it is the code the CPU loops and `raycast_cuda` share; split
+across modules, a change to one step would be checked against the others less easily.
 
 Arithmetic is float64 per pixel; depth is stored as float32. Shapes (`kind`): BOX (centre,
 half extents, yaw about z), SPHERE (half[0] = radius) and CYLINDER (vertical; centre = bottom

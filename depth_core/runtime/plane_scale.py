@@ -79,6 +79,15 @@ class PlaneScale:
     relative_sigma: float
     reason: str = ""
 
+    def diagnostics(self) -> dict[str, str]:
+        """The fit as diagnostic key-values."""
+        return {
+            "plane_share": f"{self.plane_share:.3f}",
+            "plane_pixels": str(self.plane_pixels),
+            "plane_relative_sigma": f"{self.relative_sigma:.4f}",
+            "plane_not_found": self.reason,
+        }
+
 
 def _points(depth: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
     slope_x, slope_y = intrinsics.ray_slopes()

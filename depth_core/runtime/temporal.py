@@ -92,3 +92,35 @@ class TemporalFilter:
         self._sigma = np.where(valid, sigma, 0).astype(np.float32)
         self._count = valid.astype(np.int32)
         self._stamp = stamp
+
+
+class TemporalStage:
+    """The filter as a node runs it: switched on and off and re-tuned while running. New
+    settings keep the history; switching off drops it, so switching on starts afresh."""
+
+    def __init__(self):
+        self._filter: TemporalFilter | None = None
+        self._stats = TemporalStats(0.0, True)
+
+    def apply(
+        self, depth: np.ndarray, sigma: np.ndarray, stamp: float, settings: TemporalSettings | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The filtered (depth, σ), or the input unchanged when `settings` is None (off)."""
+        if settings is None:
+            self._filter = None
+            return depth, sigma
+        if self._filter is None:
+            self._filter = TemporalFilter(settings)
+        self._filter.settings = settings
+        depth, sigma, self._stats = self._filter.update(depth, sigma, stamp)
+        return depth, sigma
+
+    def diagnostics(self) -> dict[str, str]:
+        """Share of pixels held by the last frame and resets so far; empty when off."""
+        running = self._filter  # another thread may switch it off meanwhile
+        if running is None:
+            return {}
+        return {
+            "temporal_held_share": f"{self._stats.held_share:.3f}",
+            "temporal_resets": str(running.resets),
+        }

@@ -34,7 +34,7 @@ class TrainConfig:
     sync_batchnorm: bool = True  # under DDP on GPUs
     workers: int = 1
     # Where generated scenes render: "cpu" (one frame per DataLoader fetch), "cuda" (each
-    # batch in one go on the current GPU: scenes.render_batch, needs numba-cuda) or "auto"
+    # batch in one go on the current GPU: scene_render.render_batch, needs numba-cuda) or "auto"
     # (the training GPU when training on CUDA and numba finds it).
     scene_renderer: str = "auto"
     seed: int = 0

@@ -179,7 +179,7 @@ def change_sharpness(
 class SceneDataset(Dataset):
     """`count` generated frames; index i is always the same scene (seed, i): reproducible,
     and shardable by DistributedSampler. device "cuda" (or "cuda:N") renders each batch the
-    DataLoader asks for together on the GPU (`scenes.render_batch`)."""
+    DataLoader asks for together on the GPU (`scene_render.render_batch`)."""
 
     def __init__(self, count: int, seed: int, spec: SampleSpec, device: str = "cpu"):
         self.count, self.seed, self.spec, self.device = count, seed, spec, device
