@@ -33,6 +33,9 @@ class FlickerSettings:
     exposure_step: float = 0.0  # relative gain change every exposure_period frames
     exposure_period: int = 15
     jpeg_quality: int = 0  # 0: no JPEG round trip
+    # Recovery models: the still frame's sensor depth as raw input, with this fresh relative
+    # noise per frame (a ToF's 1%); invalid sensor pixels stay holes.
+    raw_noise_relative: float = 0.01
 
 
 def perturbed(
@@ -55,13 +58,20 @@ def static_flicker(
     estimator, sample: DepthSample, settings: FlickerSettings, temporal: TemporalSettings | None
 ) -> dict[str, float]:
     """Median and p90 over the valid pixels of the temporal std / mean of the published
-    depth, for one still frame (`temporal` None: the filter off)."""
+    depth, for one still frame (`temporal` None: the filter off). A recovery model also gets
+    the frame's sensor depth with fresh noise (`raw_noise_relative`)."""
     rng = np.random.default_rng(0)
     filter_ = TemporalFilter(temporal) if temporal else None
+    takes_raw = "raw_depth" in estimator.metadata.inputs
+    sensor = np.where(sample.valid, sample.depth, 0).astype(np.float32)
     depths = []
     for index in range(settings.frames):
         rgb = perturbed(sample.rgb, index, settings, rng)
-        result = estimator.predict(rgb, None, sample.intrinsics, sample.depth.shape)
+        raw = None
+        if takes_raw:
+            noise = rng.normal(0.0, settings.raw_noise_relative, sensor.shape)
+            raw = (sensor * (1.0 + noise)).astype(np.float32)
+        result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
         depth = result.depth
         if filter_ is not None:
             depth, _, _ = filter_.update(result.depth, result.sigma, index * FRAME_PERIOD_S)

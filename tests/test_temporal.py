@@ -116,3 +116,33 @@ def test_the_node_stage_switches_off_exactly_keeps_history_on_retuning_and_repor
     depth, _ = stage.apply(second, sigma, 3 / 30, TemporalSettings())
     np.testing.assert_array_equal(depth, second)
     assert stage.diagnostics()["temporal_resets"] == "1"  # a new filter's first reset
+
+
+def test_static_flicker_of_a_model_that_passes_raw_through_is_the_sensor_noise_then_filtered():
+    from types import SimpleNamespace
+
+    from depth_core.data.sample import DepthSample
+    from depth_core.geometry import Intrinsics
+    from depth_core.temporal_benchmark import FlickerSettings, static_flicker
+
+    class PassRawThrough:  # a recovery model that keeps every raw value, σ = 1% of it
+        metadata = SimpleNamespace(inputs=("rgb", "raw_depth"))
+
+        def predict(self, rgb, raw, intrinsics, output_size):
+            return SimpleNamespace(depth=raw, sigma=0.01 * raw)
+
+    depth = np.full(SHAPE, 2.0, np.float32)
+    sample = DepthSample(
+        np.zeros((*SHAPE, 3), np.uint8),
+        depth,
+        np.ones(SHAPE, bool),
+        Intrinsics(30.0, 30.0, 16.0, 12.0, SHAPE[1], SHAPE[0]),
+    )
+    settings = FlickerSettings(frames=400, raw_noise_relative=0.01)
+    off = static_flicker(PassRawThrough(), sample, settings, None)
+    assert off["median"] == pytest.approx(0.01, rel=0.05)  # the sensor's 1%, passed through
+    strength = 0.85
+    on = static_flicker(PassRawThrough(), sample, settings, TemporalSettings(strength=strength))
+    # Equal σs: the history weight reaches the cap w; an exponential average then keeps
+    # sqrt((1 − w) / (1 + w)) of the noise's std.
+    assert on["median"] == pytest.approx(0.01 * np.sqrt((1 - strength) / (1 + strength)), rel=0.15)

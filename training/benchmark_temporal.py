@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Measure how steady a monocular model's depth is over time, with the temporal filter off
+"""Measure how steady the depth of both nodes is over time, with the temporal filter off
 and on, and write the tables to docs/results.md.
 
-    python training/benchmark_temporal.py --model depth_ros/models/monocular_int8.onnx
+    python training/benchmark_temporal.py
 
 Static flicker: a real TUM frame and the first 7-Scenes held-out frame held still, with 2 grey
-levels of fresh noise per frame, then with exposure steps, then with JPEG compression. Moving
+levels of fresh noise per frame, then with exposure steps, then with JPEG compression
+(monocular); and with 2 grey levels plus 1% fresh noise on the frame's sensor depth as raw
+input (recovery). Moving
 camera: the 7-Scenes held-out block with its true poses (accuracy, safe2, TAE). The filter
 runs as the nodes run it (depth_core.runtime.temporal, the node parameters' defaults).
 """
@@ -23,6 +25,8 @@ from depth_core.runtime.estimator import DepthEstimator
 from depth_core.runtime.temporal import TemporalSettings
 from depth_core.temporal_benchmark import FlickerSettings, moving_camera, static_flicker
 
+RECOVERED_TOPIC = "depth/recovered"
+RECOVERED_CONDITION = "2 grey levels + 1% fresh noise on the sensor depth (raw input)"
 CONDITIONS = {
     "2 grey levels of noise": FlickerSettings(),
     "noise + exposure steps (±8% every 0.5 s)": FlickerSettings(exposure_step=0.08),
@@ -36,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", default="depth_ros/models/monocular_int8.onnx")
+    parser.add_argument("--recovery-model", default="depth_ros/models/recovery.onnx")
     parser.add_argument(
         "--shared", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data")
     )
@@ -47,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         estimator = DepthEstimator.load(args.model)
+        recovery = DepthEstimator.load(args.recovery_model)
     except (OSError, ValueError) as error:
         parser.error(str(error))
     if not Path(args.shared).is_dir():
@@ -57,31 +63,35 @@ def main(argv: list[str] | None = None) -> int:
         "tum_fr1 frame 1": shared_frames(args.shared, "tum_fr1")[0],
         "7-Scenes held-out frame 0": held_out[0],
     }
+    runs = [
+        ("depth/estimated", estimator, condition, base) for condition, base in CONDITIONS.items()
+    ]
+    runs.append((RECOVERED_TOPIC, recovery, RECOVERED_CONDITION, FlickerSettings()))
     flicker = {}
     for scene, sample in stills.items():
-        for condition, base in CONDITIONS.items():
+        for topic, model, condition, base in runs:
             still = FlickerSettings(**{**base.__dict__, "frames": args.still_frames})
             for label, temporal in (("off", None), ("on", settings)):
-                flicker[(scene, condition, label)] = static_flicker(
-                    estimator, sample, still, temporal
-                )
-                print(scene, condition, label, flicker[(scene, condition, label)], file=sys.stderr)
+                key = (topic, scene, condition, label)
+                flicker[key] = static_flicker(model, sample, still, temporal)
+                print(*key, flicker[key], file=sys.stderr)
     moving = {
         label: moving_camera(estimator, held_out, temporal)
         for label, temporal in (("off", None), ("on", settings))
     }
     lines = [
         f"## Temporal stability\n\nMade by `python training/benchmark_temporal.py "
-        f"{' '.join(argv if argv is not None else sys.argv[1:])}` with `{args.model}`; the "
-        f"filter at the node defaults (strength {settings.strength}, motion "
-        f"{settings.motion_sigmas} σ).\n",
+        f"{' '.join(argv if argv is not None else sys.argv[1:])}` with `{args.model}` "
+        f"(monocular) and `{args.recovery_model}` (recovery); the filter at the node defaults "
+        f"(strength {settings.strength}, motion {settings.motion_sigmas} σ).\n",
         "### Static flicker: per-pixel temporal std / mean over a still scene\n",
-        "| scene | condition | filter | median | p90 |",
-        "| --- | --- | --- | --- | --- |",
+        "| topic | scene | condition | filter | median | p90 |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
-    for (scene, condition, label), values in flicker.items():
+    for (topic, scene, condition, label), values in flicker.items():
         lines.append(
-            f"| {scene} | {condition} | {label} | {values['median']:.4f} | {values['p90']:.4f} |"
+            f"| {topic} | {scene} | {condition} | {label} | {values['median']:.4f} "
+            f"| {values['p90']:.4f} |"
         )
     lines += [
         "",
