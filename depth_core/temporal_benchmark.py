@@ -8,7 +8,11 @@ the nodes use (`DepthEstimator`, then `TemporalFilter` in stamp order, as the no
 - a moving camera (frames with true depth and poses): accuracy (AbsRel), σ honesty (safe2:
   d − 2σ ≤ truth) and temporal consistency, TAE: frame t's prediction carried into frame
   t+1 (its pixels moved by the true depth and poses, its depth by the prediction) against
-  the prediction at t+1, AbsRel, both directions averaged.
+  the prediction at t+1, AbsRel, both directions averaged;
+- proximity state changes: a still frame held for a minute with fresh noise, one image zone,
+  its warning threshold `margin_m` nearer than the zone's conservative distance on the clean
+  frame; how often the zone's state changes (`depth_core.proximity`, default k, percentile,
+  hysteresis).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 
 from depth_core.data.sample import DepthSample
 from depth_core.metrics import depth_metrics, evaluation_mask
+from depth_core.proximity import Zone, ZoneMask, ZoneState, zone_reading
 from depth_core.runtime.temporal import TemporalFilter, TemporalSettings
 
 FRAME_PERIOD_S = 1 / 30
@@ -54,6 +59,16 @@ def perturbed(
     return image
 
 
+def _still_inputs(estimator, sample: DepthSample, index: int, settings, rng):
+    """Frame `index` of the still camera: (RGB, raw depth or None). Raw, for models that take
+    it, is the frame's sensor depth with fresh relative noise; invalid pixels stay holes."""
+    raw = None
+    if "raw_depth" in estimator.metadata.inputs:
+        noise = rng.normal(0.0, settings.raw_noise_relative, sample.depth.shape)
+        raw = (np.where(sample.valid, sample.depth, 0) * (1.0 + noise)).astype(np.float32)
+    return perturbed(sample.rgb, index, settings, rng), raw
+
+
 def static_flicker(
     estimator, sample: DepthSample, settings: FlickerSettings, temporal: TemporalSettings | None
 ) -> dict[str, float]:
@@ -62,15 +77,9 @@ def static_flicker(
     the frame's sensor depth with fresh noise (`raw_noise_relative`)."""
     rng = np.random.default_rng(0)
     filter_ = TemporalFilter(temporal) if temporal else None
-    takes_raw = "raw_depth" in estimator.metadata.inputs
-    sensor = np.where(sample.valid, sample.depth, 0).astype(np.float32)
     depths = []
     for index in range(settings.frames):
-        rgb = perturbed(sample.rgb, index, settings, rng)
-        raw = None
-        if takes_raw:
-            noise = rng.normal(0.0, settings.raw_noise_relative, sensor.shape)
-            raw = (sensor * (1.0 + noise)).astype(np.float32)
+        rgb, raw = _still_inputs(estimator, sample, index, settings, rng)
         result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
         depth = result.depth
         if filter_ is not None:
@@ -138,3 +147,43 @@ def moving_camera(
         "safe2": safe / max(count, 1),
         "tae": temporal_abs_rel(depths, samples),
     }
+
+
+def proximity_state_changes(
+    estimator,
+    sample: DepthSample,
+    temporal: TemporalSettings | None,
+    frames: int = 1800,
+    margin_m: float = 0.05,
+    noise: FlickerSettings | None = None,
+) -> dict[str, float]:
+    """State changes of the centre image zone (the middle half of the image) over `frames`
+    still frames, its warning threshold `margin_m` nearer than the clean frame's
+    conservative distance (the stop threshold at half of it). ValueError when that distance
+    leaves no room for a threshold (σ so wide that d − kσ ≤ margin)."""
+    noise = noise or FlickerSettings()
+    mask = ZoneMask(Zone("centre", "image", (0.25, 0.25, 0.75, 0.75)), sample.intrinsics)
+    clean_raw = np.where(sample.valid, sample.depth, 0).astype(np.float32)
+    if "raw_depth" not in estimator.metadata.inputs:
+        clean_raw = None
+    clean = estimator.predict(sample.rgb, clean_raw, sample.intrinsics, sample.depth.shape)
+    warning_m = zone_reading(clean.depth, clean.sigma, mask).conservative - margin_m
+    if not warning_m > 0:
+        raise ValueError(
+            f"{sample.name}: the zone's conservative distance on the clean frame is "
+            f"{warning_m + margin_m:.3f} m, no room for a threshold {margin_m} m nearer"
+        )
+    state = ZoneState(warning_m, warning_m / 2)
+    filter_ = TemporalFilter(temporal) if temporal else None
+    rng = np.random.default_rng(0)
+    changes, previous = 0, None
+    for index in range(frames):
+        rgb, raw = _still_inputs(estimator, sample, index, noise, rng)
+        result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
+        depth, sigma = result.depth, result.sigma
+        if filter_ is not None:
+            depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
+        current = state.update(zone_reading(depth, sigma, mask))
+        changes += previous is not None and current != previous
+        previous = current
+    return {"changes": int(changes), "warning_m": float(warning_m)}

@@ -146,3 +146,47 @@ def test_static_flicker_of_a_model_that_passes_raw_through_is_the_sensor_noise_t
     # Equal σs: the history weight reaches the cap w; an exponential average then keeps
     # sqrt((1 − w) / (1 + w)) of the noise's std.
     assert on["median"] == pytest.approx(0.01 * np.sqrt((1 - strength) / (1 + strength)), rel=0.15)
+
+
+def test_proximity_state_changes_count_what_noise_does_near_the_threshold():
+    from types import SimpleNamespace
+
+    from depth_core.data.sample import DepthSample
+    from depth_core.geometry import Intrinsics
+    from depth_core.temporal_benchmark import proximity_state_changes
+
+    class Alternating:  # 2.0 m on the clean frame and even frames, 1.9 m on odd ones; σ 1 cm
+        metadata = SimpleNamespace(inputs=("rgb",))
+        calls = 0
+
+        def predict(self, rgb, raw, intrinsics, output_size):
+            near = self.calls % 2 == 0 and self.calls > 0  # call 0 is the clean frame
+            self.calls += 1
+            depth = np.full(output_size, 1.9 if near else 2.0, np.float32)
+            return SimpleNamespace(depth=depth, sigma=np.full(output_size, 0.01, np.float32))
+
+    sample = DepthSample(
+        np.zeros((*SHAPE, 3), np.uint8),
+        np.full(SHAPE, 2.0, np.float32),
+        np.ones(SHAPE, bool),
+        Intrinsics(30.0, 30.0, 16.0, 12.0, SHAPE[1], SHAPE[0]),
+    )
+    # Clean conservative distance 2.0 − 2·0.01 = 1.98: warning at 1.93. Frame 0 (2.0 m) is
+    # clear, frame 1 (1.88) warns, and 1.98 never clears it again (1.93 + 0.1 hysteresis).
+    out = proximity_state_changes(Alternating(), sample, None, frames=20, margin_m=0.05)
+    assert out["warning_m"] == pytest.approx(1.93, abs=1e-6) and out["changes"] == 1
+    steady = SimpleNamespace(
+        metadata=SimpleNamespace(inputs=("rgb",)),
+        predict=lambda rgb, raw, k, size: SimpleNamespace(
+            depth=np.full(size, 2.0, np.float32), sigma=np.full(size, 0.01, np.float32)
+        ),
+    )
+    assert proximity_state_changes(steady, sample, None, frames=20)["changes"] == 0
+    wide = SimpleNamespace(
+        metadata=SimpleNamespace(inputs=("rgb",)),
+        predict=lambda rgb, raw, k, size: SimpleNamespace(
+            depth=np.full(size, 2.0, np.float32), sigma=np.full(size, 1.0, np.float32)
+        ),
+    )
+    with pytest.raises(ValueError, match="conservative distance on the clean frame is 0.000 m"):
+        proximity_state_changes(wide, sample, None, frames=2)

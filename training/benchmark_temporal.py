@@ -23,7 +23,12 @@ from depth_core.data.shared_sets import shared_frames
 from depth_core.evaluation import write_generated_section
 from depth_core.runtime.estimator import DepthEstimator
 from depth_core.runtime.temporal import TemporalSettings
-from depth_core.temporal_benchmark import FlickerSettings, moving_camera, static_flicker
+from depth_core.temporal_benchmark import (
+    FlickerSettings,
+    moving_camera,
+    proximity_state_changes,
+    static_flicker,
+)
 
 RECOVERED_TOPIC = "depth/recovered"
 RECOVERED_CONDITION = "2 grey levels + 1% fresh noise on the sensor depth (raw input)"
@@ -49,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         "--frames", type=int, default=150, help="7-Scenes held-out frames (the moving camera)"
     )
     parser.add_argument("--still-frames", type=int, default=60, help="frames per still scene")
+    parser.add_argument(
+        "--proximity-seconds", type=float, default=60.0, help="still scene near a threshold, 30 Hz"
+    )
     args = parser.parse_args(argv)
     try:
         estimator = DepthEstimator.load(args.model)
@@ -75,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
                 key = (topic, scene, condition, label)
                 flicker[key] = static_flicker(model, sample, still, temporal)
                 print(*key, flicker[key], file=sys.stderr)
+    proximity = {}
+    for scene, sample in stills.items():
+        for label, temporal in (("off", None), ("on", settings)):
+            proximity[(scene, label)] = proximity_state_changes(
+                recovery, sample, temporal, frames=round(30 * args.proximity_seconds)
+            )
+            print(scene, label, proximity[(scene, label)], file=sys.stderr)
     moving = {
         label: moving_camera(estimator, held_out, temporal)
         for label, temporal in (("off", None), ("on", settings))
@@ -103,6 +118,20 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             f"| {label} | {values['abs_rel']:.4f} | {values['safe2']:.4f} | {values['tae']:.4f} |"
         )
+    lines += [
+        "",
+        f"### Proximity: a still scene 5 cm beyond the warning threshold "
+        f"({args.proximity_seconds:g} s at 30 Hz, 2 grey levels of noise)\n",
+        "The centre image zone (the middle half of the image) of `depth/recovered` (raw: the "
+        "frame's sensor depth with fresh 1% noise); the warning "
+        "threshold 5 cm nearer than its conservative distance on the clean frame, the stop "
+        "threshold at half of that; k, percentile and hysteresis at the proximity monitor's "
+        "defaults.\n",
+        "| scene | filter | warning threshold (m) | state changes |",
+        "| --- | --- | --- | --- |",
+    ]
+    for (scene, label), values in proximity.items():
+        lines.append(f"| {scene} | {label} | {values['warning_m']:.3f} | {values['changes']} |")
     text = "\n".join(lines)
     write_generated_section(
         Path(args.results), "temporal benchmark", "training/benchmark_temporal.py", text
