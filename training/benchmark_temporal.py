@@ -8,7 +8,9 @@ Static flicker: a real TUM frame and the first 7-Scenes held-out frame held stil
 levels of fresh noise per frame, then with exposure steps, then with JPEG compression
 (monocular); and with 2 grey levels plus 1% fresh noise on the frame's sensor depth as raw
 input (recovery). Moving
-camera: the 7-Scenes held-out block with its true poses (accuracy, safe2, TAE). The filter
+camera: the 7-Scenes held-out block with its true poses (accuracy, safe2, TAE). Proximity: a minute
+of each still frame with the warning threshold 5 cm nearer than the recovered depth's
+conservative distance; the zone's state changes. The filter
 runs as the nodes run it (depth_core.runtime.temporal, the node parameters' defaults).
 """
 
