@@ -7,11 +7,10 @@ and on, and write the tables to docs/results.md.
 Static flicker: a real TUM frame and the first 7-Scenes held-out frame held still, with 2 grey
 levels of fresh noise per frame, then with exposure steps, then with JPEG compression
 (monocular); and with 2 grey levels plus 1% fresh noise on the frame's sensor depth as raw
-input (recovery). Moving
-camera: the 7-Scenes held-out block with its true poses (accuracy, safe2, TAE). Proximity: a minute
-of each still frame with the warning threshold 5 cm nearer than the recovered depth's
-conservative distance; the zone's state changes. The filter
-runs as the nodes run it (depth_core.runtime.temporal, the node parameters' defaults).
+input (recovery). Moving camera: the 7-Scenes held-out block with its true poses (accuracy,
+safe2, TAE). Proximity: a minute of each still frame with the warning threshold 5 cm nearer
+than the recovered depth's conservative distance; the zone's state changes. The filter runs
+as the nodes run it (depth_core.runtime.temporal, the node parameters' defaults).
 """
 
 from __future__ import annotations
