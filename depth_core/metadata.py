@@ -68,12 +68,16 @@ def metadata_from_onnx_props(props: dict[str, str], source: str) -> ModelMetadat
     return ModelMetadata.from_json(props[ONNX_METADATA_KEY], source=source)
 
 
+def onnx_metadata(proto: Any, source: str) -> ModelMetadata:
+    """The ModelMetadata of a loaded ONNX ModelProto."""
+    return metadata_from_onnx_props({p.key: p.value for p in proto.metadata_props}, source)
+
+
 def read_onnx_metadata(onnx_path: str | Path) -> ModelMetadata:
     """The ModelMetadata of an ONNX file, without loading its weights."""
     import onnx
 
-    proto = onnx.load(str(onnx_path), load_external_data=False)
-    return metadata_from_onnx_props({p.key: p.value for p in proto.metadata_props}, str(onnx_path))
+    return onnx_metadata(onnx.load(str(onnx_path), load_external_data=False), str(onnx_path))
 
 
 def set_onnx_prop(proto: Any, key: str, value: str) -> None:

@@ -59,14 +59,30 @@ def perturbed(
     return image
 
 
-def _still_inputs(estimator, sample: DepthSample, index: int, settings, rng):
-    """Frame `index` of the still camera: (RGB, raw depth or None). Raw, for models that take
-    it, is the frame's sensor depth with fresh relative noise; invalid pixels stay holes."""
-    raw = None
-    if "raw_depth" in estimator.metadata.inputs:
-        noise = rng.normal(0.0, settings.raw_noise_relative, sample.depth.shape)
-        raw = (np.where(sample.valid, sample.depth, 0) * (1.0 + noise)).astype(np.float32)
-    return perturbed(sample.rgb, index, settings, rng), raw
+def _sensor_raw(estimator, sample: DepthSample) -> np.ndarray | None:
+    """The frame's sensor depth as raw input (holes where invalid), for models that take it."""
+    if "raw_depth" not in estimator.metadata.inputs:
+        return None
+    return np.where(sample.valid, sample.depth, 0).astype(np.float32)
+
+
+def _still_outputs(estimator, sample: DepthSample, settings, temporal, frames: int):
+    """(depth, σ) published for each frame of the still camera: fresh image noise (and fresh
+    relative noise on the raw input), then the temporal filter when `temporal` is given."""
+    rng = np.random.default_rng(0)
+    filter_ = TemporalFilter(temporal) if temporal else None
+    sensor = _sensor_raw(estimator, sample)
+    for index in range(frames):
+        raw = None
+        if sensor is not None:
+            noise = rng.normal(0.0, settings.raw_noise_relative, sensor.shape)
+            raw = (sensor * (1.0 + noise)).astype(np.float32)
+        rgb = perturbed(sample.rgb, index, settings, rng)
+        result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
+        depth, sigma = result.depth, result.sigma
+        if filter_ is not None:
+            depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
+        yield depth, sigma
 
 
 def static_flicker(
@@ -75,16 +91,8 @@ def static_flicker(
     """Median and p90 over the valid pixels of the temporal std / mean of the published
     depth, for one still frame (`temporal` None: the filter off). A recovery model also gets
     the frame's sensor depth with fresh noise (`raw_noise_relative`)."""
-    rng = np.random.default_rng(0)
-    filter_ = TemporalFilter(temporal) if temporal else None
-    depths = []
-    for index in range(settings.frames):
-        rgb, raw = _still_inputs(estimator, sample, index, settings, rng)
-        result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
-        depth = result.depth
-        if filter_ is not None:
-            depth, _, _ = filter_.update(result.depth, result.sigma, index * FRAME_PERIOD_S)
-        depths.append(depth)
+    outputs = _still_outputs(estimator, sample, settings, temporal, settings.frames)
+    depths = [depth for depth, _ in outputs]
     stack = np.stack(depths[settings.frames // 4 :])  # after the filter has settled
     ratio = stack.std(axis=0) / np.maximum(stack.mean(axis=0), 1e-6)
     return {"median": float(np.median(ratio)), "p90": float(np.percentile(ratio, 90))}
@@ -163,10 +171,8 @@ def proximity_state_changes(
     leaves no room for a threshold (σ so wide that d − kσ ≤ margin)."""
     noise = noise or FlickerSettings()
     mask = ZoneMask(Zone("centre", "image", (0.25, 0.25, 0.75, 0.75)), sample.intrinsics)
-    clean_raw = np.where(sample.valid, sample.depth, 0).astype(np.float32)
-    if "raw_depth" not in estimator.metadata.inputs:
-        clean_raw = None
-    clean = estimator.predict(sample.rgb, clean_raw, sample.intrinsics, sample.depth.shape)
+    raw = _sensor_raw(estimator, sample)
+    clean = estimator.predict(sample.rgb, raw, sample.intrinsics, sample.depth.shape)
     warning_m = zone_reading(clean.depth, clean.sigma, mask).conservative - margin_m
     if not warning_m > 0:
         raise ValueError(
@@ -174,15 +180,8 @@ def proximity_state_changes(
             f"{warning_m + margin_m:.3f} m, no room for a threshold {margin_m} m nearer"
         )
     state = ZoneState(warning_m, warning_m / 2)
-    filter_ = TemporalFilter(temporal) if temporal else None
-    rng = np.random.default_rng(0)
     changes, previous = 0, None
-    for index in range(frames):
-        rgb, raw = _still_inputs(estimator, sample, index, noise, rng)
-        result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
-        depth, sigma = result.depth, result.sigma
-        if filter_ is not None:
-            depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
+    for depth, sigma in _still_outputs(estimator, sample, noise, temporal, frames):
         current = state.update(zone_reading(depth, sigma, mask))
         changes += previous is not None and current != previous
         previous = current

@@ -111,8 +111,10 @@ class DepthNode(LifecycleNode):
         try:
             self._configure()
         except Exception as error:  # a model that does not load, or anything unforeseen
-            message = str(error) if isinstance(error, ParameterError) else ""
-            message = message or f"{self.get_name()}: configure failed: {error!r}"
+            if isinstance(error, ParameterError):
+                message = str(error)
+            else:
+                message = f"{self.get_name()}: configure failed: {error!r}"
             self._configure_error = message
             self.get_logger().error(message)
             self._release()

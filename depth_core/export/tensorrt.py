@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from depth_core.engine_sidecar import EngineKey, engine_environment, read_sidecar, write_sidecar
-from depth_core.metadata import ModelMetadata, read_onnx_metadata
+from depth_core.metadata import ModelMetadata, onnx_metadata, read_onnx_metadata
 
 LOG = logging.getLogger(__name__)
 OPERATOR_LIST = Path(__file__).with_name("tensorrt_onnx_ops.txt")
@@ -84,7 +84,7 @@ def build_engine(
     if precision == "int8" and calibration_dir is None:
         raise ValueError("INT8 needs --calib DIR: a folder of representative RGB images")
     proto = onnx.load(str(onnx_path))
-    metadata = read_onnx_metadata(onnx_path)
+    metadata = onnx_metadata(proto, str(onnx_path))
     problems = tensorrt_graph_problems(proto)
     if problems:
         raise ValueError(f"{onnx_path}: TensorRT cannot parse it: " + "; ".join(problems))
