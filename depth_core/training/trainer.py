@@ -81,12 +81,9 @@ class Trainer:
         self.writer = None
 
     # ---------------------------------------------------------------- state
-    def _stage(self, step: int) -> int:
-        return self.objective.stage(step)
-
     def _make_optimiser(self) -> torch.optim.Optimizer:
         """Adam over what trains in the current stage (a new stage gets a fresh optimiser)."""
-        self.objective.configure_stage(self._stage(self.step))
+        self.objective.configure_stage(self.objective.stage(self.step))
         if self.dist.world_size > 1:
             # DDP syncs the parameters that train when it is built: rebuild it per stage.
             module = self.objective
@@ -201,7 +198,7 @@ class Trainer:
             dataset, batch_size=max(1, self.config.batch_size // self.dist.world_size)
         ):
             batch = self._to_device(batch)
-            loss, _, prediction = self.objective(batch, self._stage(self.step))
+            loss, _, prediction = self.objective(batch, self.objective.stage(self.step))
             losses.append(loss.item())
             if prediction is None:  # latent stage losses: run the inference path
                 prediction = self.objective.infer(batch)
@@ -271,7 +268,7 @@ class Trainer:
         epoch = self.step // max(1, len(train_set) // config.batch_size)
         while self.step < end and not stopped_early:
             for batch in self.loader(train_set, local_batch, shuffle=True, epoch=epoch):
-                stage = self._stage(self.step)
+                stage = self.objective.stage(self.step)
                 batch = self._to_device(batch)
                 with torch.autocast(self.device.type, enabled=self.amp):
                     loss, parts, _ = self.net(batch, stage)
@@ -299,7 +296,7 @@ class Trainer:
                     self.writer.add_scalar("train/lr", lr, self.step)
                     for name, value in parts.items():
                         self.writer.add_scalar(f"train/{name}", value.item(), self.step)
-                if self._stage(self.step) != stage:
+                if self.objective.stage(self.step) != stage:
                     self.optimiser = self._make_optimiser()
                     self.best_loss, self.bad_validations = float("inf"), 0
                 out_of_time = deadline is not None and time.monotonic() > deadline
