@@ -1,6 +1,7 @@
 """`depth-ros bench`: a camera (replay) process, the pipeline process and this listener
 process; per output topic: rate, latency p50/p99, drops, node overhead against the
-estimator, CPU% and RSS."""
+estimator, CPU% and RSS. The listener is the consumer users run: it keeps the transports of
+the environment it was started in (Fast DDS's defaults unless they exported a profile)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from depth_core.bench import process_memory_mb
 from depth_core.runtime import threads_per_worker
 from depth_ros.listener import OUTPUTS, Listener, chosen_models, print_table
 from depth_ros.parameters import NODE_PARAMETERS
+from depth_ros.pipeline import DDS_PROFILE_VARIABLE
 
 MODEL_INPUT = (240, 320)
 
@@ -37,8 +39,10 @@ def run_bench(args: argparse.Namespace) -> int:
     results = {}
     models = chosen_models(args)
     bin_dir = Path(sys.executable).parent
-    if args.dds_profile:  # all three processes (and this one) read it at start-up
-        os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(args.dds_profile)
+    # The camera and the pipeline read the profile at start-up; this process does not.
+    child_env = dict(os.environ)
+    if args.dds_profile:
+        child_env[DDS_PROFILE_VARIABLE] = str(args.dds_profile)
     camera = subprocess.Popen(
         [
             str(bin_dir / "replay"),
@@ -52,6 +56,7 @@ def run_bench(args: argparse.Namespace) -> int:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=child_env,
     )
     try:
         for setup, nodes in (
@@ -59,7 +64,7 @@ def run_bench(args: argparse.Namespace) -> int:
             ("both nodes", ("true", "true")),
         ):
             results[setup] = _bench_pipeline(
-                args, bin_dir, models, nodes, rclpy, Node, SingleThreadedExecutor
+                args, bin_dir, models, nodes, child_env, rclpy, Node, SingleThreadedExecutor
             )
     finally:
         _stop(camera, timeout=10)
@@ -74,7 +79,8 @@ def run_bench(args: argparse.Namespace) -> int:
         # As the nodes resolve them (the parameters' defaults where not given).
         "workers": workers,
         "threads": args.threads or threads_per_worker(workers),
-        "dds_profile": os.environ.get("FASTDDS_DEFAULT_PROFILES_FILE", ""),
+        "dds_profile": child_env.get(DDS_PROFILE_VARIABLE, ""),
+        "listener_dds_profile": os.environ.get(DDS_PROFILE_VARIABLE, ""),
         "results": results,
     }
     print(json.dumps(payload, indent=2))
@@ -118,7 +124,7 @@ def _check_running(pipeline: subprocess.Popen) -> None:
         )
 
 
-def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_class) -> dict:
+def _bench_pipeline(args, bin_dir, models, nodes, env, rclpy, node_class, executor_class) -> dict:
     monocular, recovery = nodes
     pipeline = subprocess.Popen(
         [
@@ -136,6 +142,7 @@ def _bench_pipeline(args, bin_dir, models, nodes, rclpy, node_class, executor_cl
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     rclpy.init()
     node = node_class("bench_listener")

@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument(
         "--dds-profile",
         default=str(installed_config("fastdds_large_images.xml")),
-        help="Fast DDS XML profile for the three processes ('' = Fast DDS defaults)",
+        help="Fast DDS XML profile for the camera and pipeline processes ('' = the pipeline's "
+        "own); the listener keeps the environment's transports",
     )
     bench.add_argument("--warmup", type=float, default=8.0, help="seconds before measuring")
     args = parser.parse_args(argv)
