@@ -17,7 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
+
+_TINY = np.float32(1e-30)
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,9 @@ class TemporalFilter:
     ) -> tuple[np.ndarray, np.ndarray, TemporalStats]:
         """depth, σ: HxW metres (0/NaN depth = no estimate); stamp: seconds."""
         s = self.settings
-        valid = np.isfinite(depth) & (depth > 0) & np.isfinite(sigma)
+        depth = np.asarray(depth, np.float32)
+        sigma = np.asarray(sigma, np.float32)
+        valid = (depth > 0) & (depth < np.inf) & np.isfinite(sigma)
         gap_ok = self._stamp is not None and 0.0 <= stamp - self._stamp <= s.max_gap_s
         if self._depth is None or self._depth.shape != depth.shape or not gap_ok:
             self._start(depth, sigma, valid, stamp)
@@ -67,30 +72,32 @@ class TemporalFilter:
             return depth, sigma, TemporalStats(0.0, True)
         self._stamp = stamp
         prior_depth, prior_sigma, count = self._depth, self._sigma, self._count
-        both = valid & (count > 0)
-        combined = np.sqrt(prior_sigma * prior_sigma + sigma * sigma)
-        still = both & (np.abs(depth - prior_depth) <= s.motion_sigmas * combined)
+        # OpenCV's element-wise kernels: one pass each, without numpy's temporaries.
+        combined = cv2.magnitude(prior_sigma, sigma)
+        still = (
+            valid & (count > 0) & (cv2.absdiff(depth, prior_depth) <= s.motion_sigmas * combined)
+        )
         # History weight: its frame count against the new frame, in proportion to their
-        # variances (a running mean when the σs are equal), capped by strength.
-        new_variance = sigma * sigma
-        history = count * new_variance
-        with np.errstate(invalid="ignore", divide="ignore"):
-            weight = np.where(still, history / (history + prior_sigma * prior_sigma), 0.0)
-        weight = np.minimum(np.nan_to_num(weight), s.strength).astype(np.float32)
-        fused_depth = np.where(still, weight * prior_depth + (1 - weight) * depth, depth)
-        fused_sigma = np.where(still, weight * prior_sigma + (1 - weight) * sigma, sigma)
-        self._depth = np.where(valid, fused_depth, prior_depth).astype(np.float32)
-        self._sigma = np.where(valid, fused_sigma, prior_sigma).astype(np.float32)
-        self._count = np.where(still, count + 1, np.where(valid, 1, count)).astype(np.int32)
-        held = float(still.sum() / max(int(valid.sum()), 1))
-        out_depth = np.where(valid, self._depth, depth).astype(np.float32)
-        out_sigma = np.where(valid, self._sigma, sigma).astype(np.float32)
-        return out_depth, out_sigma, TemporalStats(held, False)
+        # variances (a running mean when the σs are equal), capped by strength; 0 where the
+        # pixel is not still. The tiny term keeps 0 / 0 (σ = 0 on both sides) at weight 0.
+        history = cv2.multiply(count, cv2.multiply(sigma, sigma))
+        weight = cv2.divide(history, history + cv2.multiply(prior_sigma, prior_sigma) + _TINY)
+        weight = np.minimum(weight, np.float32(s.strength))
+        weight *= still
+        fused_depth = depth + weight * (prior_depth - depth)
+        fused_sigma = sigma + weight * (prior_sigma - sigma)
+        np.copyto(prior_depth, fused_depth, where=valid)
+        np.copyto(prior_sigma, fused_sigma, where=valid)
+        np.copyto(count, count * still + np.float32(1), where=valid)
+        held = np.count_nonzero(still) / max(np.count_nonzero(valid), 1)
+        out_depth = np.where(valid, fused_depth, depth)
+        out_sigma = np.where(valid, fused_sigma, sigma)
+        return out_depth, out_sigma, TemporalStats(float(held), False)
 
     def _start(self, depth, sigma, valid, stamp) -> None:
         self._depth = np.where(valid, depth, 0).astype(np.float32)
         self._sigma = np.where(valid, sigma, 0).astype(np.float32)
-        self._count = valid.astype(np.int32)
+        self._count = valid.astype(np.float32)
         self._stamp = stamp
 
 
