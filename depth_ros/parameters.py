@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from depth_core.runtime.plane_scale import GroundPlane
+from depth_core.runtime.temporal import TemporalSettings
 
 RELIABILITY = ("best_effort", "reliable")
 
@@ -128,14 +129,14 @@ ESTIMATOR = (
     ),
     Param(
         "temporal_strength",
-        0.85,
+        TemporalSettings.strength,
         "largest weight of a pixel's history (at most 1/(1 − s) frames averaged)",
         0.0,
         0.95,
     ),
     Param(
         "temporal_motion_sigmas",
-        2.5,
+        TemporalSettings.motion_sigmas,
         "a new depth further than this many combined σ from the history restarts the pixel",
         0.5,
         10.0,
