@@ -190,3 +190,18 @@ def test_proximity_state_changes_count_what_noise_does_near_the_threshold():
     )
     with pytest.raises(ValueError, match="conservative distance on the clean frame is 0.000 m"):
         proximity_state_changes(wide, sample, None, frames=2)
+
+
+def test_returned_images_are_the_callers_and_the_next_frame_leaves_them_alone():
+    # The filter works in arrays it keeps; what it returns must not be one of them.
+    filter_ = TemporalFilter(TemporalSettings(motion_sigmas=100.0))
+    sigma = np.full(SHAPE, 0.02, np.float32)
+    first_depth, first_sigma, _ = filter_.update(np.full(SHAPE, 2.0, np.float32), sigma, 0.0)
+    held_depth, held_sigma, _ = filter_.update(np.full(SHAPE, 2.1, np.float32), sigma, 0.03)
+    kept = held_depth.copy()
+    filter_.update(np.full(SHAPE, 3.0, np.float32), np.full(SHAPE, 0.5, np.float32), 0.06)
+    np.testing.assert_array_equal(first_depth, 2.0)
+    np.testing.assert_array_equal(first_sigma, np.float32(0.02))
+    np.testing.assert_array_equal(held_depth, kept)
+    # Equal σs and a one-frame history: the running mean of the two frames.
+    np.testing.assert_allclose(held_depth, 2.05, atol=1e-6)

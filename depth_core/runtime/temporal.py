@@ -42,63 +42,103 @@ class TemporalStats:
     reset: bool  # the whole image restarted (first frame, stamp jump, new size)
 
 
+class _Buffers:
+    """The filter's state and its work arrays, allocated once per image size: fresh arrays on
+    every frame would cost more in page faults than the arithmetic itself."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        def empty(dtype=np.float32) -> np.ndarray:
+            return np.empty(shape, dtype)
+
+        self.depth, self.sigma, self.count = empty(), empty(), empty()  # the history
+        self.limit, self.change, self.weight, self.work = empty(), empty(), empty(), empty()
+        self.valid, self.invalid, self.still, self.mask = (empty(bool) for _ in range(4))
+
+
 class TemporalFilter:
     """Call `update` with each frame in stamp order; it returns the filtered depth and σ."""
 
     def __init__(self, settings: TemporalSettings | None = None):
         self.settings = settings or TemporalSettings()
         self.resets = 0
-        self._depth: np.ndarray | None = None
-        self._sigma: np.ndarray | None = None
-        self._count: np.ndarray | None = None  # frames each pixel's history holds
+        self._buffers: _Buffers | None = None
         self._stamp: float | None = None
 
     def reset(self) -> None:
-        self._depth = self._sigma = self._count = None
+        self._buffers = None
         self._stamp = None
 
     def update(
         self, depth: np.ndarray, sigma: np.ndarray, stamp: float
     ) -> tuple[np.ndarray, np.ndarray, TemporalStats]:
-        """depth, σ: HxW metres (0/NaN depth = no estimate); stamp: seconds."""
+        """depth, σ: HxW metres (0/NaN depth = no estimate); stamp: seconds. The returned
+        arrays are new; the filter keeps no reference to them."""
         s = self.settings
         depth = np.asarray(depth, np.float32)
         sigma = np.asarray(sigma, np.float32)
-        valid = (depth > 0) & (depth < np.inf) & np.isfinite(sigma)
+        b = self._buffers
+        if b is None or b.depth.shape != depth.shape:
+            b = self._buffers = _Buffers(depth.shape)
+            self._stamp = None
+        valid, invalid, still, mask = b.valid, b.invalid, b.still, b.mask
+        np.greater(depth, 0, out=valid)
+        np.less(depth, np.inf, out=mask)
+        valid &= mask
+        np.isfinite(sigma, out=mask)
+        valid &= mask
+        np.logical_not(valid, out=invalid)
         gap_ok = self._stamp is not None and 0.0 <= stamp - self._stamp <= s.max_gap_s
-        if self._depth is None or self._depth.shape != depth.shape or not gap_ok:
-            self._start(depth, sigma, valid, stamp)
-            self.resets += 1
-            return depth, sigma, TemporalStats(0.0, True)
         self._stamp = stamp
-        prior_depth, prior_sigma, count = self._depth, self._sigma, self._count
-        # OpenCV's element-wise kernels: one pass each, without numpy's temporaries.
-        combined = cv2.magnitude(prior_sigma, sigma)
-        still = (
-            valid & (count > 0) & (cv2.absdiff(depth, prior_depth) <= s.motion_sigmas * combined)
-        )
+        if not gap_ok:
+            self._start(depth, sigma)
+            self.resets += 1
+            return depth.copy(), sigma.copy(), TemporalStats(0.0, True)
+        # OpenCV's element-wise kernels write into the preallocated arrays in one pass each.
+        cv2.magnitude(b.sigma, sigma, b.limit)  # the combined σ
+        np.multiply(b.limit, np.float32(s.motion_sigmas), out=b.limit)
+        cv2.absdiff(depth, b.depth, b.change)
+        np.less_equal(b.change, b.limit, out=still)
+        still &= valid
+        np.greater(b.count, 0, out=mask)  # pixels with a history
+        still &= mask
         # History weight: its frame count against the new frame, in proportion to their
         # variances (a running mean when the σs are equal), capped by strength; 0 where the
         # pixel is not still. The tiny term keeps 0 / 0 (σ = 0 on both sides) at weight 0.
-        history = cv2.multiply(count, cv2.multiply(sigma, sigma))
-        weight = cv2.divide(history, history + cv2.multiply(prior_sigma, prior_sigma) + _TINY)
-        weight = np.minimum(weight, np.float32(s.strength))
-        weight *= still
-        fused_depth = depth + weight * (prior_depth - depth)
-        fused_sigma = sigma + weight * (prior_sigma - sigma)
-        np.copyto(prior_depth, fused_depth, where=valid)
-        np.copyto(prior_sigma, fused_sigma, where=valid)
-        np.copyto(count, count * still + np.float32(1), where=valid)
+        weight, work = b.weight, b.work
+        cv2.multiply(sigma, sigma, weight)
+        cv2.multiply(weight, b.count, weight)
+        cv2.multiply(b.sigma, b.sigma, work)
+        work += weight
+        work += _TINY
+        cv2.divide(weight, work, weight)
+        np.minimum(weight, np.float32(s.strength), out=weight)
+        np.multiply(weight, still, out=weight)
         held = np.count_nonzero(still) / max(np.count_nonzero(valid), 1)
-        out_depth = np.where(valid, fused_depth, depth)
-        out_sigma = np.where(valid, fused_sigma, sigma)
+        out_depth = self._fuse(depth, b.depth, weight, valid, invalid)
+        out_sigma = self._fuse(sigma, b.sigma, weight, valid, invalid)
+        np.multiply(b.count, still, out=b.count, where=valid)
+        np.add(b.count, np.float32(1), out=b.count, where=valid)
         return out_depth, out_sigma, TemporalStats(float(held), False)
 
-    def _start(self, depth, sigma, valid, stamp) -> None:
-        self._depth = np.where(valid, depth, 0).astype(np.float32)
-        self._sigma = np.where(valid, sigma, 0).astype(np.float32)
-        self._count = valid.astype(np.float32)
-        self._stamp = stamp
+    @staticmethod
+    def _fuse(new, history, weight, valid, invalid) -> np.ndarray:
+        """new + weight·(history − new) where valid, the new value elsewhere; the history
+        takes the fused value where valid."""
+        fused = np.subtract(history, new)
+        with np.errstate(invalid="ignore"):  # ±inf input gives NaN here; replaced just below
+            np.multiply(fused, weight, out=fused)
+        np.add(fused, new, out=fused)
+        np.copyto(fused, new, where=invalid)
+        np.copyto(history, fused, where=valid)
+        return fused
+
+    def _start(self, depth, sigma) -> None:
+        b = self._buffers
+        np.copyto(b.depth, depth)
+        np.copyto(b.sigma, sigma)
+        b.depth[b.invalid] = 0
+        b.sigma[b.invalid] = 0
+        np.copyto(b.count, b.valid)
 
 
 class TemporalStage:
