@@ -123,9 +123,9 @@ ESTIMATOR = (
     Param(
         "temporal_filter",
         False,
-        "fuse each pixel with its history where the scene has not "
-        "changed (σ-aware; lets go at once where it has); off until its flicker and accuracy "
-        "benchmark is in docs/results.md",
+        "fuse each pixel with its history where the scene has not changed (σ-aware; lets go "
+        "at once where it has); off by default: a camera closing in on the whole scene is "
+        "followed late (docs/results.md, Temporal stability)",
     ),
     Param(
         "temporal_strength",
@@ -137,7 +137,8 @@ ESTIMATOR = (
     Param(
         "temporal_motion_sigmas",
         TemporalSettings.motion_sigmas,
-        "a new depth further than this many combined σ from the history restarts the pixel",
+        "a new depth further than this many expected spreads (combined σ, or the measured "
+        "frame-to-frame noise where smaller) from the history restarts the pixel",
         0.5,
         10.0,
     ),

@@ -42,6 +42,22 @@ def test_a_change_in_the_scene_passes_within_one_frame():
     np.testing.assert_array_equal(sigma, np.float32(0.02))  # the new frame's own σ
 
 
+def test_an_approach_inside_a_wide_sigma_passes_when_the_rest_of_the_image_is_still():
+    # A monocular σ of 35% of depth: an object 15% nearer each frame stays inside 2.5 combined
+    # σ, but far outside the 2% frame-to-frame noise of the still background.
+    rng = np.random.default_rng(3)
+    filter_ = TemporalFilter()
+    near = 2.0
+    for index in range(12):
+        depth = (3.0 * (1 + rng.normal(0, 0.02, SHAPE))).astype(np.float32)
+        depth[8:16, 10:20] = near
+        out, _, stats = filter_.update(depth, 0.35 * depth, index / 15)
+        np.testing.assert_array_equal(out[8:16, 10:20], np.float32(near))
+        near *= 0.85
+    background = 1 - 80 / depth.size
+    assert stats.held_share == pytest.approx(background, abs=0.02)  # the background is fused
+
+
 def test_sigma_never_falls_below_what_the_fusion_rule_allows():
     rng = np.random.default_rng(1)
     filter_ = TemporalFilter(TemporalSettings(motion_sigmas=100.0))

@@ -3,14 +3,23 @@
 Where the scene has not changed, the new estimate is fused with the filter's history, weighted
 by their variances and by how many frames the history holds (a running mean of a still
 scene, capped by `strength` so that the filter keeps following the sensor). Where the new
-depth disagrees with the history beyond `motion_sigmas` combined σ, the pixel lets go at once
-and restarts from the new frame. A stamp that goes backwards or jumps by more than
-`max_gap_s` (a dropped stream, a replay restart) resets every pixel.
+depth disagrees with the history beyond `motion_sigmas` times its expected spread, the
+pixel lets go at once and restarts from the new frame. A stamp that goes backwards or jumps
+by more than `max_gap_s` (a dropped stream, a replay restart) resets every pixel.
 
 σ of the fused depth: a network's errors on consecutive frames of one scene are correlated,
 so averaging frames does not shrink them as it would shrink independent noise. The fused σ is
 the weighted mean of the two σs, the value for fully correlated errors: the largest the two
 can give together, and so never below what the evidence allows, whatever their correlation.
+
+The expected spread of the disagreement is the combined σ or, where smaller, the combined
+frame-to-frame noise. σ measures the error against the truth, and consecutive frames share
+most of it, so a still pixel moves far less than σ between frames: a gate on a wide σ alone
+(a monocular σ) would hold back a person walking at the camera. The noise is measured on
+every frame: a robust scale of the relative disagreement over the image, times the depth,
+taken for the history and the new frame alike (an upper bound: the history is the steadier
+of the two). While most of the image is still, it stays that of the still part; when most
+of the image moves, it grows and the combined σ decides.
 """
 
 from __future__ import annotations
@@ -21,12 +30,14 @@ import cv2
 import numpy as np
 
 _TINY = np.float32(1e-30)
+_MAD_TO_SIGMA = 1.4826  # median(|x|) of a zero-mean normal, in its standard deviations
+_NOISE_SAMPLES_PER_SIDE = 60  # pixels per image side sampled for the noise scale
 
 
 @dataclass(frozen=True)
 class TemporalSettings:
     strength: float = 0.85  # largest weight of the history: at most 1 / (1 − strength) frames
-    motion_sigmas: float = 2.5  # disagreement (in combined σ) beyond which a pixel restarts
+    motion_sigmas: float = 2.5  # disagreement (in expected spreads) beyond which a pixel restarts
     max_gap_s: float = 0.5  # a larger gap between stamps (or one backwards) resets the image
 
     def __post_init__(self):
@@ -94,12 +105,15 @@ class TemporalFilter:
             self.resets += 1
             return depth.copy(), sigma.copy(), TemporalStats(0.0, True)
         # OpenCV's element-wise kernels write into the preallocated arrays in one pass each.
-        cv2.magnitude(b.sigma, sigma, b.limit)  # the combined σ
-        np.multiply(b.limit, np.float32(s.motion_sigmas), out=b.limit)
         cv2.absdiff(depth, b.depth, b.change)
+        np.greater(b.count, 0, out=mask)
+        mask &= valid  # pixels with a history and a new estimate
+        noise = _relative_noise(b.change, depth, mask)
+        cv2.magnitude(b.sigma, sigma, b.limit)  # the combined σ
+        np.multiply(depth, np.float32(np.sqrt(2.0)) * noise, out=b.work)
+        np.minimum(b.limit, b.work, out=b.limit)
+        np.multiply(b.limit, np.float32(s.motion_sigmas), out=b.limit)
         np.less_equal(b.change, b.limit, out=still)
-        still &= valid
-        np.greater(b.count, 0, out=mask)  # pixels with a history
         still &= mask
         # History weight: its frame count against the new frame, in proportion to their
         # variances (a running mean when the σs are equal), capped by strength; 0 where the
@@ -139,6 +153,17 @@ class TemporalFilter:
         b.depth[b.invalid] = 0
         b.sigma[b.invalid] = 0
         np.copyto(b.count, b.valid)
+
+
+def _relative_noise(change: np.ndarray, depth: np.ndarray, mask: np.ndarray) -> np.float32:
+    """Robust standard deviation of change / depth over the masked pixels, from a regular
+    subsample (inf when no pixel is masked)."""
+    step = max(1, min(depth.shape) // _NOISE_SAMPLES_PER_SIDE)
+    sampled = mask[::step, ::step]
+    if not sampled.any():
+        return np.float32(np.inf)
+    relative = change[::step, ::step][sampled] / depth[::step, ::step][sampled]
+    return np.float32(_MAD_TO_SIGMA * np.median(relative))
 
 
 class TemporalStage:
