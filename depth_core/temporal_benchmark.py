@@ -5,8 +5,9 @@ the nodes use (`DepthEstimator`, then `TemporalFilter` in stamp order, as the no
   noise (Gaussian, in grey levels), an exposure step every `exposure_period` frames and a
   JPEG round trip; the per-pixel temporal standard deviation over the mean, its median and
   90th percentile over the pixels;
-- a moving camera (frames with true depth and poses): accuracy (AbsRel), σ honesty (safe2:
-  d − 2σ ≤ truth) and temporal consistency, TAE: frame t's prediction carried into frame
+- a moving camera (frames with true depth and poses; a recovery model gets the sensor depth
+  with fresh noise as raw input): accuracy (AbsRel), σ honesty (safe2: d − 2σ ≤ truth) and
+  temporal consistency, TAE: frame t's prediction carried into frame
   t+1 (its pixels moved by the true depth and poses, its depth by the prediction) against
   the prediction at t+1, AbsRel, both directions averaged;
 - proximity state changes: a still frame held for a minute with fresh noise, one image zone,
@@ -139,23 +140,34 @@ def temporal_abs_rel(depths: list[np.ndarray], samples: Sequence[DepthSample]) -
 
 
 def moving_camera(
-    estimator, samples: Sequence[DepthSample], temporal: TemporalSettings | None
+    estimator,
+    samples: Sequence[DepthSample],
+    temporal: TemporalSettings | None,
+    raw_noise_relative: float = FlickerSettings.raw_noise_relative,
 ) -> dict[str, float]:
-    """AbsRel, safe2 and TAE over a posed sequence, the filter on (settings) or off (None)."""
+    """AbsRel, the median of (d − truth) / truth, safe2 and TAE over a posed sequence, the
+    filter on (settings) or off (None). A recovery model gets each frame's sensor depth with
+    fresh relative noise as raw input."""
+    rng = np.random.default_rng(0)
     filter_ = TemporalFilter(temporal) if temporal else None
-    depths, abs_rel, safe, count = [], [], 0, 0
+    depths, abs_rel, errors, safe, count = [], [], [], 0, 0
     for index, sample in enumerate(samples):
-        result = estimator.predict(sample.rgb, None, sample.intrinsics, sample.depth.shape)
+        raw = _sensor_raw(estimator, sample)
+        if raw is not None:
+            raw = (raw * (1.0 + rng.normal(0.0, raw_noise_relative, raw.shape))).astype(np.float32)
+        result = estimator.predict(sample.rgb, raw, sample.intrinsics, sample.depth.shape)
         depth, sigma = result.depth, result.sigma
         if filter_ is not None:
             depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
         depths.append(depth)
         mask = evaluation_mask(sample.depth, sample.valid)
         abs_rel.append(depth_metrics(depth, sample.depth, sample.valid)["abs_rel"])
+        errors.append(depth[mask] / sample.depth[mask] - 1)
         safe += int(np.sum(depth[mask] - 2 * sigma[mask] <= sample.depth[mask]))
         count += int(mask.sum())
     return {
         "abs_rel": float(np.mean(abs_rel)),
+        "median_error": float(np.median(np.concatenate(errors))),
         "safe2": safe / max(count, 1),
         "tae": temporal_abs_rel(depths, samples),
     }

@@ -33,7 +33,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from depth_core.runtime import DepthEstimator, threads_per_worker
 from depth_core.runtime.plane_scale import PlaneScale
 from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats
-from depth_core.runtime.temporal import TemporalSettings, TemporalStage
+from depth_core.runtime.temporal import TemporalSettings, TemporalStage, aligns_history
 from depth_ros.conversions import (
     ImageFormatError,
     camera_info_to_intrinsics,
@@ -332,7 +332,9 @@ class DepthNode(LifecycleNode):
             settings = None  # temporal_filter off
             if self.params["temporal_filter"]:
                 settings = TemporalSettings(
-                    self.params["temporal_strength"], self.params["temporal_motion_sigmas"]
+                    self.params["temporal_strength"],
+                    self.params["temporal_motion_sigmas"],
+                    align_history=aligns_history(self.estimator.metadata.inputs),
                 )
             depth, sigma = self._temporal.apply(result.depth, result.sigma, stamp, settings)
             result = replace(result, depth=depth, sigma=sigma)

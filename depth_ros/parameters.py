@@ -120,29 +120,34 @@ ESTIMATOR = (
         "lifecycle manager (e.g. ros2 lifecycle set <node> configure)",
         read_only=True,
     ),
-    Param(
-        "temporal_filter",
-        False,
-        "fuse each pixel with its history where the scene has not changed (σ-aware; lets go "
-        "at once where it has); off by default: a camera closing in on the whole scene is "
-        "followed late (docs/results.md, Temporal stability)",
-    ),
-    Param(
-        "temporal_strength",
-        TemporalSettings.strength,
-        "largest weight of a pixel's history (at most 1/(1 − s) frames averaged)",
-        0.0,
-        0.95,
-    ),
-    Param(
-        "temporal_motion_sigmas",
-        TemporalSettings.motion_sigmas,
-        "a new depth further than this many expected spreads (combined σ, or the measured "
-        "frame-to-frame noise where smaller) from the history restarts the pixel",
-        0.5,
-        10.0,
-    ),
 )
+
+
+def temporal_parameters(on_by_default: bool, why: str) -> tuple[Param, ...]:
+    """The temporal filter's parameters; `why` says why it is on or off by default."""
+    return (
+        Param(
+            "temporal_filter",
+            on_by_default,
+            "fuse each pixel with its history where the scene has not changed (σ-aware; lets "
+            f"go at once where it has); {why} (docs/results.md, Temporal stability)",
+        ),
+        Param(
+            "temporal_strength",
+            TemporalSettings.strength,
+            "largest weight of a pixel's history (at most 1/(1 − s) frames averaged)",
+            0.0,
+            0.95,
+        ),
+        Param(
+            "temporal_motion_sigmas",
+            TemporalSettings.motion_sigmas,
+            "a new depth further than this many expected spreads (combined σ, or the measured "
+            "frame-to-frame noise where smaller) from the history restarts the pixel",
+            0.5,
+            10.0,
+        ),
+    )
 
 
 def ground_plane_problem(value: list) -> str | None:
@@ -165,6 +170,11 @@ MONOCULAR = (
         "a level camera h metres above the floor: 0 -1 0 h); depth is scaled to put the "
         "plane's pixels on it. Empty: unknown, the model's learned scale",
         validate=ground_plane_problem,
+    ),
+    *temporal_parameters(
+        False,
+        "off by default: from the depth alone, a camera closing in looks like the model's own "
+        "per-image scale jitter, so the whole image is followed late",
     ),
 )
 
@@ -189,6 +199,11 @@ RECOVERY = (
         read_only=True,
     ),
     Param("raw_queue_depth", 5, "QoS history depth of the raw depth input", 1, 100, read_only=True),
+    *temporal_parameters(
+        True,
+        "the history is first aligned to each frame (the affine map of depth the two share), "
+        "so a camera closing in is not followed late",
+    ),
 )
 
 PROXIMITY = (

@@ -194,6 +194,33 @@ def test_recovered_depth_follows_clean_raw_depth_from_tof_and_stereo(models, sce
     assert _recovered_follows_raw(probe, raw) < 0.03
 
 
+def test_recovery_filters_by_default_and_its_history_follows_the_sensor_scale(models, scene):
+    rgb, _, intrinsics, raw = scene
+    node = DepthRecoveryNode(
+        parameter_overrides=overrides(model_path=str(models["recovery"]), diagnostics_period=0.2)
+    )
+    assert node.params["temporal_filter"]
+    probe = Probe(outputs=("depth/recovered",))
+    spinner = Spinner(node, probe)
+
+    def followed() -> list[float]:
+        reports = probe.diagnostics("depth_recovery")
+        return [float(d["temporal_scale"]) for d in reports if "temporal_scale" in d]
+
+    try:
+        assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
+        for i in range(20):  # the ToF closes in by 2% per 30 Hz frame
+            closer = raw * np.float32(0.98**i)
+            probe.publish_frame(rgb, intrinsics, 500.0 + i / 30, closer)
+            time.sleep(0.1)
+        assert wait_until(lambda: any(s < 0.995 for s in followed()), timeout=5)
+    finally:
+        spinner.close()
+    # Each published frame's history was brought nearer by 2% for every frame since the last.
+    assert all(0.98**8 - 1e-3 < s < 0.995 for s in followed() if s != 1.0)
+    assert _recovered_follows_raw(probe, closer) < 0.03
+
+
 def _bad_then_good(probe, node, rgb, intrinsics, raw, send_bad, reason, capfd, stamp):
     """Send the bad input twice, then good frames; the node must count the reason, log it
     once, and publish a good output afterwards."""

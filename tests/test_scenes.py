@@ -14,7 +14,7 @@ from depth_core.data.scene_render import (  # noqa: E402
     Shape,
 )
 from depth_core.data.scene_textures import texture_bank, texture_mips  # noqa: E402
-from depth_core.data.scenes import LAYOUTS, random_scene  # noqa: E402
+from depth_core.data.scenes import LAYOUTS, closing_camera, random_scene  # noqa: E402
 from depth_core.geometry import Intrinsics  # noqa: E402
 
 INTRINSICS = Intrinsics(400.0, 400.0, 79.5, 59.5, 160, 120)
@@ -213,3 +213,18 @@ def test_grain_gives_a_near_magnified_surface_fine_detail_and_leaves_far_ones_as
     assert fine_contrast(render(0.3, 1.0)) > 3 * fine_contrast(render(0.3, 0.0))
     # At 5 m a pixel (26 mm) is wider than a texel: every grain octave is below it.
     np.testing.assert_array_equal(render(5.0, 1.0), render(5.0, 0.0))
+
+
+def test_a_closing_camera_moves_straight_ahead_and_never_reaches_a_surface():
+    frames = closing_camera(11, 64, 48, frames=6, step=0.05)
+    first, last = frames[0], frames[-1]
+    forward = first.pose[:3, 2]
+    travel = last.pose[:3, 3] - first.pose[:3, 3]
+    np.testing.assert_allclose(np.cross(travel, forward), 0, atol=1e-9)  # along the axis
+    assert travel @ forward > 0
+    np.testing.assert_array_equal(last.pose[:3, :3], first.pose[:3, :3])
+    medians = [np.median(f.depth[f.valid]) for f in frames]
+    assert all(a > b for a, b in zip(medians, medians[1:], strict=False))
+    # Capped at half the first frame's 1st-percentile depth: the nearest surface stays ahead.
+    assert np.linalg.norm(travel) <= 0.5 * np.percentile(first.depth[first.valid], 1) + 1e-6
+    assert last.depth[last.valid].min() > 0

@@ -1,11 +1,13 @@
 """Generated indoor scenes for pretraining, tests and the demo stream: random layouts ("room",
-"tabletop", "open"), the frames of a generated data set, and a person walking at a still
-camera. The scene model and its renderer are in `scene_render`. Deterministic per seed.
+"tabletop", "open"), the frames of a generated data set, a person walking at a still
+camera, and a camera closing in on a still scene. The scene model and its renderer are in
+`scene_render`. Deterministic per seed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -277,3 +279,34 @@ def approaching_person(
         head = Shape("sphere", feet + np.array([0, 0, 1.62]), np.full(3, 0.11), head_material)
         scene.objects = [*static, body, head]
         yield scene.render(camera, np.random.default_rng(seed * 1000 + int(distance * 100)))
+
+
+def closing_camera(
+    seed: int,
+    width: int = 320,
+    height: int = 240,
+    frames: int = 30,
+    step: float = 0.015,
+    layout: str = "tabletop",
+) -> list[DepthSample]:
+    """A camera moving straight ahead along its optical axis in a generated scene (an arm's
+    camera closing in on a table), by `step` times the first frame's median depth per frame.
+    The travel is capped at half the first frame's 1st-percentile depth, so the camera never
+    reaches a surface it sees. Each frame carries its pose (camera-to-world)."""
+    scene = random_scene(seed, width, height, frames=1, layout=layout)
+    camera = scene.cameras[0]
+    first = scene.render(camera, np.random.default_rng(seed)).depth
+    seen = first[np.isfinite(first) & (first > 0)]
+    per_frame = min(step * np.median(seen), 0.5 * np.percentile(seen, 1) / max(frames - 1, 1))
+    samples = []
+    for index in range(frames):
+        moved = Camera(
+            camera.intrinsics,
+            camera.position + camera.rotation[:, 2] * per_frame * index,
+            camera.rotation,
+        )
+        pose = np.eye(4)
+        pose[:3, :3], pose[:3, 3] = moved.rotation, moved.position
+        sample = scene.render(moved, np.random.default_rng(seed * 1000 + index))
+        samples.append(replace(sample, pose=pose))
+    return samples

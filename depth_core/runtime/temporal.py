@@ -11,6 +11,9 @@ by more than `max_gap_s` (a dropped stream, a replay restart) resets every pixel
 so averaging frames does not shrink them as it would shrink independent noise. The fused σ is
 the weighted mean of the two σs, the value for fully correlated errors: the largest the two
 can give together, and so never below what the evidence allows, whatever their correlation.
+To it is added, in quadrature, the spread of the mixture of the two estimates,
+w·(1 − w)·(history − new)² for a history weight w: a lag or a smear that the gate lets
+through widens σ where it happens.
 
 The expected spread of the disagreement is the combined σ or, where smaller, the combined
 frame-to-frame noise. σ measures the error against the truth, and consecutive frames share
@@ -20,18 +23,33 @@ every frame: a robust scale of the relative disagreement over the image, times t
 taken for the history and the new frame alike (an upper bound: the history is the steadier
 of the two). While most of the image is still, it stays that of the still part; when most
 of the image moves, it grows and the combined σ decides.
+
+Aligning the history (`align_history`, for metric sensor depth): before the gate, the history
+is brought to the new frame by the affine map of depth, d ↦ a·d + b, that fits the two
+best (least squares over a subsample of the pixels, with outliers trimmed). A moving camera
+changes the depth of the whole image at once: moving ahead by t changes a fronto-parallel
+surface by −t and scales a plane by a ratio, and each pixel alone would stay inside its gate
+and lag. Fitted on thousands of pixels, the map removes that common change at almost no cost
+in noise; a person walking in a still scene is a minority the trimming leaves out. It is
+off for a monocular model: there a change of the whole image's depth is mostly the model's
+own per-image scale jitter, which the filter is there to smooth, and from the depth alone
+the two look the same.
+
+The per-pixel work is one compiled pass (numba) over the image; only the image-wide
+statistics (noise, alignment) are taken in numpy, on a subsample.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+from numba import njit
 
-_TINY = np.float32(1e-30)
 _MAD_TO_SIGMA = 1.4826  # median(|x|) of a zero-mean normal, in its standard deviations
-_NOISE_SAMPLES_PER_SIDE = 60  # pixels per image side sampled for the noise scale
+_SAMPLES_PER_SIDE = 60  # pixels per image side sampled for image-wide statistics
+_MIN_FIT_PIXELS = 20  # sampled pixels the history's alignment needs
 
 
 @dataclass(frozen=True)
@@ -39,6 +57,7 @@ class TemporalSettings:
     strength: float = 0.85  # largest weight of the history: at most 1 / (1 − strength) frames
     motion_sigmas: float = 2.5  # disagreement (in expected spreads) beyond which a pixel restarts
     max_gap_s: float = 0.5  # a larger gap between stamps (or one backwards) resets the image
+    align_history: bool = False  # bring the history to each frame by an affine map first
 
     def __post_init__(self):
         if not 0.0 <= self.strength < 1.0:
@@ -47,23 +66,19 @@ class TemporalSettings:
             raise ValueError("motion_sigmas and max_gap_s must be > 0")
 
 
+def aligns_history(model_inputs: Collection[str]) -> bool:
+    """Whether the filter should align its history to each frame (`align_history`): where
+    the model takes a sensor's raw depth, whose scale is metric on every frame."""
+    return "raw_depth" in model_inputs
+
+
 @dataclass(frozen=True)
 class TemporalStats:
     held_share: float  # of the valid pixels, those fused with their history
     reset: bool  # the whole image restarted (first frame, stamp jump, new size)
-
-
-class _Buffers:
-    """The filter's state and its work arrays, allocated once per image size: fresh arrays on
-    every frame would cost more in page faults than the arithmetic itself."""
-
-    def __init__(self, shape: tuple[int, ...]):
-        def empty(dtype=np.float32) -> np.ndarray:
-            return np.empty(shape, dtype)
-
-        self.depth, self.sigma, self.count = empty(), empty(), empty()  # the history
-        self.limit, self.change, self.weight, self.work = empty(), empty(), empty(), empty()
-        self.valid, self.invalid, self.still, self.mask = (empty(bool) for _ in range(4))
+    # The history's alignment to this frame: depth ↦ scale · depth + offset_m.
+    scale: float = 1.0
+    offset_m: float = 0.0
 
 
 class TemporalFilter:
@@ -72,11 +87,12 @@ class TemporalFilter:
     def __init__(self, settings: TemporalSettings | None = None):
         self.settings = settings or TemporalSettings()
         self.resets = 0
-        self._buffers: _Buffers | None = None
+        # The history: depth, σ and frame count per pixel (count 0: none).
+        self._history: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._stamp: float | None = None
 
     def reset(self) -> None:
-        self._buffers = None
+        self._history = None
         self._stamp = None
 
     def update(
@@ -85,85 +101,158 @@ class TemporalFilter:
         """depth, σ: HxW metres (0/NaN depth = no estimate); stamp: seconds. The returned
         arrays are new; the filter keeps no reference to them."""
         s = self.settings
-        depth = np.asarray(depth, np.float32)
-        sigma = np.asarray(sigma, np.float32)
-        b = self._buffers
-        if b is None or b.depth.shape != depth.shape:
-            b = self._buffers = _Buffers(depth.shape)
-            self._stamp = None
-        valid, invalid, still, mask = b.valid, b.invalid, b.still, b.mask
-        np.greater(depth, 0, out=valid)
-        np.less(depth, np.inf, out=mask)
-        valid &= mask
-        np.isfinite(sigma, out=mask)
-        valid &= mask
-        np.logical_not(valid, out=invalid)
+        depth = np.ascontiguousarray(depth, np.float32)
+        sigma = np.ascontiguousarray(sigma, np.float32)
+        if sigma.shape != depth.shape:
+            raise ValueError(f"σ is {sigma.shape}, depth {depth.shape}")
         gap_ok = self._stamp is not None and 0.0 <= stamp - self._stamp <= s.max_gap_s
         self._stamp = stamp
-        if not gap_ok:
-            self._start(depth, sigma)
+        history = self._history
+        if history is None or history[0].shape != depth.shape or not gap_ok:
+            # Kept from frame to frame: fresh arrays would cost more in page faults than
+            # the arithmetic itself.
+            history = self._history = tuple(np.zeros(depth.shape, np.float32) for _ in range(3))
+            _restart(depth.ravel(), sigma.ravel(), *(h.ravel() for h in history))
             self.resets += 1
             return depth.copy(), sigma.copy(), TemporalStats(0.0, True)
-        # OpenCV's element-wise kernels write into the preallocated arrays in one pass each.
-        cv2.absdiff(depth, b.depth, b.change)
-        np.greater(b.count, 0, out=mask)
-        mask &= valid  # pixels with a history and a new estimate
-        noise = _relative_noise(b.change, depth, mask)
-        cv2.magnitude(b.sigma, sigma, b.limit)  # the combined σ
-        np.multiply(depth, np.float32(np.sqrt(2.0)) * noise, out=b.work)
-        np.minimum(b.limit, b.work, out=b.limit)
-        np.multiply(b.limit, np.float32(s.motion_sigmas), out=b.limit)
-        np.less_equal(b.change, b.limit, out=still)
-        still &= mask
+        history_depth, history_sigma, count = history
+        sampled_depth, sampled_history, sampled_sigma, sampled_count = _subsample(
+            depth, history_depth, sigma, count
+        )
+        both = (  # sampled pixels with a history and a new estimate
+            (sampled_depth > 0)
+            & (sampled_depth < np.inf)
+            & np.isfinite(sampled_sigma)
+            & (sampled_count > 0)
+        )
+        history_sampled, new_sampled = sampled_history[both], sampled_depth[both]
+        scale, offset = 1.0, 0.0
+        if s.align_history:
+            scale, offset = _affine_fit(history_sampled, new_sampled)
+        noise = np.inf
+        if new_sampled.size:
+            change = np.abs(new_sampled - (scale * history_sampled + offset))
+            noise = _MAD_TO_SIGMA * float(np.median(change / new_sampled))
+        out_depth, out_sigma = np.empty_like(depth), np.empty_like(sigma)
+        held, valid = _fuse(
+            depth.ravel(),
+            sigma.ravel(),
+            history_depth.ravel(),
+            history_sigma.ravel(),
+            count.ravel(),
+            np.float32(scale),
+            np.float32(offset),
+            np.float32(np.sqrt(2.0) * noise),
+            np.float32(s.motion_sigmas),
+            np.float32(s.strength),
+            out_depth.ravel(),
+            out_sigma.ravel(),
+        )
+        return out_depth, out_sigma, TemporalStats(held / max(valid, 1), False, scale, offset)
+
+
+@njit(cache=True, nogil=True)
+def _restart(depth, sigma, history_depth, history_sigma, count) -> None:
+    """Every pixel's history starts from this frame: its valid estimates, count 1."""
+    for i in range(depth.size):
+        d, s = depth[i], sigma[i]
+        if d > 0 and d < np.inf and np.isfinite(s):
+            history_depth[i], history_sigma[i], count[i] = d, s, 1
+        else:
+            history_depth[i], history_sigma[i], count[i] = 0, 0, 0
+
+
+# error_model="numpy": a division by zero gives inf or NaN instead of raising, which leaves
+# the loop free of branches so that it runs on several pixels at once.
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fuse(
+    depth,
+    sigma,
+    history_depth,
+    history_sigma,
+    count,
+    scale,
+    offset,
+    noise_spread,
+    motion_sigmas,
+    strength,
+    out_depth,
+    out_sigma,
+):
+    """One pass over the pixels (flat float32 arrays, float32 scalars): align the history,
+    gate, fuse, and update the history. noise_spread: √2 times the relative frame-to-frame
+    noise. Returns (pixels held, valid pixels). Written without branches, in float32, so
+    that the compiler vectorises it."""
+    zero, one, tiny = np.float32(0), np.float32(1), np.float32(1e-30)
+    held = 0
+    valid_count = 0
+    for i in range(depth.size):
+        d, s, c = depth[i], sigma[i], count[i]
+        has_history = c > zero
+        # Also the history of pixels with no new estimate follows the frame.
+        h = scale * history_depth[i] + offset if has_history else history_depth[i]
+        hs = scale * history_sigma[i] if has_history else history_sigma[i]
+        valid = (d > zero) & (d < np.float32(np.inf)) & (np.abs(s) < np.float32(np.inf))
+        # The gate: the change against the combined σ or, where smaller, the noise.
+        combined = np.sqrt(hs * hs + s * s)
+        noise = noise_spread * d
+        limit = motion_sigmas * (combined if combined < noise else noise)
+        change = d - h
+        still = valid & has_history & (np.abs(change) <= limit)
         # History weight: its frame count against the new frame, in proportion to their
-        # variances (a running mean when the σs are equal), capped by strength; 0 where the
-        # pixel is not still. The tiny term keeps 0 / 0 (σ = 0 on both sides) at weight 0.
-        weight, work = b.weight, b.work
-        cv2.multiply(sigma, sigma, weight)
-        cv2.multiply(weight, b.count, weight)
-        cv2.multiply(b.sigma, b.sigma, work)
-        work += weight
-        work += _TINY
-        cv2.divide(weight, work, weight)
-        np.minimum(weight, np.float32(s.strength), out=weight)
-        np.multiply(weight, still, out=weight)
-        held = np.count_nonzero(still) / max(np.count_nonzero(valid), 1)
-        out_depth = self._fuse(depth, b.depth, weight, valid, invalid)
-        out_sigma = self._fuse(sigma, b.sigma, weight, valid, invalid)
-        np.multiply(b.count, still, out=b.count, where=valid)
-        np.add(b.count, np.float32(1), out=b.count, where=valid)
-        return out_depth, out_sigma, TemporalStats(float(held), False)
-
-    @staticmethod
-    def _fuse(new, history, weight, valid, invalid) -> np.ndarray:
-        """new + weight·(history − new) where valid, the new value elsewhere; the history
-        takes the fused value where valid."""
-        fused = np.subtract(history, new)
-        with np.errstate(invalid="ignore"):  # ±inf input gives NaN here; replaced just below
-            np.multiply(fused, weight, out=fused)
-        np.add(fused, new, out=fused)
-        np.copyto(fused, new, where=invalid)
-        np.copyto(history, fused, where=valid)
-        return fused
-
-    def _start(self, depth, sigma) -> None:
-        b = self._buffers
-        np.copyto(b.depth, depth)
-        np.copyto(b.sigma, sigma)
-        b.depth[b.invalid] = 0
-        b.sigma[b.invalid] = 0
-        np.copyto(b.count, b.valid)
+        # variances (a running mean when the σs are equal), capped by strength. The tiny
+        # term keeps 0 / 0 (σ = 0 on both sides) at weight 0.
+        new_variance = s * s * c
+        w = new_variance / (hs * hs + new_variance + tiny)
+        w = (w if w < strength else strength) if still else zero
+        fused = d - w * change
+        # σ: the weighted mean of the two (fully correlated errors), plus the mixture's
+        # spread w·(1 − w)·(history − new)².
+        mean_sigma = s + w * (hs - s)
+        fused_sigma = np.sqrt(mean_sigma * mean_sigma + w * (one - w) * change * change)
+        out_depth[i] = fused if valid else d  # no estimate: passed on, history kept
+        out_sigma[i] = fused_sigma if valid else s
+        history_depth[i] = fused if valid else h
+        history_sigma[i] = fused_sigma if valid else hs
+        count[i] = (c + one if still else one) if valid else c
+        held += still
+        valid_count += valid
+    return held, valid_count
 
 
-def _relative_noise(change: np.ndarray, depth: np.ndarray, mask: np.ndarray) -> np.float32:
-    """Robust standard deviation of change / depth over the masked pixels, from a regular
-    subsample (inf when no pixel is masked)."""
-    step = max(1, min(depth.shape) // _NOISE_SAMPLES_PER_SIDE)
-    sampled = mask[::step, ::step]
-    if not sampled.any():
-        return np.float32(np.inf)
-    relative = change[::step, ::step][sampled] / depth[::step, ::step][sampled]
-    return np.float32(_MAD_TO_SIGMA * np.median(relative))
+def _subsample(*images: np.ndarray) -> list[np.ndarray]:
+    """Each image on a regular subsample of about `_SAMPLES_PER_SIDE` pixels per side:
+    image-wide statistics at a small cost."""
+    step = max(1, min(images[0].shape) // _SAMPLES_PER_SIDE)
+    return [image[::step, ::step] for image in images]
+
+
+def _affine_fit(history: np.ndarray, depth: np.ndarray) -> tuple[float, float]:
+    """(a, b) of depth ≈ a·history + b over paired samples: least squares, refitted twice
+    without the pixels whose relative residual is beyond 3 robust standard deviations. A
+    ratio alone (b = 0) where the history's depths are all alike, and (1, 0) with too few
+    pixels."""
+    x, y = history.astype(np.float64), depth.astype(np.float64)
+    if x.size < _MIN_FIT_PIXELS:
+        return 1.0, 0.0
+    kept = np.ones_like(x)  # 1 where the pixel takes part in the fit
+    for fit in range(3):
+        n, sx, sy, sxx, sxy = kept.sum(), kept @ x, kept @ y, kept @ (x * x), kept @ (x * y)
+        spread = n * sxx - sx * sx  # n² times the variance of x
+        if spread <= (1e-3 * sx) ** 2:  # a relative spread of 0.1% or less
+            a, b = sy / sx, 0.0
+        else:
+            a = (n * sxy - sx * sy) / spread
+            b = (sy - a * sx) / n
+        if fit == 2:
+            break
+        residual = np.abs(y - a * x - b) / y
+        trimmed = (residual <= 3 * _MAD_TO_SIGMA * np.median(residual)).astype(np.float64)
+        if trimmed.sum() < _MIN_FIT_PIXELS:
+            break
+        kept = trimmed
+    a, b = float(a), float(b)
+    return (a, b) if a > 0 else (1.0, 0.0)  # not a NaN or a flipped depth order
 
 
 class TemporalStage:
@@ -173,6 +262,11 @@ class TemporalStage:
     def __init__(self):
         self._filter: TemporalFilter | None = None
         self._stats = TemporalStats(0.0, True)
+        # Compile (or load) the kernels now, not on the first frame a node filters.
+        warm = TemporalFilter()
+        tiny = np.ones((2, 2), np.float32)
+        for stamp in (0.0, 0.01):
+            warm.update(tiny, tiny, stamp)
 
     def apply(
         self, depth: np.ndarray, sigma: np.ndarray, stamp: float, settings: TemporalSettings | None
@@ -188,11 +282,14 @@ class TemporalStage:
         return depth, sigma
 
     def diagnostics(self) -> dict[str, str]:
-        """Share of pixels held by the last frame and resets so far; empty when off."""
+        """Share of pixels held by the last frame, its history's alignment (scale 1 and
+        offset 0 when not aligning) and resets so far; empty when off."""
         running = self._filter  # another thread may switch it off meanwhile
         if running is None:
             return {}
         return {
             "temporal_held_share": f"{self._stats.held_share:.3f}",
+            "temporal_scale": f"{self._stats.scale:.4f}",
+            "temporal_offset_m": f"{self._stats.offset_m:.4f}",
             "temporal_resets": str(running.resets),
         }
