@@ -31,7 +31,7 @@ import numpy as np
 from depth_core.data.sample import DepthSample
 from depth_core.metrics import depth_metrics, evaluation_mask
 from depth_core.proximity import Zone, ZoneMask, ZoneState, zone_reading
-from depth_core.runtime.temporal import TemporalFilter, TemporalSettings
+from depth_core.runtime.temporal import TemporalFilter, TemporalSettings, for_scale_source
 
 FRAME_PERIOD_S = 1 / 30
 
@@ -86,6 +86,7 @@ def _still_outputs(estimator, sample: DepthSample, settings, temporal, frames: i
         result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
         depth, sigma = result.depth, result.sigma
         if filter_ is not None:
+            filter_.settings = for_scale_source(temporal, result.scale_source)
             depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
         yield depth, sigma
 
@@ -158,6 +159,7 @@ def moving_camera(
         result = estimator.predict(sample.rgb, raw, sample.intrinsics, sample.depth.shape)
         depth, sigma = result.depth, result.sigma
         if filter_ is not None:
+            filter_.settings = for_scale_source(temporal, result.scale_source)
             depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
         depths.append(depth)
         mask = evaluation_mask(sample.depth, sample.valid)
@@ -224,7 +226,7 @@ def filter_time_ms(
     os.sched_setaffinity(0, {min(affinity)})
     cv2.setNumThreads(1)
     try:
-        filter_, times = TemporalFilter(temporal), []
+        filter_, times = TemporalFilter(for_scale_source(temporal, result.scale_source)), []
         for index in range(warmup + calls):
             start = time.perf_counter()
             filter_.update(frames[index % len(frames)], sigma, index * FRAME_PERIOD_S)
@@ -264,6 +266,7 @@ def approaching_camera(
         result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
         depth, sigma = result.depth, result.sigma
         if filter_ is not None:
+            filter_.settings = for_scale_source(temporal, result.scale_source)
             depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
         if index >= frames // 4:
             mask = evaluation_mask(truth, sample.valid)

@@ -33,7 +33,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from depth_core.runtime import DepthEstimator, threads_per_worker
 from depth_core.runtime.plane_scale import PlaneScale
 from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats
-from depth_core.runtime.temporal import TemporalSettings, TemporalStage, aligns_history
+from depth_core.runtime.temporal import TemporalSettings, TemporalStage, for_scale_source
 from depth_ros.conversions import (
     ImageFormatError,
     camera_info_to_intrinsics,
@@ -331,10 +331,11 @@ class DepthNode(LifecycleNode):
             self._last_published_stamp = stamp
             settings = None  # temporal_filter off
             if self.params["temporal_filter"]:
-                settings = TemporalSettings(
-                    self.params["temporal_strength"],
-                    self.params["temporal_motion_sigmas"],
-                    align_history=aligns_history(self.estimator.metadata.inputs),
+                settings = for_scale_source(
+                    TemporalSettings(
+                        self.params["temporal_strength"], self.params["temporal_motion_sigmas"]
+                    ),
+                    result.scale_source,
                 )
             depth, sigma = self._temporal.apply(result.depth, result.sigma, stamp, settings)
             result = replace(result, depth=depth, sigma=sigma)

@@ -174,7 +174,8 @@ MONOCULAR = (
     *temporal_parameters(
         False,
         "off by default: from the depth alone, a camera closing in looks like the model's own "
-        "per-image scale jitter, so the whole image is followed late",
+        "per-image scale jitter, so the whole image is followed late (with a ground plane "
+        "found, the scale is measured on every frame and the history is aligned to it)",
     ),
 )
 

@@ -5,7 +5,8 @@ strength of 0 switches it off exactly; stamp jumps reset it."""
 import numpy as np
 import pytest
 
-from depth_core.runtime.temporal import TemporalFilter, TemporalSettings
+from depth_core.runtime.estimator import DepthResult
+from depth_core.runtime.temporal import TemporalFilter, TemporalSettings, for_scale_source
 
 SHAPE = (24, 32)
 
@@ -155,7 +156,7 @@ def test_static_flicker_of_a_model_that_passes_raw_through_is_the_sensor_noise_t
         metadata = SimpleNamespace(inputs=("rgb", "raw_depth"))
 
         def predict(self, rgb, raw, intrinsics, output_size):
-            return SimpleNamespace(depth=raw, sigma=0.01 * raw)
+            return DepthResult(raw, 0.01 * raw, "raw")
 
     depth = np.full(SHAPE, 2.0, np.float32)
     sample = DepthSample(
@@ -189,7 +190,7 @@ def test_proximity_state_changes_count_what_noise_does_near_the_threshold():
             near = self.calls % 2 == 0 and self.calls > 0  # call 0 is the clean frame
             self.calls += 1
             depth = np.full(output_size, 1.9 if near else 2.0, np.float32)
-            return SimpleNamespace(depth=depth, sigma=np.full(output_size, 0.01, np.float32))
+            return DepthResult(depth, np.full(output_size, 0.01, np.float32))
 
     sample = DepthSample(
         np.zeros((*SHAPE, 3), np.uint8),
@@ -203,15 +204,15 @@ def test_proximity_state_changes_count_what_noise_does_near_the_threshold():
     assert out["warning_m"] == pytest.approx(1.93, abs=1e-6) and out["changes"] == 1
     steady = SimpleNamespace(
         metadata=SimpleNamespace(inputs=("rgb",)),
-        predict=lambda rgb, raw, k, size: SimpleNamespace(
-            depth=np.full(size, 2.0, np.float32), sigma=np.full(size, 0.01, np.float32)
+        predict=lambda rgb, raw, k, size: DepthResult(
+            np.full(size, 2.0, np.float32), np.full(size, 0.01, np.float32)
         ),
     )
     assert proximity_state_changes(steady, sample, None, frames=20)["changes"] == 0
     wide = SimpleNamespace(
         metadata=SimpleNamespace(inputs=("rgb",)),
-        predict=lambda rgb, raw, k, size: SimpleNamespace(
-            depth=np.full(size, 2.0, np.float32), sigma=np.full(size, 1.0, np.float32)
+        predict=lambda rgb, raw, k, size: DepthResult(
+            np.full(size, 2.0, np.float32), np.full(size, 1.0, np.float32)
         ),
     )
     with pytest.raises(ValueError, match="conservative distance on the clean frame is 0.000 m"):
@@ -299,3 +300,11 @@ def test_fused_sigma_holds_the_spread_of_the_two_estimates():
     depth, fused, _ = filter_.update(np.full(SHAPE, 2.02, np.float32), sigma, 1 / 30)
     np.testing.assert_allclose(depth, 2.01, atol=1e-6)
     np.testing.assert_allclose(fused, np.sqrt(0.02**2 + 0.25 * 0.02**2), rtol=1e-5)
+
+
+def test_the_history_is_aligned_where_the_scale_is_measured_on_every_frame():
+    base = TemporalSettings(strength=0.5)
+    for measured in ("raw", "plane"):  # a sensor's raw depth, a support plane
+        aligned = for_scale_source(base, measured)
+        assert aligned.align_history and aligned.strength == 0.5
+    assert not for_scale_source(base, "learned").align_history

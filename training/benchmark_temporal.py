@@ -29,7 +29,7 @@ from depth_core.data.scenes import closing_camera
 from depth_core.data.shared_sets import shared_frames
 from depth_core.evaluation import write_generated_section
 from depth_core.runtime.estimator import DepthEstimator
-from depth_core.runtime.temporal import TemporalSettings, aligns_history
+from depth_core.runtime.temporal import TemporalSettings
 from depth_core.temporal_benchmark import (
     FlickerSettings,
     approaching_camera,
@@ -75,11 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if not Path(args.shared).is_dir():
         parser.error(f"needs ../shared/data: {args.shared} is absent")
-    # The node parameters' defaults; the recovery node aligns the history to its sensor depth.
-    settings = {
-        model: TemporalSettings(align_history=aligns_history(model.metadata.inputs))
-        for model in (estimator, recovery)
-    }
+    # The node parameters' defaults; as in the nodes, the history is aligned to each frame
+    # whose scale is measured (the recovery model's raw depth).
+    settings = TemporalSettings()
     held_out = shared_frames(args.shared, "sevenscenes_redkitchen/held_out")[: args.frames]
     stills = {
         "tum_fr1 frame 1": shared_frames(args.shared, "tum_fr1")[0],
@@ -93,13 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     for scene, sample in stills.items():
         for topic, model, condition, base in runs:
             still = FlickerSettings(**{**base.__dict__, "frames": args.still_frames})
-            for label, temporal in (("off", None), ("on", settings[model])):
+            for label, temporal in (("off", None), ("on", settings)):
                 key = (topic, scene, condition, label)
                 flicker[key] = static_flicker(model, sample, still, temporal)
                 print(*key, flicker[key], file=sys.stderr)
     proximity = {}
     for scene, sample in stills.items():
-        for label, temporal in (("off", None), ("on", settings[recovery])):
+        for label, temporal in (("off", None), ("on", settings)):
             proximity[(scene, label)] = proximity_state_changes(
                 recovery, sample, temporal, frames=round(30 * args.proximity_seconds)
             )
@@ -107,17 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     approach = {
         (scene, label): approaching_camera(recovery, sample, temporal)
         for scene, sample in stills.items()
-        for label, temporal in (("off", None), ("on", settings[recovery]))
+        for label, temporal in (("off", None), ("on", settings))
     }
     topics = (("depth/estimated", estimator), (RECOVERED_TOPIC, recovery))
     timing = {
-        topic: filter_time_ms(model, stills["tum_fr1 frame 1"], settings[model])
-        for topic, model in topics
+        topic: filter_time_ms(model, stills["tum_fr1 frame 1"], settings) for topic, model in topics
     }
     moving, closing = {}, {}
     closing_sequences = {seed: closing_camera(seed) for seed in CLOSING_SEEDS}
     for topic, model in topics:
-        for label, temporal in (("off", None), ("on", settings[model])):
+        for label, temporal in (("off", None), ("on", settings)):
             moving[(topic, label)] = moving_camera(model, held_out, temporal)
             print(topic, label, moving[(topic, label)], file=sys.stderr)
             for seed, frames in closing_sequences.items():
@@ -127,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         f"## Temporal stability\n\nMade by `python training/benchmark_temporal.py "
         f"{' '.join(argv if argv is not None else sys.argv[1:])}` with `{args.model}` "
         f"(monocular) and `{args.recovery_model}` (recovery); the filter at the node defaults "
-        f"(strength {settings[estimator].strength}, motion {settings[estimator].motion_sigmas} "
+        f"(strength {settings.strength}, motion {settings.motion_sigmas} "
         f"σ; the recovery node's aligns its history to each frame's sensor depth).\n",
         "### Static flicker: per-pixel temporal std / mean over a still scene\n",
         "| topic | scene | condition | filter | median | p90 |",

@@ -33,7 +33,7 @@ from depth_core.data.scenes import approaching_person
 from depth_core.data.simulation import simulate_tof
 from depth_core.proximity import Zone, ZoneMask, zone_reading
 from depth_core.runtime.estimator import DepthEstimator
-from depth_core.runtime.temporal import TemporalFilter, TemporalSettings, aligns_history
+from depth_core.runtime.temporal import TemporalFilter, TemporalSettings, for_scale_source
 
 # The shipped models (training scripts sit below depth_ros, so they name the files).
 MODELS = Path(__file__).resolve().parents[1] / "depth_ros" / "models"
@@ -108,10 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     rows = {(source, k): [] for source in estimators for k in KS}
     latency = {source: [] for source in estimators}
-    filters = {  # as the nodes run them: the recovery node's aligns to its sensor depth
-        source: TemporalFilter(TemporalSettings(align_history=aligns_history(e.metadata.inputs)))
-        for source, e in estimators.items()
-    }
+    filters = {source: TemporalFilter() for source in estimators}
     # per (source, walk): conservative distance at k = 2 without and with the filter
     stop_paths: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
     monitor_ms = []
@@ -129,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             depth, sigma = result.depth, result.sigma
             if args.temporal:
                 unfiltered = zone_reading(depth, sigma, mask, k=2.0).conservative
+                filters[source].settings = for_scale_source(TemporalSettings(), result.scale_source)
                 depth, sigma, _ = filters[source].update(depth, sigma, stamp)
                 filtered = zone_reading(depth, sigma, mask, k=2.0).conservative
                 paths = stop_paths.setdefault((source, walk), ([], []))

@@ -24,7 +24,8 @@ taken for the history and the new frame alike (an upper bound: the history is th
 of the two). While most of the image is still, it stays that of the still part; when most
 of the image moves, it grows and the combined σ decides.
 
-Aligning the history (`align_history`, for metric sensor depth): before the gate, the history
+Aligning the history (`align_history`, for depth whose scale is measured on every frame: a
+sensor's raw depth, a support plane): before the gate, the history
 is brought to the new frame by the affine map of depth, d ↦ a·d + b, that fits the two
 best (least squares over a subsample of the pixels, with outliers trimmed). A moving camera
 changes the depth of the whole image at once: moving ahead by t changes a fronto-parallel
@@ -41,8 +42,7 @@ statistics (noise, alignment) are taken in numpy, on a subsample.
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -50,6 +50,7 @@ from numba import njit
 _MAD_TO_SIGMA = 1.4826  # median(|x|) of a zero-mean normal, in its standard deviations
 _SAMPLES_PER_SIDE = 60  # pixels per image side sampled for image-wide statistics
 _MIN_FIT_PIXELS = 20  # sampled pixels the history's alignment needs
+_MIN_FIT_RELATIVE_SPREAD = 0.05  # std / mean of the history's depths an affine fit needs
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,15 @@ class TemporalSettings:
             raise ValueError("motion_sigmas and max_gap_s must be > 0")
 
 
-def aligns_history(model_inputs: Collection[str]) -> bool:
-    """Whether the filter should align its history to each frame (`align_history`): where
-    the model takes a sensor's raw depth, whose scale is metric on every frame."""
-    return "raw_depth" in model_inputs
+# Scale sources (`DepthResult.scale_source`) measured on every frame: a sensor's raw depth, a
+# support plane. Their depth is metric frame by frame, so the filter aligns its history to it.
+MEASURED_SCALE_SOURCES = ("raw", "plane")
+
+
+def for_scale_source(settings: TemporalSettings, scale_source: str) -> TemporalSettings:
+    """`settings` as the nodes apply them to a frame whose scale came from `scale_source`:
+    `align_history` on where that scale is measured on every frame."""
+    return replace(settings, align_history=scale_source in MEASURED_SCALE_SOURCES)
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,9 @@ def _affine_fit(history: np.ndarray, depth: np.ndarray) -> tuple[float, float]:
     for fit in range(3):
         n, sx, sy, sxx, sxy = kept.sum(), kept @ x, kept @ y, kept @ (x * x), kept @ (x * y)
         spread = n * sxx - sx * sx  # n² times the variance of x
-        if spread <= (1e-3 * sx) ** 2:  # a relative spread of 0.1% or less
+        # Over a narrow range of depths (a wall facing the camera) the slope would follow the
+        # noise rather than the scene: a ratio alone is the better fit there.
+        if spread <= (_MIN_FIT_RELATIVE_SPREAD * sx) ** 2:
             a, b = sy / sx, 0.0
         else:
             a = (n * sxy - sx * sy) / spread
