@@ -308,3 +308,8 @@ def test_the_history_is_aligned_where_the_scale_is_measured_on_every_frame():
         aligned = for_scale_source(base, measured)
         assert aligned.align_history and aligned.strength == 0.5
     assert not for_scale_source(base, "learned").align_history
+
+
+def test_a_sigma_image_of_another_size_is_refused():
+    with pytest.raises(ValueError, match=r"σ is \(2, 2\), depth \(24, 32\)"):
+        TemporalFilter().update(np.ones(SHAPE, np.float32), np.ones((2, 2), np.float32), 0.0)
