@@ -203,9 +203,17 @@ def test_recovery_filters_by_default_and_its_history_follows_the_sensor_scale(mo
     probe = Probe(outputs=("depth/recovered",))
     spinner = Spinner(node, probe)
 
+    middle = float(np.median(raw[raw > 0]))
+
     def followed() -> list[float]:
+        """Per report, how far the alignment moved the history at the scene's median depth."""
         reports = probe.diagnostics("depth_recovery")
-        return [float(d["temporal_scale"]) for d in reports if "temporal_scale" in d]
+        aligned = [
+            (float(d["temporal_scale"]), float(d["temporal_offset_m"]))
+            for d in reports
+            if "temporal_scale" in d
+        ]
+        return [(a * middle + b) / middle for a, b in aligned if (a, b) != (1.0, 0.0)]
 
     try:
         assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
@@ -213,11 +221,12 @@ def test_recovery_filters_by_default_and_its_history_follows_the_sensor_scale(mo
             closer = raw * np.float32(0.98**i)
             probe.publish_frame(rgb, intrinsics, 500.0 + i / 30, closer)
             time.sleep(0.1)
-        assert wait_until(lambda: any(s < 0.995 for s in followed()), timeout=5)
+        assert wait_until(lambda: any(r < 0.995 for r in followed()), timeout=5)
     finally:
         spinner.close()
-    # Each published frame's history was brought nearer by 2% for every frame since the last.
-    assert all(0.98**8 - 1e-3 < s < 0.995 for s in followed() if s != 1.0)
+    # Each published frame's history is brought nearer by 2% for every frame since the last
+    # published one (a loaded machine may skip a frame, or time the raw input out).
+    assert 0.98**3 < float(np.median(followed())) < 0.99
     assert _recovered_follows_raw(probe, closer) < 0.03
 
 
