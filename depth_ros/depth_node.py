@@ -82,7 +82,7 @@ class DepthNode(LifecycleNode):
         self.stamp_latency = RollingStats()
         self.estimator_stats = RollingStats()
         self._scale: tuple[str, PlaneScale | None] = ("none yet", None)  # the last frame's
-        self._temporal = TemporalStage()
+        self._temporal = TemporalStage(warm=self.params["temporal_filter"])
         self._logged: set[str] = set()
         self.estimators: list[DepthEstimator] = []
         self._configured = self._active = self._running = False

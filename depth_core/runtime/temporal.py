@@ -267,14 +267,16 @@ class TemporalStage:
     """The filter as a node runs it: switched on and off and re-tuned while running. New
     settings keep the history; switching off drops it, so switching on starts afresh."""
 
-    def __init__(self):
+    def __init__(self, warm: bool = False):
+        """warm: compile (or load) the kernels now, not on the first frame filtered; left
+        cold, a stage that is never switched on does not load them (tens of MB)."""
         self._filter: TemporalFilter | None = None
         self._stats = TemporalStats(0.0, True)
-        # Compile (or load) the kernels now, not on the first frame a node filters.
-        warm = TemporalFilter()
-        tiny = np.ones((2, 2), np.float32)
-        for stamp in (0.0, 0.01):
-            warm.update(tiny, tiny, stamp)
+        if warm:
+            filter_ = TemporalFilter()
+            tiny = np.ones((2, 2), np.float32)
+            for stamp in (0.0, 0.01):
+                filter_.update(tiny, tiny, stamp)
 
     def apply(
         self, depth: np.ndarray, sigma: np.ndarray, stamp: float, settings: TemporalSettings | None
