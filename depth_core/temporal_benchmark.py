@@ -71,6 +71,16 @@ def _sensor_raw(estimator, sample: DepthSample) -> np.ndarray | None:
     return np.where(sample.valid, sample.depth, 0).astype(np.float32)
 
 
+def _published(filter_, temporal, result, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """Frame `index`'s (depth, σ) as a node publishes them: through the filter, with the
+    settings the nodes give a frame of this scale source, or unchanged when it is off."""
+    if filter_ is None:
+        return result.depth, result.sigma
+    filter_.settings = for_scale_source(temporal, result.scale_source)
+    depth, sigma, _ = filter_.update(result.depth, result.sigma, index * FRAME_PERIOD_S)
+    return depth, sigma
+
+
 def _still_outputs(estimator, sample: DepthSample, settings, temporal, frames: int):
     """(depth, σ) published for each frame of the still camera: fresh image noise (and fresh
     relative noise on the raw input), then the temporal filter when `temporal` is given."""
@@ -84,10 +94,7 @@ def _still_outputs(estimator, sample: DepthSample, settings, temporal, frames: i
             raw = (sensor * (1.0 + noise)).astype(np.float32)
         rgb = perturbed(sample.rgb, index, settings, rng)
         result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
-        depth, sigma = result.depth, result.sigma
-        if filter_ is not None:
-            filter_.settings = for_scale_source(temporal, result.scale_source)
-            depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
+        depth, sigma = _published(filter_, temporal, result, index)
         yield depth, sigma
 
 
@@ -157,10 +164,7 @@ def moving_camera(
         if raw is not None:
             raw = (raw * (1.0 + rng.normal(0.0, raw_noise_relative, raw.shape))).astype(np.float32)
         result = estimator.predict(sample.rgb, raw, sample.intrinsics, sample.depth.shape)
-        depth, sigma = result.depth, result.sigma
-        if filter_ is not None:
-            filter_.settings = for_scale_source(temporal, result.scale_source)
-            depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
+        depth, sigma = _published(filter_, temporal, result, index)
         depths.append(depth)
         mask = evaluation_mask(sample.depth, sample.valid)
         abs_rel.append(depth_metrics(depth, sample.depth, sample.valid)["abs_rel"])
@@ -264,10 +268,7 @@ def approaching_camera(
         )
         rgb = perturbed(sample.rgb, index, noise, rng)
         result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
-        depth, sigma = result.depth, result.sigma
-        if filter_ is not None:
-            filter_.settings = for_scale_source(temporal, result.scale_source)
-            depth, sigma, _ = filter_.update(depth, sigma, index * FRAME_PERIOD_S)
+        depth, sigma = _published(filter_, temporal, result, index)
         if index >= frames // 4:
             mask = evaluation_mask(truth, sample.valid)
             errors.append((depth[mask] - truth[mask]) / truth[mask])
