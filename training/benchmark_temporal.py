@@ -15,7 +15,7 @@ sensor depth brought 1.7% nearer per frame (0.5 m/s at 1 m, 30 Hz) as the recove
 input; its error and safe2 against the moved truth. Closing in: a camera moving straight ahead
 in three generated tabletops (accuracy, signed error, safe2, TAE), both models. Time: the
 filter's update at 640x480 on one core. The filter runs as the nodes run it
-(depth_core.runtime.temporal, the node parameters' defaults; the recovery node's aligns its
+(depth_core.runtime.temporal, the node parameters' defaults; the recovery node aligning its
 history to each frame's sensor depth).
 """
 
@@ -48,6 +48,14 @@ CONDITIONS = {
     "noise + exposure steps (±8% every 0.5 s)": FlickerSettings(exposure_step=0.08),
     "noise + JPEG quality 75": FlickerSettings(jpeg_quality=75),
 }
+
+
+def _motion_cells(values: dict[str, float]) -> str:
+    """AbsRel, median error, safe2 and TAE of `moving_camera`, as table cells."""
+    return (
+        f"{values['abs_rel']:.4f} | {values['median_error']:+.4f} | {values['safe2']:.4f} "
+        f"| {values['tae']:.4f}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,18 +132,20 @@ def main(argv: list[str] | None = None) -> int:
     closing_sequences = {seed: closing_camera(seed) for seed in CLOSING_SEEDS}
     for topic, model in topics:
         for label, temporal in (("off", None), ("on", settings)):
-            for name, frames in sequences.items():
-                moving[(name, topic, label)] = moving_camera(model, frames, temporal)
-                print(name, topic, label, moving[(name, topic, label)], file=sys.stderr)
             for seed, frames in closing_sequences.items():
                 closing[(topic, seed, label)] = moving_camera(model, frames, temporal)
                 print(topic, seed, label, closing[(topic, seed, label)], file=sys.stderr)
+    for name, frames in sequences.items():
+        for topic, model in topics:
+            for label, temporal in (("off", None), ("on", settings)):
+                moving[(name, topic, label)] = moving_camera(model, frames, temporal)
+                print(name, topic, label, moving[(name, topic, label)], file=sys.stderr)
     lines = [
         f"## Temporal stability\n\nMade by `python training/benchmark_temporal.py "
         f"{' '.join(argv if argv is not None else sys.argv[1:])}` with `{args.model}` "
         f"(monocular) and `{args.recovery_model}` (recovery); the filter at the node defaults "
         f"(strength {settings.strength}, motion {settings.motion_sigmas} "
-        f"σ; the recovery node's aligns its history to each frame's sensor depth).\n",
+        f"σ; the recovery node aligning its history to each frame's sensor depth).\n",
         "### Static flicker: per-pixel temporal std / mean over a still scene\n",
         "| topic | scene | condition | filter | median | p90 |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -154,13 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         "| sequence | topic | filter | AbsRel | median error | safe2 | TAE |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for (name, topic, label), values in sorted(
-        moving.items(), key=lambda i: list(sequences).index(i[0][0])
-    ):
-        lines.append(
-            f"| {name} | {topic} | {label} | {values['abs_rel']:.4f} "
-            f"| {values['median_error']:+.4f} | {values['safe2']:.4f} | {values['tae']:.4f} |"
-        )
+    for (name, topic, label), values in moving.items():
+        lines.append(f"| {name} | {topic} | {label} | {_motion_cells(values)} |")
     lines += [
         "",
         f"### Proximity: a still scene 5 cm beyond the warning threshold "
@@ -199,10 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for (topic, seed, label), values in closing.items():
-        lines.append(
-            f"| {topic} | {seed} | {label} | {values['abs_rel']:.4f} "
-            f"| {values['median_error']:+.4f} | {values['safe2']:.4f} | {values['tae']:.4f} |"
-        )
+        lines.append(f"| {topic} | {seed} | {label} | {_motion_cells(values)} |")
     lines += [
         "",
         "### Time: `TemporalFilter.update` per 640×480 frame, one core\n",

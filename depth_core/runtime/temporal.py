@@ -121,10 +121,10 @@ class TemporalFilter:
         gap_ok = self._stamp is not None and 0.0 <= stamp - self._stamp <= s.max_gap_s
         self._stamp = stamp
         history = self._history
-        if history is None or history[0].shape != depth.shape or not gap_ok:
-            # Kept from frame to frame: fresh arrays would cost more in page faults than
-            # the arithmetic itself.
-            history = self._history = tuple(np.zeros(depth.shape, np.float32) for _ in range(3))
+        resized = history is None or history[0].shape != depth.shape
+        if resized or not gap_ok:
+            if resized:  # kept from frame to frame: fresh arrays cost more in page faults
+                history = self._history = tuple(np.empty(depth.shape, np.float32) for _ in range(3))
             _kernels().restart(depth.ravel(), sigma.ravel(), *(h.ravel() for h in history))
             self.resets += 1
             return depth.copy(), sigma.copy(), TemporalStats(0.0, True)
