@@ -31,7 +31,13 @@ import numpy as np
 from depth_core.data.sample import DepthSample
 from depth_core.metrics import depth_metrics, evaluation_mask
 from depth_core.proximity import Zone, ZoneMask, ZoneState, zone_reading
-from depth_core.runtime.temporal import TemporalFilter, TemporalSettings, for_scale_source
+from depth_core.runtime.motion import relative_motion
+from depth_core.runtime.temporal import (
+    CameraMotion,
+    TemporalFilter,
+    TemporalSettings,
+    for_scale_source,
+)
 
 FRAME_PERIOD_S = 1 / 30
 
@@ -71,13 +77,16 @@ def _sensor_raw(estimator, sample: DepthSample) -> np.ndarray | None:
     return np.where(sample.valid, sample.depth, 0).astype(np.float32)
 
 
-def _published(filter_, temporal, result, index: int) -> tuple[np.ndarray, np.ndarray]:
+def _published(
+    filter_, temporal, result, index: int, motion: CameraMotion | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Frame `index`'s (depth, σ) as a node publishes them: through the filter, with the
-    settings the nodes give a frame of this scale source, or unchanged when it is off."""
+    settings the nodes give a frame of this scale source (and the camera's motion when
+    known), or unchanged when it is off."""
     if filter_ is None:
         return result.depth, result.sigma
     filter_.settings = for_scale_source(temporal, result.scale_source)
-    depth, sigma, _ = filter_.update(result.depth, result.sigma, index * FRAME_PERIOD_S)
+    depth, sigma, _ = filter_.update(result.depth, result.sigma, index * FRAME_PERIOD_S, motion)
     return depth, sigma
 
 
@@ -121,7 +130,7 @@ def _carried(
     """Pixels of frame t moved into frame t+1 by the true depth and the poses, and frame t's
     predicted depth carried along: (rows, columns in t+1, carried depth)."""
     rows, columns = np.nonzero((truth_t > 0) & (depth_t > 0))
-    next_from_t = np.linalg.inv(pose_next) @ pose_t
+    next_from_t = relative_motion(pose_t, pose_next)
 
     def moved(z: np.ndarray) -> np.ndarray:
         points = intrinsics.back_project(rows, columns, z)
@@ -152,10 +161,12 @@ def moving_camera(
     samples: Sequence[DepthSample],
     temporal: TemporalSettings | None,
     raw_noise_relative: float = FlickerSettings.raw_noise_relative,
+    carry_by_poses: bool = False,
 ) -> dict[str, float]:
     """AbsRel, the median of (d − truth) / truth, safe2 and TAE over a posed sequence, the
-    filter on (settings) or off (None). A recovery model gets each frame's sensor depth with
-    fresh relative noise as raw input."""
+    filter on (settings) or off (None); with `carry_by_poses`, the filter is told the
+    camera's motion from the true poses. A recovery model gets each frame's sensor depth
+    with fresh relative noise as raw input."""
     rng = np.random.default_rng(0)
     filter_ = TemporalFilter(temporal) if temporal else None
     depths, abs_rel, errors, safe, count = [], [], [], 0, 0
@@ -164,7 +175,12 @@ def moving_camera(
         if raw is not None:
             raw = (raw * (1.0 + rng.normal(0.0, raw_noise_relative, raw.shape))).astype(np.float32)
         result = estimator.predict(sample.rgb, raw, sample.intrinsics, sample.depth.shape)
-        depth, sigma = _published(filter_, temporal, result, index)
+        motion = None
+        if carry_by_poses and index:
+            motion = CameraMotion(
+                relative_motion(samples[index - 1].pose, sample.pose), sample.intrinsics
+            )
+        depth, sigma = _published(filter_, temporal, result, index, motion)
         depths.append(depth)
         mask = evaluation_mask(sample.depth, sample.valid)
         abs_rel.append(depth_metrics(depth, sample.depth, sample.valid)["abs_rel"])

@@ -36,6 +36,14 @@ off for a monocular model: there a change of the whole image's depth is mostly t
 own per-image scale jitter, which the filter is there to smooth, and from the depth alone
 the two look the same.
 
+Carrying the history with the camera (`motion`, where the camera's motion between frames is
+known: a robot's odometry, TF): before anything else, the history is forward-warped into the
+new view by its own depth, the intrinsics and the motion, so that each pixel's history is
+the same surface point seen from the new pose. Then a camera closing in, turning or
+sliding no longer looks like the scene changing, for a monocular model too: what is left
+between history and new frame is noise and the model's own jitter, which the filter is
+there to smooth. Pixels that nothing lands on (newly uncovered, or between splats) restart.
+
 The per-pixel work is one compiled pass (numba, `temporal_kernels`) over the image; only the
 image-wide statistics (noise, alignment) are taken in numpy, on a subsample.
 """
@@ -45,6 +53,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+
+from depth_core.geometry import Intrinsics
 
 _MAD_TO_SIGMA = 1.4826  # median(|x|) of a zero-mean normal, in its standard deviations
 _SAMPLES_PER_SIDE = 60  # pixels per image side sampled for image-wide statistics
@@ -94,6 +104,16 @@ class TemporalStats:
     offset_m: float = 0.0
 
 
+@dataclass(frozen=True)
+class CameraMotion:
+    """How the camera moved since the previous frame: `new_from_previous` (4x4) takes a point
+    in the previous camera's optical frame to the new one's (x right, y down, z forward,
+    metres); `intrinsics` are the camera's, at any resolution with the depth's field of view."""
+
+    new_from_previous: np.ndarray
+    intrinsics: Intrinsics
+
+
 class TemporalFilter:
     """Call `update` with each frame in stamp order; it returns the filtered depth and σ."""
 
@@ -103,16 +123,22 @@ class TemporalFilter:
         # The history: depth, σ and frame count per pixel (count 0: none).
         self._history: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._stamp: float | None = None
+        self._warped: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # warp target
 
     def reset(self) -> None:
         self._history = None
         self._stamp = None
 
     def update(
-        self, depth: np.ndarray, sigma: np.ndarray, stamp: float
+        self,
+        depth: np.ndarray,
+        sigma: np.ndarray,
+        stamp: float,
+        motion: CameraMotion | None = None,
     ) -> tuple[np.ndarray, np.ndarray, TemporalStats]:
-        """depth, σ: HxW metres (0/NaN depth = no estimate); stamp: seconds. The returned
-        arrays are new; the filter keeps no reference to them."""
+        """depth, σ: HxW metres (0/NaN depth = no estimate); stamp: seconds; motion: the
+        camera's since the previous frame, when known (the history is carried with it). The
+        returned arrays are new; the filter keeps no reference to them."""
         s = self.settings
         depth = np.ascontiguousarray(depth, np.float32)
         sigma = np.ascontiguousarray(sigma, np.float32)
@@ -128,6 +154,8 @@ class TemporalFilter:
             _kernels().restart(depth.ravel(), sigma.ravel(), *(h.ravel() for h in history))
             self.resets += 1
             return depth.copy(), sigma.copy(), TemporalStats(0.0, True)
+        if motion is not None:
+            history = self._carry(history, motion)
         history_depth, history_sigma, count = history
         sampled_depth, sampled_history, sampled_sigma, sampled_count = _subsample(
             depth, history_depth, sigma, count
@@ -162,6 +190,34 @@ class TemporalFilter:
             out_sigma.ravel(),
         )
         return out_depth, out_sigma, TemporalStats(held / max(valid, 1), False, scale, offset)
+
+    def _carry(
+        self, history: tuple[np.ndarray, np.ndarray, np.ndarray], motion: CameraMotion
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The history warped into the new view; it becomes the filter's history, the old
+        arrays the next warp's target."""
+        transform = np.asarray(motion.new_from_previous, np.float64)
+        if transform.shape != (4, 4) or not np.all(np.isfinite(transform)):
+            raise ValueError(f"motion must be a finite 4x4 transform, got {transform.shape}")
+        height, width = history[0].shape
+        k = motion.intrinsics
+        if (k.width, k.height) != (width, height):
+            k = k.resized(width, height)
+        target = self._warped
+        if target is None or target[0].shape != history[0].shape:
+            target = tuple(np.empty_like(h) for h in history)
+        _kernels().warp(
+            *history,
+            np.ascontiguousarray(transform[:3, :3], np.float32),
+            np.ascontiguousarray(transform[:3, 3], np.float32),
+            np.float32(k.fx),
+            np.float32(k.fy),
+            np.float32(k.cx),
+            np.float32(k.cy),
+            *target,
+        )
+        self._warped, self._history = history, target
+        return target
 
 
 def _subsample(*images: np.ndarray) -> list[np.ndarray]:

@@ -74,3 +74,55 @@ def fuse(
         held += still
         valid_count += valid
     return held, valid_count
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def warp(
+    history_depth,
+    history_sigma,
+    count,
+    rotation,
+    translation,
+    fx,
+    fy,
+    cx,
+    cy,
+    out_depth,
+    out_sigma,
+    out_count,
+) -> int:
+    """Forward-warp the history (HxW float32 arrays) into a camera moved by (rotation,
+    translation), the new camera's coordinates of a point in the old one's: each pixel with
+    a history is back-projected at its depth, moved, and lands on the nearest pixel of the
+    new image, the nearest surface winning where several land on one. Its σ scales with its
+    depth. Pixels nothing lands on get no history (count 0). Returns the pixels carried."""
+    height, width = history_depth.shape
+    out_count[:] = 0  # the z-buffer starts empty; depth and σ are written where it fills
+    r00, r01, r02 = rotation[0, 0] / fx, rotation[0, 1] / fy, rotation[0, 2]
+    r10, r11, r12 = rotation[1, 0] / fx, rotation[1, 1] / fy, rotation[1, 2]
+    r20, r21, r22 = rotation[2, 0] / fx, rotation[2, 1] / fy, rotation[2, 2]
+    carried = 0
+    for v in range(height):
+        dy = v - cy
+        for u in range(width):
+            z, c = history_depth[v, u], count[v, u]
+            if not (c > 0 and z > 0 and z < np.inf):
+                continue
+            # The rotation acts on the ray (u − cx)/fx, (v − cy)/fy, 1 scaled by z.
+            dx = u - cx
+            new_z = (r20 * dx + r21 * dy + r22) * z + translation[2]
+            if not new_z > 0:
+                continue
+            inverse = 1 / new_z
+            column = fx * ((r00 * dx + r01 * dy + r02) * z + translation[0]) * inverse + cx
+            row = fy * ((r10 * dx + r11 * dy + r12) * z + translation[1]) * inverse + cy
+            if not (-0.5 <= column < width - 0.5 and -0.5 <= row < height - 0.5):
+                continue
+            r, k = int(row + 0.5), int(column + 0.5)
+            if out_count[r, k] > 0 and out_depth[r, k] <= new_z:
+                continue
+            carried += out_count[r, k] == 0
+            out_depth[r, k] = new_z
+            out_sigma[r, k] = history_sigma[v, u] * (new_z / z)
+            out_count[r, k] = c
+    return carried
