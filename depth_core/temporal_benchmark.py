@@ -36,7 +36,7 @@ from depth_core.runtime.temporal import (
     CameraMotion,
     TemporalFilter,
     TemporalSettings,
-    for_scale_source,
+    for_frame,
 )
 
 FRAME_PERIOD_S = 1 / 30
@@ -85,14 +85,26 @@ def _published(
     known), or unchanged when it is off."""
     if filter_ is None:
         return result.depth, result.sigma
-    filter_.settings = for_scale_source(temporal, result.scale_source)
+    settings = for_frame(temporal, result.scale_source, motion is not None)
+    if settings is None:
+        filter_.reset()
+        return result.depth, result.sigma
+    filter_.settings = settings
     depth, sigma, _ = filter_.update(result.depth, result.sigma, index * FRAME_PERIOD_S, motion)
     return depth, sigma
 
 
-def _still_outputs(estimator, sample: DepthSample, settings, temporal, frames: int):
+def _still(sample: DepthSample, index: int, motion_known: bool) -> CameraMotion | None:
+    """What odometry tells the filter about a still camera: that it has not moved."""
+    return CameraMotion(np.eye(4), sample.intrinsics) if motion_known and index else None
+
+
+def _still_outputs(
+    estimator, sample: DepthSample, settings, temporal, frames: int, motion_known: bool
+):
     """(depth, σ) published for each frame of the still camera: fresh image noise (and fresh
-    relative noise on the raw input), then the temporal filter when `temporal` is given."""
+    relative noise on the raw input), then the temporal filter when `temporal` is given, told
+    that the camera is still when `motion_known`."""
     rng = np.random.default_rng(0)
     filter_ = TemporalFilter(temporal) if temporal else None
     sensor = _sensor_raw(estimator, sample)
@@ -103,17 +115,22 @@ def _still_outputs(estimator, sample: DepthSample, settings, temporal, frames: i
             raw = (sensor * (1.0 + noise)).astype(np.float32)
         rgb = perturbed(sample.rgb, index, settings, rng)
         result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
-        depth, sigma = _published(filter_, temporal, result, index)
-        yield depth, sigma
+        motion = _still(sample, index, motion_known)
+        yield _published(filter_, temporal, result, index, motion)
 
 
 def static_flicker(
-    estimator, sample: DepthSample, settings: FlickerSettings, temporal: TemporalSettings | None
+    estimator,
+    sample: DepthSample,
+    settings: FlickerSettings,
+    temporal: TemporalSettings | None,
+    motion_known: bool = False,
 ) -> dict[str, float]:
     """Median and p90 over the valid pixels of the temporal std / mean of the published
-    depth, for one still frame (`temporal` None: the filter off). A recovery model also gets
-    the frame's sensor depth with fresh noise (`raw_noise_relative`)."""
-    outputs = _still_outputs(estimator, sample, settings, temporal, settings.frames)
+    depth, for one still frame (`temporal` None: the filter off; `motion_known`: the filter
+    is told the camera is still). A recovery model also gets the frame's sensor depth with
+    fresh noise (`raw_noise_relative`)."""
+    outputs = _still_outputs(estimator, sample, settings, temporal, settings.frames, motion_known)
     depths = [depth for depth, _ in outputs]
     stack = np.stack(depths[settings.frames // 4 :])  # after the filter has settled
     ratio = stack.std(axis=0) / np.maximum(stack.mean(axis=0), 1e-6)
@@ -161,11 +178,11 @@ def moving_camera(
     samples: Sequence[DepthSample],
     temporal: TemporalSettings | None,
     raw_noise_relative: float = FlickerSettings.raw_noise_relative,
-    carry_by_poses: bool = False,
+    motion_known: bool = False,
 ) -> dict[str, float]:
     """AbsRel, the median of (d − truth) / truth, safe2 and TAE over a posed sequence, the
-    filter on (settings) or off (None); with `carry_by_poses`, the filter is told the
-    camera's motion from the true poses. A recovery model gets each frame's sensor depth
+    filter on (settings) or off (None); with `motion_known`, the filter is told the camera's
+    motion from the true poses. A recovery model gets each frame's sensor depth
     with fresh relative noise as raw input."""
     rng = np.random.default_rng(0)
     filter_ = TemporalFilter(temporal) if temporal else None
@@ -176,7 +193,7 @@ def moving_camera(
             raw = (raw * (1.0 + rng.normal(0.0, raw_noise_relative, raw.shape))).astype(np.float32)
         result = estimator.predict(sample.rgb, raw, sample.intrinsics, sample.depth.shape)
         motion = None
-        if carry_by_poses and index:
+        if motion_known and index:
             motion = CameraMotion(
                 relative_motion(samples[index - 1].pose, sample.pose), sample.intrinsics
             )
@@ -202,11 +219,13 @@ def proximity_state_changes(
     frames: int = 1800,
     margin_m: float = 0.05,
     noise: FlickerSettings | None = None,
+    motion_known: bool = False,
 ) -> dict[str, float]:
     """State changes of the centre image zone (the middle half of the image) over `frames`
-    still frames, its warning threshold `margin_m` nearer than the clean frame's
-    conservative distance (the stop threshold at half of it). ValueError when that distance
-    leaves no room for a threshold (σ so wide that d − kσ ≤ margin)."""
+    still frames (`motion_known`: the filter is told the camera is still), its warning
+    threshold `margin_m` nearer than the clean frame's conservative distance (the stop
+    threshold at half of it). ValueError when that distance leaves no room for a threshold
+    (σ so wide that d − kσ ≤ margin)."""
     noise = noise or FlickerSettings()
     mask = ZoneMask(Zone("centre", "image", (0.25, 0.25, 0.75, 0.75)), sample.intrinsics)
     raw = _sensor_raw(estimator, sample)
@@ -219,7 +238,7 @@ def proximity_state_changes(
         )
     state = ZoneState(warning_m, warning_m / 2)
     changes, previous = 0, None
-    for depth, sigma in _still_outputs(estimator, sample, noise, temporal, frames):
+    for depth, sigma in _still_outputs(estimator, sample, noise, temporal, frames, motion_known):
         current = state.update(zone_reading(depth, sigma, mask))
         changes += previous is not None and current != previous
         previous = current
@@ -233,10 +252,12 @@ def filter_time_ms(
     size: tuple[int, int] = (640, 480),
     calls: int = 100,
     warmup: int = 5,
+    motion_known: bool = False,
 ) -> dict[str, float]:
     """p50 and p99 of `TemporalFilter.update` (ms) on the still frame's published depth and
     σ resized to `size` (width, height), with 2% fresh relative noise per frame, this process
-    held to one core and OpenCV to one thread while it runs."""
+    held to one core and OpenCV to one thread while it runs; with `motion_known`, the history
+    is carried with the camera (still) on every frame."""
     result = estimator.predict(sample.rgb, _sensor_raw(estimator, sample), sample.intrinsics)
     depth = cv2.resize(result.depth, size, interpolation=cv2.INTER_NEAREST)
     sigma = cv2.resize(result.sigma, size, interpolation=cv2.INTER_NEAREST)
@@ -246,10 +267,12 @@ def filter_time_ms(
     os.sched_setaffinity(0, {min(affinity)})
     cv2.setNumThreads(1)
     try:
-        filter_, times = TemporalFilter(for_scale_source(temporal, result.scale_source)), []
+        settings = for_frame(temporal, result.scale_source, motion_known=True)
+        filter_, times = TemporalFilter(settings), []
+        still = CameraMotion(np.eye(4), sample.intrinsics) if motion_known else None
         for index in range(warmup + calls):
             start = time.perf_counter()
-            filter_.update(frames[index % len(frames)], sigma, index * FRAME_PERIOD_S)
+            filter_.update(frames[index % len(frames)], sigma, index * FRAME_PERIOD_S, still)
             times.append(time.perf_counter() - start)
     finally:
         os.sched_setaffinity(0, affinity)

@@ -5,6 +5,10 @@ Callbacks only convert and queue: each frame goes into a one-slot buffer and inf
 a worker thread, so a slow model drops frames instead of building latency. Every output copies
 the RGB frame's header.
 
+With `camera_mount` set, the node also listens to `odom` (nav_msgs/Odometry): the camera's
+pose at each frame's stamp (odometry times the mount) gives its motion between frames, with
+which the temporal filter carries its history.
+
 Both are managed (lifecycle) nodes: configure loads the model and creates the inputs, outputs
 and workers; activate starts inference and publishing; deactivate stops them; cleanup releases
 everything. With `autostart` (the default) a node configures and activates itself at start, so
@@ -20,6 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from nav_msgs.msg import Odometry
 from rclpy.lifecycle import (
     LifecycleNode,
     LifecyclePublisher,
@@ -31,9 +36,10 @@ from rclpy.timer import Timer
 from sensor_msgs.msg import CameraInfo, Image
 
 from depth_core.runtime import DepthEstimator, threads_per_worker
+from depth_core.runtime.motion import PoseTrack, pose_matrix
 from depth_core.runtime.plane_scale import PlaneScale
 from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats
-from depth_core.runtime.temporal import TemporalSettings, TemporalStage, for_scale_source
+from depth_core.runtime.temporal import CameraMotion, TemporalSettings, TemporalStage, for_frame
 from depth_ros.conversions import (
     ImageFormatError,
     camera_info_to_intrinsics,
@@ -83,6 +89,11 @@ class DepthNode(LifecycleNode):
         self.estimator_stats = RollingStats()
         self._scale: tuple[str, PlaneScale | None] = ("none yet", None)  # the last frame's
         self._temporal = TemporalStage(warm=self.params["temporal_filter"])
+        self._temporal_state = "off"
+        # Camera poses from odometry (camera_mount set): written by the executor, read by the
+        # publishing thread.
+        self._poses: PoseTrack | None = None
+        self._poses_lock = threading.Lock()
         self._logged: set[str] = set()
         self.estimators: list[DepthEstimator] = []
         self._configured = self._active = self._running = False
@@ -162,12 +173,23 @@ class DepthNode(LifecycleNode):
 
     def create_inputs(self) -> list:
         qos = input_qos(self.params["rgb_reliability"], self.params["rgb_queue_depth"])
-        return [
+        inputs = [
             self.create_subscription(Image, "camera/color/image_raw", self._on_image, qos),
             self.create_subscription(
                 CameraInfo, "camera/color/camera_info", self._on_camera_info, qos
             ),
         ]
+        mount = self.params["camera_mount"]  # validated when set
+        self._poses = None
+        if mount:
+            self._mount = pose_matrix(mount[:3], mount[3:])
+            self._poses = PoseTrack()
+            # Best effort matches reliable and best-effort publishers alike.
+            odometry_qos = input_qos("best_effort", 50)
+            inputs.append(
+                self.create_subscription(Odometry, "odom", self._on_odometry, odometry_qos)
+            )
+        return inputs
 
     def check_model(self, estimator: DepthEstimator) -> None:
         """Raise ParameterError when the loaded model cannot serve this node."""
@@ -252,6 +274,26 @@ class DepthNode(LifecycleNode):
             return
         self._camera_info = msg
 
+    def _on_odometry(self, msg: Odometry) -> None:
+        position, orientation = msg.pose.pose.position, msg.pose.pose.orientation
+        try:
+            base = pose_matrix(
+                (position.x, position.y, position.z),
+                (orientation.x, orientation.y, orientation.z, orientation.w),
+            )
+        except ValueError as error:
+            self.reject("bad_odometry", f"odometry rejected: {error}")
+            return
+        with self._poses_lock:
+            if self._poses is not None:
+                self._poses.add(stamp_seconds(msg), base @ self._mount)
+
+    def _camera_motion_between(self, previous: float, stamp: float) -> np.ndarray | None:
+        """new_from_previous (4x4) of the camera between two stamps, where odometry covers
+        both."""
+        with self._poses_lock:
+            return None if self._poses is None else self._poses.motion(previous, stamp)
+
     def _on_image(self, msg: Image) -> None:
         self.input_stats.add()
         received = time.monotonic()
@@ -328,16 +370,27 @@ class DepthNode(LifecycleNode):
             if stamp < self._last_published_stamp:  # a faster worker already sent a newer one
                 self.dropped.add("superseded")
                 continue
-            self._last_published_stamp = stamp
+            previous, self._last_published_stamp = self._last_published_stamp, stamp
+            motion = self._camera_motion_between(previous, stamp)
+            if motion is not None:
+                motion = CameraMotion(motion, camera_info_to_intrinsics(frame.info))
             settings = None  # temporal_filter off
             if self.params["temporal_filter"]:
-                settings = for_scale_source(
+                settings = for_frame(
                     TemporalSettings(
                         self.params["temporal_strength"], self.params["temporal_motion_sigmas"]
                     ),
                     result.scale_source,
+                    motion is not None,
                 )
-            depth, sigma = self._temporal.apply(result.depth, result.sigma, stamp, settings)
+            self._temporal_state = (
+                "off"
+                if not self.params["temporal_filter"]
+                else "filtering"
+                if settings is not None
+                else "waiting for camera motion (camera_mount, odom)"
+            )
+            depth, sigma = self._temporal.apply(result.depth, result.sigma, stamp, settings, motion)
             result = replace(result, depth=depth, sigma=sigma)
             try:
                 self.outputs.publish(
@@ -381,6 +434,7 @@ class DepthNode(LifecycleNode):
             "model": self.estimator.metadata.model_name,
             "model_path": self.model_path,
         }
+        values["temporal_state"] = self._temporal_state
         values.update(self._temporal.diagnostics())
         source, plane = self._scale
         values["scale_source"] = source

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from depth_core.runtime.motion import pose_matrix
 from depth_core.runtime.plane_scale import GroundPlane
 from depth_core.runtime.temporal import TemporalSettings
 
@@ -123,6 +124,19 @@ ESTIMATOR = (
 )
 
 
+def camera_mount_problem(value: list) -> str | None:
+    """Why `value` is not a camera mount (empty, or x y z qx qy qz qw), or None."""
+    if not value:
+        return None
+    if len(value) != 7:
+        return f"camera_mount: x y z qx qy qz qw (7 numbers), got {len(value)}"
+    try:
+        pose_matrix(value[:3], value[3:])
+    except (TypeError, ValueError) as error:
+        return f"camera_mount: {error}"
+    return None
+
+
 def temporal_parameters(on_by_default: bool, why: str) -> tuple[Param, ...]:
     """The temporal filter's parameters; `why` says why it is on or off by default."""
     return (
@@ -146,6 +160,17 @@ def temporal_parameters(on_by_default: bool, why: str) -> tuple[Param, ...]:
             "frame-to-frame noise where smaller) from the history restarts the pixel",
             0.5,
             10.0,
+        ),
+        Param(
+            "camera_mount",
+            [],
+            "x y z qx qy qz qw: the camera's optical frame in the odometry's child frame "
+            "(e.g. base_link), as the URDF gives it (a forward camera at the base's origin: "
+            "0 0 0 -0.5 0.5 -0.5 0.5). Set, the node subscribes to odom (nav_msgs/Odometry) "
+            "and carries the filter's history with the camera's motion. Empty: the motion "
+            "is unknown",
+            read_only=True,
+            validate=camera_mount_problem,
         ),
     )
 
@@ -172,10 +197,12 @@ MONOCULAR = (
         validate=ground_plane_problem,
     ),
     *temporal_parameters(
-        False,
-        "off by default: from the depth alone, a camera closing in looks like the model's own "
-        "per-image scale jitter, so the whole image is followed late (with a ground plane "
-        "found, the scale is measured on every frame and the history is aligned to it)",
+        True,
+        "a frame whose scale is learned is filtered only while the camera's motion is known "
+        "(camera_mount set and odometry arriving): from the depth alone, a camera closing in "
+        "looks like the model's own per-image scale jitter and would be followed late; with "
+        "a ground plane found, the scale is measured on every frame and the history is "
+        "aligned to it",
     ),
 )
 
@@ -203,7 +230,8 @@ RECOVERY = (
     *temporal_parameters(
         True,
         "the history is first aligned to each frame (the affine map of depth the two share), "
-        "so a camera closing in is not followed late",
+        "so a camera closing in is not followed late; with camera_mount set it is also "
+        "carried with the camera's motion",
     ),
 )
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -97,6 +98,7 @@ class Probe(Node):
         self.info_pub = self.create_publisher(CameraInfo, "camera/color/camera_info", qos)
         self.raw_pub = self.create_publisher(Image, "tof/depth/image_raw", qos)
         self.disparity_pub = self.create_publisher(DisparityImage, "stereo/disparity", qos)
+        self.odom_pub = self.create_publisher(Odometry, "odom", 50)  # reliable, as robots do
         self.received: dict[str, list] = defaultdict(list)
         self.arrivals: dict[str, list[float]] = defaultdict(list)
         self._lock = threading.Lock()
@@ -136,6 +138,13 @@ class Probe(Node):
                 raw = np.clip(np.nan_to_num(raw) * 1000, 0, 65535).astype(np.uint16)
             self.raw_pub.publish(array_to_image(raw, raw_encoding, header))
         return header
+
+    def publish_odometry(self, stamp: float, x: float = 0.0) -> None:
+        """base_link at (x, 0, 0) in odom, facing +x."""
+        msg = Odometry(header=self.header(stamp, "odom"), child_frame_id="base_link")
+        msg.pose.pose.position.x = x
+        msg.pose.pose.orientation.w = 1.0
+        self.odom_pub.publish(msg)
 
     def diagnostics(self, node_name: str) -> list[dict[str, str]]:
         """Every status the named node published, as dicts (with 'level' and 'message')."""

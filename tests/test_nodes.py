@@ -569,21 +569,29 @@ def test_ground_plane_is_validated_and_reported_in_diagnostics(models, scene):
         spinner.close()
 
 
-def test_temporal_filter_holds_a_still_scene_and_switches_off_exactly(models, scene):
+OPTICAL_MOUNT = [0.0, 0.0, 0.0, -0.5, 0.5, -0.5, 0.5]  # a forward camera at base_link
+
+
+def test_monocular_filter_waits_for_odometry_then_carries_a_still_scene_and_switches_off(
+    models, scene
+):
     rgb, _, intrinsics, _ = scene
     node = MonocularDepthNode(
         parameter_overrides=overrides(
-            model_path=str(models["mono"]), diagnostics_period=0.2, temporal_filter=True
+            model_path=str(models["mono"]), diagnostics_period=0.2, camera_mount=OPTICAL_MOUNT
         )
     )
+    assert node.params["temporal_filter"]  # on by default
     probe = Probe(outputs=("depth/estimated",))
     spinner = Spinner(node, probe)
     stamp = [300.0]
 
-    def frames_until_output(count: int) -> None:
+    def frames_until_output(count: int, odometry: bool) -> None:
         before = len(probe.received["depth/estimated"])
         for _ in range(200):
             stamp[0] += 1 / 30  # a 30 Hz camera: no stamp gap resets the filter
+            if odometry:  # a robot standing still
+                probe.publish_odometry(stamp[0])
             probe.publish_frame(rgb, intrinsics, stamp[0])
             time.sleep(0.05)
             if len(probe.received["depth/estimated"]) >= before + count:
@@ -592,18 +600,41 @@ def test_temporal_filter_holds_a_still_scene_and_switches_off_exactly(models, sc
 
     try:
         assert wait_until(lambda: node.outputs.depth.get_subscription_count() > 0)
-        frames_until_output(4)
+        assert wait_until(lambda: probe.odom_pub.get_subscription_count() > 0)
+        frames_until_output(2, odometry=False)
+        time.sleep(0.5)
+        waiting = probe.diagnostics("monocular_depth")[-1]
+        assert waiting["temporal_state"] == "waiting for camera motion (camera_mount, odom)"
+        assert "temporal_held_share" not in waiting  # a learned scale, no motion: unfiltered
+        frames_until_output(4, odometry=True)
         time.sleep(0.5)
         report = probe.diagnostics("monocular_depth")[-1]
+        assert report["temporal_state"] == "filtering"
+        assert report["temporal_carried"] == "true"
         assert float(report["temporal_held_share"]) == 1.0  # the same frame: nothing moved
-        assert int(report["temporal_resets"]) >= 1
         filtered = image_to_array(probe.received["depth/estimated"][-1])
+        # The base 0.1 m ahead along x: the camera's optical z, so a point ahead of it is
+        # 0.1 m nearer.
+        probe.publish_odometry(400.0)
+        probe.publish_odometry(401.0, x=0.1)
+        assert wait_until(lambda: node._camera_motion_between(400.0, 401.0) is not None)
+        np.testing.assert_allclose(
+            node._camera_motion_between(400.0, 401.0)[:3, 3], (0.0, 0.0, -0.1), atol=1e-9
+        )
         assert node.set_parameters([Parameter("temporal_filter", value=False)])[0].successful
-        frames_until_output(2)
+        frames_until_output(2, odometry=True)
         time.sleep(0.5)
-        assert "temporal_held_share" not in probe.diagnostics("monocular_depth")[-1]
+        off = probe.diagnostics("monocular_depth")[-1]
+        assert off["temporal_state"] == "off" and "temporal_held_share" not in off
         unfiltered = image_to_array(probe.received["depth/estimated"][-1])
     finally:
         spinner.close()
     # One frame over and over: the fused depth is that frame's own depth, so on and off agree.
     np.testing.assert_allclose(filtered, unfiltered, rtol=1e-5)
+
+
+def test_a_camera_mount_that_is_not_a_pose_is_refused(models):
+    with pytest.raises(ParameterError, match=r"camera_mount: x y z qx qy qz qw \(7 numbers\)"):
+        MonocularDepthNode(
+            parameter_overrides=overrides(model_path=str(models["mono"]), camera_mount=[1.0, 2.0])
+        )

@@ -22,6 +22,7 @@ def test_package_xml_is_format_3_and_names_depth_ros():
         "diagnostic_msgs",
         "std_msgs",
         "lifecycle_msgs",
+        "nav_msgs",
     } <= exec_depends
     assert "python3-pytest" in {element.text for element in root.findall("test_depend")}
     assert root.find("export/build_type").text == "ament_python"

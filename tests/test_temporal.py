@@ -11,7 +11,7 @@ from depth_core.runtime.temporal import (
     CameraMotion,
     TemporalFilter,
     TemporalSettings,
-    for_scale_source,
+    for_frame,
 )
 
 SHAPE = (24, 32)
@@ -129,17 +129,21 @@ def test_the_node_stage_switches_off_exactly_keeps_history_on_retuning_and_repor
     stage.apply(first, sigma, 0.0, TemporalSettings(strength=0.5))
     assert stage.diagnostics() == {
         "temporal_held_share": "0.000",
+        "temporal_carried": "false",
         "temporal_scale": "1.0000",
         "temporal_offset_m": "0.0000",
         "temporal_resets": "1",
     }
     # Re-tuned between frames: the history stays, so the second frame is fused with the first
     # (equal σ, one frame of history: weight 1/2, within the strength 0.9).
-    depth, fused_sigma = stage.apply(second, sigma, 1 / 30, TemporalSettings(strength=0.9))
+    # Told the camera is still, the history is carried (unmoved) and says so.
+    still = CameraMotion(np.eye(4), Intrinsics(40.0, 40.0, 15.5, 11.5, SHAPE[1], SHAPE[0]))
+    depth, fused_sigma = stage.apply(second, sigma, 1 / 30, TemporalSettings(strength=0.9), still)
     np.testing.assert_allclose(depth, 2.01, atol=1e-6)
     np.testing.assert_allclose(fused_sigma, np.sqrt(0.02**2 + 0.25 * 0.02**2), rtol=1e-5)
     assert stage.diagnostics() == {
         "temporal_held_share": "1.000",
+        "temporal_carried": "true",
         "temporal_scale": "1.0000",
         "temporal_offset_m": "0.0000",
         "temporal_resets": "1",
@@ -308,12 +312,15 @@ def test_fused_sigma_holds_the_spread_of_the_two_estimates():
     np.testing.assert_allclose(fused, np.sqrt(0.02**2 + 0.25 * 0.02**2), rtol=1e-5)
 
 
-def test_the_history_is_aligned_where_the_scale_is_measured_on_every_frame():
+def test_the_history_is_aligned_where_the_scale_is_measured_and_a_learned_scale_needs_motion():
     base = TemporalSettings(strength=0.5)
     for measured in ("raw", "plane"):  # a sensor's raw depth, a support plane
-        aligned = for_scale_source(base, measured)
-        assert aligned.align_history and aligned.strength == 0.5
-    assert not for_scale_source(base, "learned").align_history
+        for motion_known in (False, True):
+            aligned = for_frame(base, measured, motion_known)
+            assert aligned.align_history and aligned.strength == 0.5
+    carried = for_frame(base, "learned", motion_known=True)
+    assert not carried.align_history and carried.strength == 0.5
+    assert for_frame(base, "learned", motion_known=False) is None  # passed through
 
 
 def test_a_sigma_image_of_another_size_is_refused():

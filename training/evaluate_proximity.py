@@ -9,7 +9,8 @@ exact rendered depth.
     python training/evaluate_proximity.py --temporal --out runs/proximity_temporal
 
 --temporal runs each walk's depth and σ through the nodes' temporal filter (default
-settings, a 15 Hz camera), to show whether it lags behind the walking person: it also reports
+settings, a 15 Hz camera, told by odometry that the camera is still), to show whether it
+lags behind the walking person: it also reports
 per walk how many frames later than without the filter the conservative distance at k = 2
 (the node's) first reaches the stop distance.
 
@@ -33,7 +34,12 @@ from depth_core.data.scenes import approaching_person
 from depth_core.data.simulation import simulate_tof
 from depth_core.proximity import Zone, ZoneMask, zone_reading
 from depth_core.runtime.estimator import DepthEstimator
-from depth_core.runtime.temporal import TemporalFilter, TemporalSettings, for_scale_source
+from depth_core.runtime.temporal import (
+    CameraMotion,
+    TemporalFilter,
+    TemporalSettings,
+    for_frame,
+)
 
 # The shipped models (training scripts sit below depth_ros, so they name the files).
 MODELS = Path(__file__).resolve().parents[1] / "depth_ros" / "models"
@@ -126,8 +132,12 @@ def main(argv: list[str] | None = None) -> int:
             depth, sigma = result.depth, result.sigma
             if args.temporal:
                 unfiltered = zone_reading(depth, sigma, mask, k=2.0).conservative
-                filters[source].settings = for_scale_source(TemporalSettings(), result.scale_source)
-                depth, sigma, _ = filters[source].update(depth, sigma, stamp)
+                # A still camera whose odometry says so: the history is carried (unmoved).
+                filters[source].settings = for_frame(
+                    TemporalSettings(), result.scale_source, motion_known=True
+                )
+                still = CameraMotion(np.eye(4), sample.intrinsics)
+                depth, sigma, _ = filters[source].update(depth, sigma, stamp, still)
                 filtered = zone_reading(depth, sigma, mask, k=2.0).conservative
                 paths = stop_paths.setdefault((source, walk), ([], []))
                 paths[0].append(unfiltered)

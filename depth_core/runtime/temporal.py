@@ -32,9 +32,10 @@ changes the depth of the whole image at once: moving ahead by t changes a fronto
 surface by −t and scales a plane by a ratio, and each pixel alone would stay inside its gate
 and lag. Fitted on thousands of pixels, the map removes that common change at almost no cost
 in noise; a person walking in a still scene is a minority the trimming leaves out. It is
-off for a monocular model: there a change of the whole image's depth is mostly the model's
-own per-image scale jitter, which the filter is there to smooth, and from the depth alone
-the two look the same.
+off for a monocular model's learned scale: there a change of the whole image's depth is
+mostly the model's own per-image scale jitter, which the filter is there to smooth, and from
+the depth alone the two look the same; such frames are filtered only where the camera's
+motion is known (`for_frame`).
 
 Carrying the history with the camera (`motion`, where the camera's motion between frames is
 known: a robot's odometry, TF): before anything else, the history is forward-warped into the
@@ -89,10 +90,18 @@ class TemporalSettings:
 MEASURED_SCALE_SOURCES = ("raw", "plane")
 
 
-def for_scale_source(settings: TemporalSettings, scale_source: str) -> TemporalSettings:
+def for_frame(
+    settings: TemporalSettings, scale_source: str, motion_known: bool
+) -> TemporalSettings | None:
     """`settings` as the nodes apply them to a frame whose scale came from `scale_source`:
-    `align_history` on where that scale is measured on every frame."""
-    return replace(settings, align_history=scale_source in MEASURED_SCALE_SOURCES)
+    `align_history` on where that scale is measured on every frame. None (the frame passes
+    unfiltered and the history is dropped) for a learned scale while the camera's motion is
+    unknown: from the depth alone, a camera closing in looks like the model's own per-image
+    scale jitter, and the filter would follow it late."""
+    measured = scale_source in MEASURED_SCALE_SOURCES
+    if not (measured or motion_known):
+        return None
+    return replace(settings, align_history=measured)
 
 
 @dataclass(frozen=True)
@@ -266,6 +275,7 @@ class TemporalStage:
         cold, a stage that is never switched on does not load them (tens of MB)."""
         self._filter: TemporalFilter | None = None
         self._stats = TemporalStats(0.0, True)
+        self._carried = False  # whether the last frame's history was carried by the motion
         if warm:
             filter_ = TemporalFilter()
             tiny = np.ones((2, 2), np.float32)
@@ -273,26 +283,35 @@ class TemporalStage:
                 filter_.update(tiny, tiny, stamp)
 
     def apply(
-        self, depth: np.ndarray, sigma: np.ndarray, stamp: float, settings: TemporalSettings | None
+        self,
+        depth: np.ndarray,
+        sigma: np.ndarray,
+        stamp: float,
+        settings: TemporalSettings | None,
+        motion: CameraMotion | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The filtered (depth, σ), or the input unchanged when `settings` is None (off)."""
+        """The filtered (depth, σ), or the input unchanged when `settings` is None (off);
+        `motion`: the camera's since the previous frame applied, when known."""
         if settings is None:
             self._filter = None
             return depth, sigma
         if self._filter is None:
             self._filter = TemporalFilter(settings)
         self._filter.settings = settings
-        depth, sigma, self._stats = self._filter.update(depth, sigma, stamp)
+        depth, sigma, self._stats = self._filter.update(depth, sigma, stamp, motion)
+        self._carried = motion is not None and not self._stats.reset
         return depth, sigma
 
     def diagnostics(self) -> dict[str, str]:
-        """Share of pixels held by the last frame, its history's alignment (scale 1 and
-        offset 0 when not aligning) and resets so far; empty when off."""
+        """Share of pixels held by the last frame, whether its history was carried with the
+        camera's motion, its alignment (scale 1 and offset 0 when not aligning) and resets so
+        far; empty when off."""
         running = self._filter  # another thread may switch it off meanwhile
         if running is None:
             return {}
         return {
             "temporal_held_share": f"{self._stats.held_share:.3f}",
+            "temporal_carried": str(self._carried).lower(),
             "temporal_scale": f"{self._stats.scale:.4f}",
             "temporal_offset_m": f"{self._stats.offset_m:.4f}",
             "temporal_resets": str(running.resets),
