@@ -412,3 +412,17 @@ def test_a_motion_that_is_not_a_finite_4x4_transform_is_refused():
     for motion in (np.eye(3), np.full((4, 4), np.nan)):
         with pytest.raises(ValueError, match="finite 4x4"):
             filter_.update(frame, frame, 1 / 30, CameraMotion(motion, CAMERA))
+
+
+def test_pixels_nothing_lands_on_are_the_new_frame_whatever_the_arrays_held_before():
+    filter_ = TemporalFilter()
+    sigma = np.full(SHAPE, 0.02, np.float32)
+    filter_.update(np.full(SHAPE, 2.0, np.float32), sigma, 0.0)
+    filter_._warped = tuple(np.full(SHAPE, np.nan, np.float32) for _ in range(3))  # stale
+    motion = np.eye(4)
+    motion[2, 3] = -0.2  # 10% nearer: the view magnifies, leaving pixels nothing lands on
+    new = np.full(SHAPE, 1.8, np.float32)
+    out, out_sigma, stats = filter_.update(new, sigma, 1 / 30, CameraMotion(motion, CAMERA))
+    assert 0.5 < stats.held_share < 1.0
+    np.testing.assert_allclose(out, 1.8, atol=1e-6)  # the carried wall agrees everywhere
+    assert np.all(np.isfinite(out_sigma))

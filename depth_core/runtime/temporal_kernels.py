@@ -97,7 +97,11 @@ def warp(
     new image, the nearest surface winning where several land on one. Its σ scales with its
     depth. Pixels nothing lands on get no history (count 0). Returns the pixels carried."""
     height, width = history_depth.shape
-    out_count[:] = 0  # the z-buffer starts empty; depth and σ are written where it fills
+    # Empty to start with: a pixel nothing lands on has no history, depth and σ 0 (as after
+    # a restart; the fusion multiplies them by a zero weight, which garbage would spoil).
+    out_depth[:] = 0
+    out_sigma[:] = 0
+    out_count[:] = 0
     r00, r01, r02 = rotation[0, 0] / fx, rotation[0, 1] / fy, rotation[0, 2]
     r10, r11, r12 = rotation[1, 0] / fx, rotation[1, 1] / fy, rotation[1, 2]
     r20, r21, r22 = rotation[2, 0] / fx, rotation[2, 1] / fy, rotation[2, 2]
