@@ -88,7 +88,9 @@ class DepthNode(LifecycleNode):
         self.stamp_latency = RollingStats()
         self.estimator_stats = RollingStats()
         self._scale: tuple[str, PlaneScale | None] = ("none yet", None)  # the last frame's
-        self._temporal = TemporalStage(warm=self.params["temporal_filter"])
+        self._temporal = TemporalStage(
+            warm=self.params["temporal_filter"] and self.filters_every_frame()
+        )
         self._temporal_state = "off"
         # Camera poses from odometry (camera_mount set): written by the executor, read by the
         # publishing thread.
@@ -190,6 +192,11 @@ class DepthNode(LifecycleNode):
                 self.create_subscription(Odometry, "odom", self._on_odometry, odometry_qos)
             )
         return inputs
+
+    def filters_every_frame(self) -> bool:
+        """Whether the temporal filter, when on, runs on every frame from the start (and so
+        loads its kernels at construction, not on the first frame it filters)."""
+        return True
 
     def check_model(self, estimator: DepthEstimator) -> None:
         """Raise ParameterError when the loaded model cannot serve this node."""

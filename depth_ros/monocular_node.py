@@ -15,6 +15,10 @@ class MonocularDepthNode(DepthNode):
     def __init__(self, **kwargs):
         super().__init__("monocular_depth", **kwargs)
 
+    def filters_every_frame(self) -> bool:
+        # A learned-scale frame is filtered only with the camera's motion or a ground plane.
+        return bool(self.params["camera_mount"] or self.params["ground_plane"])
+
     def predict(self, frame: Frame, output_size: tuple[int, int], estimator: DepthEstimator):
         coefficients = self.params["ground_plane"]  # validated when set
         plane = (
