@@ -36,6 +36,7 @@ from depth_core.runtime.temporal import (
     CameraMotion,
     TemporalFilter,
     TemporalSettings,
+    TemporalStage,
     for_frame,
 )
 
@@ -77,26 +78,11 @@ def _sensor_raw(estimator, sample: DepthSample) -> np.ndarray | None:
     return np.where(sample.valid, sample.depth, 0).astype(np.float32)
 
 
-def _published(
-    filter_, temporal, result, index: int, motion: CameraMotion | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Frame `index`'s (depth, σ) as a node publishes them: through the filter, with the
-    settings the nodes give a frame of this scale source (and the camera's motion when
-    known), or unchanged when it is off."""
-    if filter_ is None:
-        return result.depth, result.sigma
-    settings = for_frame(temporal, result.scale_source, motion is not None)
-    if settings is None:
-        filter_.reset()
-        return result.depth, result.sigma
-    filter_.settings = settings
-    depth, sigma, _ = filter_.update(result.depth, result.sigma, index * FRAME_PERIOD_S, motion)
-    return depth, sigma
-
-
-def _still(sample: DepthSample, index: int, motion_known: bool) -> CameraMotion | None:
-    """What odometry tells the filter about a still camera: that it has not moved."""
-    return CameraMotion(np.eye(4), sample.intrinsics) if motion_known and index else None
+def _published(stage, temporal, result, sample, rgb, index: int, odometry=None):
+    """Frame `index`'s (depth, σ) as a node publishes them (`TemporalStage.filter_frame`; the
+    filter off when `temporal` is None)."""
+    stamp = index * FRAME_PERIOD_S
+    return stage.filter_frame(result, rgb, sample.intrinsics, stamp, temporal, odometry)
 
 
 def _still_outputs(
@@ -104,9 +90,9 @@ def _still_outputs(
 ):
     """(depth, σ) published for each frame of the still camera: fresh image noise (and fresh
     relative noise on the raw input), then the temporal filter when `temporal` is given, told
-    that the camera is still when `motion_known`."""
+    by odometry that the camera is still when `motion_known`."""
     rng = np.random.default_rng(0)
-    filter_ = TemporalFilter(temporal) if temporal else None
+    stage = TemporalStage()
     sensor = _sensor_raw(estimator, sample)
     for index in range(frames):
         raw = None
@@ -115,8 +101,8 @@ def _still_outputs(
             raw = (sensor * (1.0 + noise)).astype(np.float32)
         rgb = perturbed(sample.rgb, index, settings, rng)
         result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
-        motion = _still(sample, index, motion_known)
-        yield _published(filter_, temporal, result, index, motion)
+        odometry = np.eye(4) if motion_known and index else None
+        yield _published(stage, temporal, result, sample, rgb, index, odometry)
 
 
 def static_flicker(
@@ -182,22 +168,21 @@ def moving_camera(
 ) -> dict[str, float]:
     """AbsRel, the median of (d − truth) / truth, safe2 and TAE over a posed sequence, the
     filter on (settings) or off (None); with `motion_known`, the filter is told the camera's
-    motion from the true poses. A recovery model gets each frame's sensor depth
-    with fresh relative noise as raw input."""
+    motion from the true poses, as odometry would tell it (otherwise the nodes' still-camera
+    test on the images decides). A recovery model gets each frame's sensor depth with fresh
+    relative noise as raw input."""
     rng = np.random.default_rng(0)
-    filter_ = TemporalFilter(temporal) if temporal else None
+    stage = TemporalStage()
     depths, abs_rel, errors, safe, count = [], [], [], 0, 0
     for index, sample in enumerate(samples):
         raw = _sensor_raw(estimator, sample)
         if raw is not None:
             raw = (raw * (1.0 + rng.normal(0.0, raw_noise_relative, raw.shape))).astype(np.float32)
         result = estimator.predict(sample.rgb, raw, sample.intrinsics, sample.depth.shape)
-        motion = None
+        odometry = None
         if motion_known and index:
-            motion = CameraMotion(
-                relative_motion(samples[index - 1].pose, sample.pose), sample.intrinsics
-            )
-        depth, sigma = _published(filter_, temporal, result, index, motion)
+            odometry = relative_motion(samples[index - 1].pose, sample.pose)
+        depth, sigma = _published(stage, temporal, result, sample, sample.rgb, index, odometry)
         depths.append(depth)
         mask = evaluation_mask(sample.depth, sample.valid)
         abs_rel.append(depth_metrics(depth, sample.depth, sample.valid)["abs_rel"])
@@ -298,7 +283,7 @@ def approaching_camera(
     if sensor is None:
         raise ValueError("approaching_camera needs a model that takes raw depth")
     rng = np.random.default_rng(0)
-    filter_ = TemporalFilter(temporal) if temporal else None
+    stage = TemporalStage()
     errors, safe, count = [], 0, 0
     for index in range(frames):
         truth = sensor * np.float32((1.0 - step) ** index)
@@ -307,7 +292,7 @@ def approaching_camera(
         )
         rgb = perturbed(sample.rgb, index, noise, rng)
         result = estimator.predict(rgb, raw, sample.intrinsics, sample.depth.shape)
-        depth, sigma = _published(filter_, temporal, result, index)
+        depth, sigma = _published(stage, temporal, result, sample, rgb, index)
         if index >= frames // 4:
             mask = evaluation_mask(truth, sample.valid)
             errors.append((depth[mask] - truth[mask]) / truth[mask])

@@ -7,7 +7,8 @@ the RGB frame's header.
 
 With `camera_mount` set, the node also listens to `odom` (nav_msgs/Odometry): the camera's
 pose at each frame's stamp (odometry times the mount) gives its motion between frames, with
-which the temporal filter carries its history.
+which the temporal filter carries its history. Without it, frames whose images show a still
+camera (`temporal_detect_still`) keep the history in place.
 
 Both are managed (lifecycle) nodes: configure loads the model and creates the inputs, outputs
 and workers; activate starts inference and publishing; deactivate stops them; cleanup releases
@@ -39,7 +40,7 @@ from depth_core.runtime import DepthEstimator, threads_per_worker
 from depth_core.runtime.motion import PoseTrack, pose_matrix
 from depth_core.runtime.plane_scale import PlaneScale
 from depth_core.runtime.realtime import LatestSlot, ReasonCounter, RollingStats
-from depth_core.runtime.temporal import CameraMotion, TemporalSettings, TemporalStage, for_frame
+from depth_core.runtime.temporal import TemporalSettings, TemporalStage
 from depth_ros.conversions import (
     ImageFormatError,
     camera_info_to_intrinsics,
@@ -91,7 +92,6 @@ class DepthNode(LifecycleNode):
         self._temporal = TemporalStage(
             warm=self.params["temporal_filter"] and self.filters_every_frame()
         )
-        self._temporal_state = "off"
         # Camera poses from odometry (camera_mount set): written by the executor, read by the
         # publishing thread.
         self._poses: PoseTrack | None = None
@@ -378,26 +378,21 @@ class DepthNode(LifecycleNode):
                 self.dropped.add("superseded")
                 continue
             previous, self._last_published_stamp = self._last_published_stamp, stamp
-            motion = self._camera_motion_between(previous, stamp)
-            if motion is not None:
-                motion = CameraMotion(motion, camera_info_to_intrinsics(frame.info))
             settings = None  # temporal_filter off
             if self.params["temporal_filter"]:
-                settings = for_frame(
-                    TemporalSettings(
-                        self.params["temporal_strength"], self.params["temporal_motion_sigmas"]
-                    ),
-                    result.scale_source,
-                    motion is not None,
+                settings = TemporalSettings(
+                    self.params["temporal_strength"],
+                    self.params["temporal_motion_sigmas"],
+                    detect_still=self.params["temporal_detect_still"],
                 )
-            self._temporal_state = (
-                "off"
-                if not self.params["temporal_filter"]
-                else "filtering"
-                if settings is not None
-                else "waiting for camera motion (camera_mount, odom)"
+            depth, sigma = self._temporal.filter_frame(
+                result,
+                frame.rgb,
+                camera_info_to_intrinsics(frame.info),
+                stamp,
+                settings,
+                self._camera_motion_between(previous, stamp),
             )
-            depth, sigma = self._temporal.apply(result.depth, result.sigma, stamp, settings, motion)
             result = replace(result, depth=depth, sigma=sigma)
             try:
                 self.outputs.publish(
@@ -441,7 +436,6 @@ class DepthNode(LifecycleNode):
             "model": self.estimator.metadata.model_name,
             "model_path": self.model_path,
         }
-        values["temporal_state"] = self._temporal_state
         values.update(self._temporal.diagnostics())
         source, plane = self._scale
         values["scale_source"] = source

@@ -16,8 +16,10 @@ class MonocularDepthNode(DepthNode):
         super().__init__("monocular_depth", **kwargs)
 
     def filters_every_frame(self) -> bool:
-        # A learned-scale frame is filtered only with the camera's motion or a ground plane.
-        return bool(self.params["camera_mount"] or self.params["ground_plane"])
+        # A learned-scale frame is filtered only with the camera's motion (odometry, or a
+        # still camera seen in the images) or a ground plane.
+        p = self.params
+        return bool(p["camera_mount"] or p["ground_plane"] or p["temporal_detect_still"])
 
     def predict(self, frame: Frame, output_size: tuple[int, int], estimator: DepthEstimator):
         coefficients = self.params["ground_plane"]  # validated when set

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from depth_core.runtime.motion import pose_matrix
+from depth_core.runtime.motion import STILL_IMAGE_CHANGE, pose_matrix
 from depth_core.runtime.plane_scale import GroundPlane
 from depth_core.runtime.temporal import TemporalSettings
 
@@ -162,6 +162,14 @@ def temporal_parameters(on_by_default: bool, why: str) -> tuple[Param, ...]:
             10.0,
         ),
         Param(
+            "temporal_detect_still",
+            True,
+            "without the camera's motion from odometry, a frame whose image changed by no more "
+            "than its noise since the last (median relative change of a small grey image "
+            f"≤ {STILL_IMAGE_CHANGE:.1%}) is taken as from a still camera, whose history stays "
+            "in place",
+        ),
+        Param(
             "camera_mount",
             [],
             "x y z qx qy qz qw: the camera's optical frame in the odometry's child frame "
@@ -199,10 +207,10 @@ MONOCULAR = (
     *temporal_parameters(
         True,
         "a frame whose scale is learned is filtered only while the camera's motion is known "
-        "(camera_mount set and odometry arriving): from the depth alone, a camera closing in "
-        "looks like the model's own per-image scale jitter and would be followed late; with "
-        "a ground plane found, the scale is measured on every frame and the history is "
-        "aligned to it",
+        "(odometry with camera_mount, or a still camera seen in the images): from the depth "
+        "alone, a camera closing in looks like the model's own per-image scale jitter and "
+        "would be followed late; with a ground plane found, the scale is measured on every "
+        "frame and the history is aligned to it",
     ),
 )
 

@@ -1,11 +1,14 @@
 """Camera poses from odometry: quaternions, interpolation between samples, the motion between
 two image stamps."""
 
+import cv2
 import numpy as np
 import pytest
 
 from depth_core.runtime.motion import (
+    MotionSource,
     PoseTrack,
+    StillCamera,
     _quaternion,
     pose_matrix,
     relative_motion,
@@ -72,3 +75,41 @@ def test_a_stamp_going_back_restarts_the_track_and_old_samples_expire():
     assert track.pose_at(0.75) is not None
     track.add(0.2, np.eye(4))  # a replay restarting
     assert track.pose_at(0.75) is None and track.pose_at(0.2) is not None
+
+
+def textured(seed: int = 0) -> np.ndarray:
+    """A 480x640 image with detail at several scales, as a room's."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(40, 215, (30, 40, 3)).astype(np.float32)
+    return cv2.resize(coarse, (640, 480), interpolation=cv2.INTER_CUBIC).clip(0, 255)
+
+
+def noisy(image: np.ndarray, rng, gain: float = 1.0) -> np.ndarray:
+    return np.clip(image * gain + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+
+
+def test_a_still_camera_is_told_from_a_moving_one_by_its_images():
+    rng = np.random.default_rng(1)
+    scene = textured()
+    still = StillCamera()
+    assert not still.update(noisy(scene, rng))  # the first frame has nothing to compare
+    assert still.update(noisy(scene, rng))  # fresh noise of 2 grey levels: still
+    assert still.update(noisy(scene, rng, gain=1.08))  # an exposure step: still
+    walker = noisy(scene, rng)
+    walker[100:400, 200:350] = 30  # a person covering 15% of the view
+    assert still.update(walker)
+    assert not still.update(noisy(np.roll(scene, 2, axis=1), rng))  # turned by 2 pixels
+
+
+def test_odometry_comes_first_then_a_still_camera_then_unknown():
+    rng = np.random.default_rng(4)
+    scene = textured(3)
+    source = MotionSource()
+    moved = np.eye(4)
+    moved[2, 3] = -0.05
+    assert source.motion(noisy(scene, rng), None) is None  # first frame: unknown
+    np.testing.assert_array_equal(source.motion(noisy(scene, rng), None), np.eye(4))
+    np.testing.assert_array_equal(source.motion(noisy(scene, rng), moved), moved)
+    assert source.motion(noisy(np.roll(scene, 3, axis=0), rng), None) is None
+    source.detect_still = False
+    assert source.motion(noisy(np.roll(scene, 3, axis=0), rng), None) is None

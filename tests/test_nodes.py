@@ -25,6 +25,7 @@ from std_msgs.msg import Header  # noqa: E402
 from stereo_msgs.msg import DisparityImage  # noqa: E402
 
 from depth_core.data.simulation import simulate_tof  # noqa: E402
+from depth_core.runtime.temporal import WAITING_FOR_MOTION  # noqa: E402
 from depth_ros.conversions import (  # noqa: E402
     array_to_image,
     image_to_array,
@@ -572,13 +573,16 @@ def test_ground_plane_is_validated_and_reported_in_diagnostics(models, scene):
 OPTICAL_MOUNT = [0.0, 0.0, 0.0, -0.5, 0.5, -0.5, 0.5]  # a forward camera at base_link
 
 
-def test_monocular_filter_waits_for_odometry_then_carries_a_still_scene_and_switches_off(
+def test_monocular_filter_waits_for_the_motion_then_carries_a_still_scene_and_switches_off(
     models, scene
 ):
     rgb, _, intrinsics, _ = scene
     node = MonocularDepthNode(
         parameter_overrides=overrides(
-            model_path=str(models["mono"]), diagnostics_period=0.2, camera_mount=OPTICAL_MOUNT
+            model_path=str(models["mono"]),
+            diagnostics_period=0.2,
+            camera_mount=OPTICAL_MOUNT,
+            temporal_detect_still=False,  # the probe repeats one image: a still camera
         )
     )
     assert node.params["temporal_filter"]  # on by default
@@ -604,7 +608,7 @@ def test_monocular_filter_waits_for_odometry_then_carries_a_still_scene_and_swit
         frames_until_output(2, odometry=False)
         time.sleep(0.5)
         waiting = probe.diagnostics("monocular_depth")[-1]
-        assert waiting["temporal_state"] == "waiting for camera motion (camera_mount, odom)"
+        assert waiting["temporal_state"] == WAITING_FOR_MOTION
         assert "temporal_held_share" not in waiting  # a learned scale, no motion: unfiltered
         frames_until_output(4, odometry=True)
         time.sleep(0.5)
@@ -621,6 +625,12 @@ def test_monocular_filter_waits_for_odometry_then_carries_a_still_scene_and_swit
         np.testing.assert_allclose(
             node._camera_motion_between(400.0, 401.0)[:3, 3], (0.0, 0.0, -0.1), atol=1e-9
         )
+        # No odometry, but the images show a still camera: filtered, the history kept in place.
+        assert node.set_parameters([Parameter("temporal_detect_still", value=True)])[0].successful
+        frames_until_output(3, odometry=False)
+        time.sleep(0.5)
+        still = probe.diagnostics("monocular_depth")[-1]
+        assert still["temporal_state"] == "filtering" and still["temporal_carried"] == "true"
         assert node.set_parameters([Parameter("temporal_filter", value=False)])[0].successful
         frames_until_output(2, odometry=True)
         time.sleep(0.5)

@@ -2,6 +2,8 @@
 independent noise; a change passes at once; σ never falls below what the fusion allows; a
 strength of 0 switches it off exactly; stamp jumps reset it."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -125,9 +127,11 @@ def test_the_node_stage_switches_off_exactly_keeps_history_on_retuning_and_repor
     sigma = np.full(SHAPE, 0.02, np.float32)
     first, second = np.full(SHAPE, 2.0, np.float32), np.full(SHAPE, 2.02, np.float32)
     off = stage.apply(second, sigma, 0.0, None)
-    assert off[0] is second and off[1] is sigma and stage.diagnostics() == {}
+    assert off[0] is second and off[1] is sigma
+    assert stage.diagnostics() == {"temporal_state": "off"}
     stage.apply(first, sigma, 0.0, TemporalSettings(strength=0.5))
     assert stage.diagnostics() == {
+        "temporal_state": "filtering",
         "temporal_held_share": "0.000",
         "temporal_carried": "false",
         "temporal_scale": "1.0000",
@@ -142,6 +146,7 @@ def test_the_node_stage_switches_off_exactly_keeps_history_on_retuning_and_repor
     np.testing.assert_allclose(depth, 2.01, atol=1e-6)
     np.testing.assert_allclose(fused_sigma, np.sqrt(0.02**2 + 0.25 * 0.02**2), rtol=1e-5)
     assert stage.diagnostics() == {
+        "temporal_state": "filtering",
         "temporal_held_share": "1.000",
         "temporal_carried": "true",
         "temporal_scale": "1.0000",
@@ -426,3 +431,37 @@ def test_pixels_nothing_lands_on_are_the_new_frame_whatever_the_arrays_held_befo
     assert 0.5 < stats.held_share < 1.0
     np.testing.assert_allclose(out, 1.8, atol=1e-6)  # the carried wall agrees everywhere
     assert np.all(np.isfinite(out_sigma))
+
+
+def test_a_learned_scale_is_filtered_only_while_the_camera_is_known_still_or_moved():
+    from depth_core.runtime.temporal import WAITING_FOR_MOTION, TemporalStage
+
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 255, (SHAPE[0] * 4, SHAPE[1] * 4, 3), dtype=np.uint8)
+    shifted = np.roll(image, 8, axis=1)  # the camera turned: every pixel changed
+    sigma = np.full(SHAPE, 0.3, np.float32)
+    learned = [
+        DepthResult(np.full(SHAPE, d, np.float32), sigma, scale_source="learned")
+        for d in (2.0, 2.02)
+    ]
+    stage = TemporalStage()
+    settings = TemporalSettings()
+    stage.filter_frame(learned[0], image, CAMERA, 0.0, settings)  # nothing to compare yet
+    assert stage.diagnostics() == {"temporal_state": WAITING_FOR_MOTION}
+    # The same image again: a still camera. The history starts, then the frames are fused.
+    stage.filter_frame(learned[0], image, CAMERA, 1 / 30, settings)
+    depth, _ = stage.filter_frame(learned[1], image, CAMERA, 2 / 30, settings)
+    assert stage.diagnostics()["temporal_state"] == "filtering"
+    np.testing.assert_allclose(depth, 2.01, atol=1e-6)
+    # A moved image and no odometry: passed through, the history dropped.
+    depth, _ = stage.filter_frame(learned[1], shifted, CAMERA, 3 / 30, settings)
+    assert stage.diagnostics() == {"temporal_state": WAITING_FOR_MOTION}
+    np.testing.assert_array_equal(depth, np.float32(2.02))
+    # Odometry for the move back: filtered again, from a fresh history.
+    depth, _ = stage.filter_frame(learned[0], image, CAMERA, 4 / 30, settings, np.eye(4))
+    assert stage.diagnostics()["temporal_state"] == "filtering"
+    np.testing.assert_array_equal(depth, np.float32(2.0))
+    # Without the still-camera test the same image again waits for odometry.
+    off = replace(settings, detect_still=False)
+    stage.filter_frame(learned[0], image, CAMERA, 5 / 30, off)
+    assert stage.diagnostics()["temporal_state"] == WAITING_FOR_MOTION

@@ -1,13 +1,23 @@
-"""The camera's motion between two image stamps, from a stream of timestamped camera poses (a
-robot's odometry times the camera's mounting): what the temporal filter needs to carry its
-history with the camera (`temporal.CameraMotion`)."""
+"""The camera's motion between two frames, as the temporal filter needs it to carry its
+history with the camera (`temporal.CameraMotion`): from a stream of timestamped camera poses
+(a robot's odometry times the camera's mounting), or, without them, from the images alone
+where they show a still camera."""
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
+
+# The median relative change of a small grey image (gain removed) between two frames: a still
+# camera's images change by their noise alone, a few times less than a camera moving by a
+# pixel per frame changes them. The threshold sits at about twice the noise of a few grey
+# levels: a noisier camera reads as moving, and its frames are not filtered as still.
+STILL_IMAGE_CHANGE = 0.005
+_STILL_IMAGE_SIZE = (80, 60)
+_DARK_GREY_LEVELS = 8.0
 
 
 def rotation_from_quaternion(quaternion_xyzw: Sequence[float]) -> np.ndarray:
@@ -115,3 +125,45 @@ class PoseTrack:
         if previous is None or current is None:
             return None
         return relative_motion(previous, current)
+
+
+class StillCamera:
+    """Whether the camera has stayed still since the previous frame, from the images alone:
+    on a small grey image, the ratio of the new frame to the last, over its median (so an
+    exposure step is not motion); still where the median of |ratio − 1| is at most
+    STILL_IMAGE_CHANGE. A person moving in front of a still camera changes a minority of the
+    pixels and leaves both medians alone."""
+
+    def __init__(self, threshold: float = STILL_IMAGE_CHANGE):
+        self.threshold = threshold
+        self._previous: np.ndarray | None = None
+
+    def update(self, rgb: np.ndarray) -> bool:
+        """This frame (HxWx3 uint8) against the one before; False for the first."""
+        grey = cv2.resize(rgb, _STILL_IMAGE_SIZE, interpolation=cv2.INTER_AREA)
+        # A few grey levels added: near-black pixels' ratios would be all noise.
+        grey = grey.astype(np.float32).mean(axis=2) + np.float32(_DARK_GREY_LEVELS)
+        previous, self._previous = self._previous, grey
+        if previous is None or previous.shape != grey.shape:
+            return False
+        ratio = grey / previous
+        ratio /= np.float32(np.median(ratio))
+        return float(np.median(np.abs(ratio - 1))) <= self.threshold
+
+
+class MotionSource:
+    """The camera's motion for each frame, as the nodes know it: odometry's where it covers
+    both stamps, else none (the identity) where the images show a still camera (with
+    `detect_still`), else unknown."""
+
+    def __init__(self, detect_still: bool = True):
+        self.detect_still = detect_still
+        self._still = StillCamera()
+
+    def motion(self, rgb: np.ndarray, odometry: np.ndarray | None) -> np.ndarray | None:
+        """new_from_previous (4x4) for the frame `rgb`, or None where unknown; `odometry`:
+        the motion odometry gives, or None. Call with every frame, in order."""
+        still = self._still.update(rgb)  # kept current whichever source answers
+        if odometry is not None:
+            return odometry
+        return np.eye(4) if self.detect_still and still else None

@@ -56,6 +56,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from depth_core.geometry import Intrinsics
+from depth_core.runtime.motion import MotionSource
 
 _MAD_TO_SIGMA = 1.4826  # median(|x|) of a zero-mean normal, in its standard deviations
 _SAMPLES_PER_SIDE = 60  # pixels per image side sampled for image-wide statistics
@@ -77,6 +78,9 @@ class TemporalSettings:
     motion_sigmas: float = 2.5  # disagreement (in expected spreads) beyond which a pixel restarts
     max_gap_s: float = 0.5  # a larger gap between stamps (or one backwards) resets the image
     align_history: bool = False  # bring the history to each frame by an affine map first
+    # Without odometry, take a frame whose image shows a still camera as not moved
+    # (`motion.StillCamera`).
+    detect_still: bool = True
 
     def __post_init__(self):
         if not 0.0 <= self.strength < 1.0:
@@ -266,6 +270,9 @@ def _affine_fit(history: np.ndarray, depth: np.ndarray) -> tuple[float, float]:
     return (a, b) if a > 0 else (1.0, 0.0)  # not a NaN or a flipped depth order
 
 
+WAITING_FOR_MOTION = "waiting for camera motion (odometry, or a still camera)"
+
+
 class TemporalStage:
     """The filter as a node runs it: switched on and off and re-tuned while running. New
     settings keep the history; switching off drops it, so switching on starts afresh."""
@@ -276,11 +283,38 @@ class TemporalStage:
         self._filter: TemporalFilter | None = None
         self._stats = TemporalStats(0.0, True)
         self._carried = False  # whether the last frame's history was carried by the motion
+        self._state = "off"
+        self._motion = MotionSource()
         if warm:
             filter_ = TemporalFilter()
             tiny = np.ones((2, 2), np.float32)
             for stamp in (0.0, 0.01):
                 filter_.update(tiny, tiny, stamp)
+
+    def filter_frame(
+        self,
+        result,
+        rgb: np.ndarray,
+        intrinsics: Intrinsics,
+        stamp: float,
+        settings: TemporalSettings | None,
+        odometry: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A node's frame (a `DepthResult` and its RGB) through the stage, as `apply` does,
+        told the camera's motion as the nodes know it: `odometry`'s (new_from_previous, 4x4)
+        where given, else none for a still camera seen in `rgb` (`settings.detect_still`);
+        the settings for the frame's scale source (`for_frame`). None settings: off."""
+        if settings is None:
+            self._motion = MotionSource()  # switched on again, it starts afresh
+            return self.apply(result.depth, result.sigma, stamp, None)
+        self._motion.detect_still = settings.detect_still
+        motion = self._motion.motion(rgb, odometry)
+        frame_settings = for_frame(settings, result.scale_source, motion is not None)
+        camera = None if motion is None else CameraMotion(motion, intrinsics)
+        depth, sigma = self.apply(result.depth, result.sigma, stamp, frame_settings, camera)
+        if frame_settings is None:
+            self._state = WAITING_FOR_MOTION
+        return depth, sigma
 
     def apply(
         self,
@@ -294,22 +328,27 @@ class TemporalStage:
         `motion`: the camera's since the previous frame applied, when known."""
         if settings is None:
             self._filter = None
+            self._state = "off"
             return depth, sigma
         if self._filter is None:
             self._filter = TemporalFilter(settings)
         self._filter.settings = settings
         depth, sigma, self._stats = self._filter.update(depth, sigma, stamp, motion)
         self._carried = motion is not None and not self._stats.reset
+        self._state = "filtering"
         return depth, sigma
 
     def diagnostics(self) -> dict[str, str]:
-        """Share of pixels held by the last frame, whether its history was carried with the
-        camera's motion, its alignment (scale 1 and offset 0 when not aligning) and resets so
-        far; empty when off."""
+        """The stage's state (off, filtering, or waiting for the camera's motion) and, while
+        filtering, the share of pixels held by the last frame, whether its history was
+        carried with the camera's motion, its alignment (scale 1 and offset 0 when not
+        aligning) and resets so far."""
         running = self._filter  # another thread may switch it off meanwhile
+        values = {"temporal_state": self._state}
         if running is None:
-            return {}
+            return values
         return {
+            **values,
             "temporal_held_share": f"{self._stats.held_share:.3f}",
             "temporal_carried": str(self._carried).lower(),
             "temporal_scale": f"{self._stats.scale:.4f}",
