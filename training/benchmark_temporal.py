@@ -16,9 +16,10 @@ input; its error and safe2 against the moved truth. Closing in: a camera moving 
 in three generated tabletops (accuracy, signed error, safe2, TAE), both models. Time: the
 filter's update at 640x480 on one core. The filter runs as the nodes run it
 (depth_core.runtime.temporal, the node parameters' defaults; the recovery node aligning its
-history to each frame's sensor depth): "on" without the camera's motion (no odometry: the
-monocular node then passes its learned-scale frames through), "on + motion" told it as
-odometry would (the true poses; a still camera for the still scenes).
+history to each frame's sensor depth): "on" without odometry (the nodes' still-camera test
+on the images decides; the monocular node passes a moving camera's learned-scale frames
+through), "on + motion" told the motion as odometry would (the true poses; a still camera
+for the still scenes).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from depth_core.temporal_benchmark import (
 RECOVERED_TOPIC = "depth/recovered"
 RECOVERED_CONDITION = "2 grey levels + 1% fresh noise on the sensor depth (raw input)"
 CLOSING_SEEDS = (11, 12, 13)
-# Filter off, on without the camera's motion, on with it: (label, on, motion known).
+# Filter off, on without odometry, on told the motion: (label, on, motion known).
 FILTER_RUNS = (("off", False, False), ("on", True, False), ("on + motion", True, True))
 CONDITIONS = {
     "2 grey levels of noise": FlickerSettings(),
@@ -159,10 +160,11 @@ def main(argv: list[str] | None = None) -> int:
         f"(monocular) and `{args.recovery_model}` (recovery); the filter at the node defaults "
         f"(strength {settings.strength}, motion {settings.motion_sigmas} "
         f"σ; the recovery node aligning its history to each frame's sensor depth). "
-        '"on": without the camera\'s motion, as a node without odometry runs (the monocular '
-        'node then passes its learned-scale frames through unfiltered); "on + motion": told '
-        "the camera's motion as odometry would tell it (`camera_mount`): the true poses, or "
-        "that a still camera has not moved.\n",
+        '"on": as a node without odometry runs, where the images decide whether the camera '
+        "is still (`temporal_detect_still`; the monocular node passes a moving camera's "
+        'learned-scale frames through unfiltered); "on + motion": told the camera\'s motion '
+        "as odometry would tell it (`camera_mount`): the true poses, or that a still camera "
+        "has not moved.\n",
         "### Static flicker: per-pixel temporal std / mean over a still scene\n",
         "| topic | scene | condition | filter | median | p90 |",
         "| --- | --- | --- | --- | --- | --- |",
