@@ -34,12 +34,7 @@ from depth_core.data.scenes import approaching_person
 from depth_core.data.simulation import simulate_tof
 from depth_core.proximity import Zone, ZoneMask, zone_reading
 from depth_core.runtime.estimator import DepthEstimator
-from depth_core.runtime.temporal import (
-    CameraMotion,
-    TemporalFilter,
-    TemporalSettings,
-    for_frame,
-)
+from depth_core.runtime.temporal import TemporalSettings, TemporalStage
 
 # The shipped models (training scripts sit below depth_ros, so they name the files).
 MODELS = Path(__file__).resolve().parents[1] / "depth_ros" / "models"
@@ -114,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     rows = {(source, k): [] for source in estimators for k in KS}
     latency = {source: [] for source in estimators}
-    filters = {source: TemporalFilter() for source in estimators}
+    stages = {source: TemporalStage() for source in estimators}
     # per (source, walk): conservative distance at k = 2 without and with the filter
     stop_paths: dict[tuple[str, int], tuple[list[float], list[float]]] = {}
     monitor_ms = []
@@ -132,12 +127,12 @@ def main(argv: list[str] | None = None) -> int:
             depth, sigma = result.depth, result.sigma
             if args.temporal:
                 unfiltered = zone_reading(depth, sigma, mask, k=2.0).conservative
-                # A still camera whose odometry says so: the history is carried (unmoved).
-                filters[source].settings = for_frame(
-                    TemporalSettings(), result.scale_source, motion_known=True
+                # As a node runs it, with odometry saying that the camera is still: every frame
+                # is filtered, the history kept in place (the still-camera test on the images
+                # would pass the frames where the person fills the view).
+                depth, sigma = stages[source].filter_frame(
+                    result, sample.rgb, sample.intrinsics, stamp, TemporalSettings(), np.eye(4)
                 )
-                still = CameraMotion(np.eye(4), sample.intrinsics)
-                depth, sigma, _ = filters[source].update(depth, sigma, stamp, still)
                 filtered = zone_reading(depth, sigma, mask, k=2.0).conservative
                 paths = stop_paths.setdefault((source, walk), ([], []))
                 paths[0].append(unfiltered)
