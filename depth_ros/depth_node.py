@@ -382,6 +382,7 @@ class DepthNode(LifecycleNode):
             if self.params["temporal_filter"]:
                 settings = TemporalSettings(
                     self.params["temporal_strength"],
+                    self.params["temporal_moving_strength"],
                     self.params["temporal_motion_sigmas"],
                     detect_still=self.params["temporal_detect_still"],
                 )

@@ -162,6 +162,14 @@ def temporal_parameters(on_by_default: bool, why: str) -> tuple[Param, ...]:
             10.0,
         ),
         Param(
+            "temporal_moving_strength",
+            TemporalSettings.moving_strength,
+            "the same while the camera moves and its motion is unknown (no odometry): a "
+            "moving view slides neighbours' depth into a pixel's history",
+            0.0,
+            0.95,
+        ),
+        Param(
             "temporal_detect_still",
             True,
             "without the camera's motion from odometry, a frame whose image changed by no more "

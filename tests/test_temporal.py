@@ -184,7 +184,9 @@ def test_static_flicker_of_a_model_that_passes_raw_through_is_the_sensor_noise_t
     off = static_flicker(PassRawThrough(), sample, settings, None)
     assert off["median"] == pytest.approx(0.01, rel=0.05)  # the sensor's 1%, passed through
     strength = 0.85
-    on = static_flicker(PassRawThrough(), sample, settings, TemporalSettings(strength=strength))
+    # One cap whether or not the tiny noisy image reads as a still camera.
+    capped = TemporalSettings(strength=strength, moving_strength=strength)
+    on = static_flicker(PassRawThrough(), sample, settings, capped)
     # Equal σs: the history weight reaches the cap w; an exponential average then keeps
     # sqrt((1 − w) / (1 + w)) of the noise's std.
     assert on["median"] == pytest.approx(0.01 * np.sqrt((1 - strength) / (1 + strength)), rel=0.15)
@@ -465,3 +467,21 @@ def test_a_learned_scale_is_filtered_only_while_the_camera_is_known_still_or_mov
     off = replace(settings, detect_still=False)
     stage.filter_frame(learned[0], image, CAMERA, 5 / 30, off)
     assert stage.diagnostics()["temporal_state"] == WAITING_FOR_MOTION
+
+
+def test_a_moving_camera_whose_motion_is_unknown_trusts_the_history_less():
+    from depth_core.runtime.temporal import TemporalStage
+
+    rng = np.random.default_rng(6)
+    image = rng.integers(0, 255, (SHAPE[0] * 4, SHAPE[1] * 4, 3), dtype=np.uint8)
+    raw = DepthResult(np.full(SHAPE, 2.0, np.float32), np.full(SHAPE, 0.02, np.float32), "raw")
+    stage = TemporalStage()
+    settings = TemporalSettings(strength=0.85, moving_strength=0.2)
+    stage.filter_frame(raw, image, CAMERA, 0.0, settings)  # no image before: motion unknown
+    assert stage._filter.settings.strength == 0.2
+    stage.filter_frame(raw, image, CAMERA, 1 / 30, settings)  # a still camera
+    assert stage._filter.settings.strength == 0.85
+    stage.filter_frame(raw, np.roll(image, 8, axis=1), CAMERA, 2 / 30, settings)  # moved
+    assert stage._filter.settings.strength == 0.2
+    stage.filter_frame(raw, image, CAMERA, 3 / 30, settings, np.eye(4))  # odometry: carried
+    assert stage._filter.settings.strength == 0.85

@@ -75,6 +75,9 @@ def _kernels():
 @dataclass(frozen=True)
 class TemporalSettings:
     strength: float = 0.85  # largest weight of the history: at most 1 / (1 − strength) frames
+    # The same while the camera moves and its motion is unknown (the history not carried): a
+    # moving view slides neighbours' depth into a pixel's history, so it is trusted less.
+    moving_strength: float = 0.7
     motion_sigmas: float = 2.5  # disagreement (in expected spreads) beyond which a pixel restarts
     max_gap_s: float = 0.5  # a larger gap between stamps (or one backwards) resets the image
     align_history: bool = False  # bring the history to each frame by an affine map first
@@ -83,8 +86,9 @@ class TemporalSettings:
     detect_still: bool = True
 
     def __post_init__(self):
-        if not 0.0 <= self.strength < 1.0:
-            raise ValueError(f"strength must be in [0, 1), got {self.strength}")
+        for name in ("strength", "moving_strength"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if self.motion_sigmas <= 0 or self.max_gap_s <= 0:
             raise ValueError("motion_sigmas and max_gap_s must be > 0")
 
@@ -310,6 +314,9 @@ class TemporalStage:
         self._motion.detect_still = settings.detect_still
         motion = self._motion.motion(rgb, odometry)
         frame_settings = for_frame(settings, result.scale_source, motion is not None)
+        if frame_settings is not None and motion is None:
+            strength = min(settings.strength, settings.moving_strength)
+            frame_settings = replace(frame_settings, strength=strength)
         camera = None if motion is None else CameraMotion(motion, intrinsics)
         depth, sigma = self.apply(result.depth, result.sigma, stamp, frame_settings, camera)
         if frame_settings is None:
