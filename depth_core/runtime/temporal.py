@@ -211,11 +211,13 @@ class TemporalFilter:
     def _carry(
         self, history: tuple[np.ndarray, np.ndarray, np.ndarray], motion: CameraMotion
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The history warped into the new view; it becomes the filter's history, the old
-        arrays the next warp's target."""
+        """The history warped into the new view (the same arrays for a still camera); it
+        becomes the filter's history, the old arrays the next warp's target."""
         transform = np.asarray(motion.new_from_previous, np.float64)
         if transform.shape != (4, 4) or not np.all(np.isfinite(transform)):
             raise ValueError(f"motion must be a finite 4x4 transform, got {transform.shape}")
+        if np.array_equal(transform, np.eye(4)):  # a still camera: every pixel stays put
+            return history
         height, width = history[0].shape
         k = motion.intrinsics
         if (k.width, k.height) != (width, height):
