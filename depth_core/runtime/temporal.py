@@ -38,12 +38,13 @@ the depth alone the two look the same; such frames are filtered only where the c
 motion is known (`for_frame`).
 
 Carrying the history with the camera (`motion`, where the camera's motion between frames is
-known: a robot's odometry, TF): before anything else, the history is forward-warped into the
-new view by its own depth, the intrinsics and the motion, so that each pixel's history is
-the same surface point seen from the new pose. Then a camera closing in, turning or
-sliding no longer looks like the scene changing, for a monocular model too: what is left
-between history and new frame is noise and the model's own jitter, which the filter is
-there to smooth. Pixels that nothing lands on (newly uncovered, or between splats) restart.
+known: a robot's odometry, or a still camera seen in the images): before anything else,
+the history is forward-warped into the new view by its own depth, the intrinsics and the
+motion, so that each pixel's history is the same surface point seen from the new pose.
+Then a camera closing in, turning or sliding no longer looks like the scene changing, for a
+monocular model too: what is left between history and new frame is noise and the model's
+own jitter, which the filter is there to smooth. Pixels that nothing lands on (newly
+uncovered, or between splats) restart.
 
 The per-pixel work is one compiled pass (numba, `temporal_kernels`) over the image; only the
 image-wide statistics (noise, alignment) are taken in numpy, on a subsample.
